@@ -78,3 +78,12 @@ def buildkit_cli():
 def unique():
     """A short unique token for names of images, projects and repositories."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def ansible_module():
+    """ansible_module(name, args, check=False, diff=False) -> (result, raw output)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from ansible_runner_helper import run_module
+
+    return run_module

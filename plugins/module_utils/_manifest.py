@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tarball manifest: what workspace_pack writes beside the tarballs and what the
+image modules read. PRIVATE to the collection. Format documented in docs/manifest.md.
+
+{
+  "format": 1,
+  "filter": "@bytelyst/*",
+  "packages": {                       # keyed by package name
+    "@bytelyst/config": {
+      "name": "@bytelyst/config",
+      "version": "1.2.0",
+      "dir": "packages/config",          # relative to the workspace root
+      "tarball": "bytelyst-config-1.2.0.tgz",   # relative to the manifest's directory
+      "sha256": "<hex digest of the tarball>",
+      "fingerprint": "<hex digest of the package's inputs>",
+      "targets": ["backend", "web"],     # package.json "bytelyst.targets"; absent = both
+      "dependencies": {"internal": {"@bytelyst/errors": "workspace:^"}, "external": {"zod": "^3.23.8"}},
+      "peer_dependencies": {"react": "^18 || ^19"},
+      "dev_dependencies": {"typescript": "5.6.3"}
+    }
+  },
+  "order": ["@bytelyst/errors", "@bytelyst/config"]    # dependencies first
+}
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+MANIFEST_NAME = "bytelyst-manifest.json"
+FORMAT = 1
+TARGETS = ("backend", "web")
+
+
+def sha256_file(path, chunk=1024 * 1024):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_path(location):
+    """Accept the manifest file or the directory holding it."""
+    if os.path.isdir(location):
+        return os.path.join(location, MANIFEST_NAME)
+    return location
+
+
+def load(location):
+    """Read and validate a manifest; raise DeployError naming what is wrong."""
+    path = manifest_path(location)
+    if not os.path.exists(path):
+        raise DeployError(
+            "No tarball manifest at %s." % path,
+            hint="Run bytelyst.deploy.workspace_pack (role tarball_prep) first, or point manifest at its output directory.",
+        )
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except ValueError as exc:
+        raise DeployError("The tarball manifest %s is not valid JSON: %s." % (path, exc),
+                          hint="Re-run bytelyst.deploy.workspace_pack with force=true to rewrite it.")
+    if data.get("format") != FORMAT or not isinstance(data.get("packages"), dict):
+        raise DeployError("The tarball manifest %s has format %r; this collection reads format %d." % (
+            path, data.get("format"), FORMAT), hint="Re-run bytelyst.deploy.workspace_pack to rewrite it.")
+    data["path"] = path
+    return data
+
+
+def verify(manifest, names=None):
+    """Check every listed tarball exists and matches its recorded sha256 (a stale manifest fails)."""
+    base = os.path.dirname(manifest["path"])
+    for name in names or manifest.get("order") or sorted(manifest["packages"]):
+        entry = manifest["packages"][name]
+        tarball = os.path.join(base, entry["tarball"])
+        if not os.path.exists(tarball):
+            raise DeployError("The manifest %s lists %s but its tarball %s is missing." % (
+                manifest["path"], name, tarball), hint="Re-run bytelyst.deploy.workspace_pack.")
+        actual = sha256_file(tarball)
+        if actual != entry["sha256"]:
+            raise DeployError(
+                "The manifest %s is stale: the tarball of %s has sha256 %s, the manifest records %s." % (
+                    manifest["path"], name, actual, entry["sha256"]),
+                hint="Re-run bytelyst.deploy.workspace_pack so tarballs and manifest agree.")
+    return True
+
+
+def tarball_path(manifest, name):
+    return os.path.join(os.path.dirname(manifest["path"]), manifest["packages"][name]["tarball"])
+
+
+def packages_for(manifest, target):
+    """Names of the packages meant for a base image target (backend or web), in order."""
+    order = manifest.get("order") or sorted(manifest["packages"])
+    return [n for n in order if target in (manifest["packages"][n].get("targets") or TARGETS)]
+
+
+def write(directory, packages, order, package_filter):
+    """Write the manifest atomically into directory; return its path."""
+    data = {"format": FORMAT, "filter": package_filter, "packages": packages, "order": list(order)}
+    path = os.path.join(directory, MANIFEST_NAME)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.rename(tmp, path)
+    return path

@@ -1,0 +1,45 @@
+"""Run one module of the collection through real Ansible (ansible-playbook on localhost)
+and return its result as a dict: what a playbook user would get."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+
+def run_module(module, args, check=False, diff=False, env=None, timeout=1800):
+    """Run bytelyst.deploy.<module> (or a FQCN) with args; return (result dict, raw output)."""
+    name = module if "." in module else "bytelyst.deploy." + module
+    play = [{
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "tasks": [{"name": "under test", name: args, "register": "out", "ignore_errors": True}],
+    }]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "play.yml")
+        with open(path, "w") as f:
+            yaml.safe_dump(play, f)
+        argv = ["ansible-playbook", "-i", "localhost,", path]
+        if check:
+            argv.append("--check")
+        if diff:
+            argv.append("--diff")
+        run_env = dict(os.environ)
+        run_env.update({
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        })
+        run_env.update(env or {})
+        proc = subprocess.run(argv, capture_output=True, text=True, env=run_env, timeout=timeout, check=False)
+    try:
+        data = json.loads(proc.stdout)
+        result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible-playbook gave no result:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+    return result, proc.stdout + proc.stderr
