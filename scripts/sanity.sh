@@ -3,9 +3,12 @@
 # (ansible-test insists on that layout). Extra arguments go to ansible-test.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-work="${BYTELYST_SANITY_DIR:-$BYTELYST_DEV_HOME/sanity}"
+# A private copy per run, so several runs at once do not clobber each other.
+mkdir -p "$BYTELYST_DEV_HOME/sanity"
+work=$(mktemp -d "$BYTELYST_DEV_HOME/sanity/run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/bytelyst/deploy"
-rm -rf "$dest"; mkdir -p "$dest"
+mkdir -p "$dest"
 # Tracked files plus new ones not ignored: exactly what a commit would hold.
 (cd "$BYTELYST_REPO" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   [ -e "$f" ] && printf '%s\0' "$f"; done | tar --null -T - -cf -) | tar -C "$dest" -xf -
