@@ -17,3 +17,12 @@ for module in plugins/modules/*.py; do
     || die "ansible-doc bytelyst.deploy.$name failed from the installed artifact"
 done
 log "collection artifact $(basename "$artifact") builds and installs"
+
+# The execution environment definition produces a build context that installs our requirements.
+ee=$(mktemp -d)
+ansible-builder create -f execution-environment.yml -c "$ee/context" >/dev/null
+grep -q '^docker==' "$ee/context/_build/requirements.txt" || die "EE context lacks the docker SDK requirement"
+grep -q 'bytelyst.deploy' "$ee/context/_build/requirements.yml" || die "EE context does not install bytelyst.deploy"
+grep -q 'ansible-core==' "$ee/context/Dockerfile" || die "EE Dockerfile does not pin ansible-core"
+rm -rf "$ee"
+log "execution environment context generates (ansible-builder create)"
