@@ -1,0 +1,307 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: image_push
+short_description: Push image tags to a registry, or promote a channel tag, idempotently
+version_added: 0.1.0
+description:
+  - Pushes one or more tags of a local image to a registry (Docker registry API v2: Gitea, Docker Hub, a
+    local registry). The engine sends the layers; the module asks the registry itself whether each tag
+    already holds the local image, and pushes nothing when it does.
+  - After a push, verifies that the registry's digest for every tag is the pushed one, and reports the
+    layers sent and the layers the registry already had, with bytes.
+  - With O(promote), points channel tags at a manifest the registry already has (by tag or digest):
+    no layer is sent.
+  - Every tag that is not a channel tag is immutable by policy: one that already points at other content
+    is refused, before anything is sent, unless O(force=true).
+  - Credentials come from O(username)/O(password) or from the docker credentials stored for the registry.
+    They never appear on a command line, in a log or in the result.
+author:
+  - ByteLyst engineering
+extends_documentation_fragment:
+  - bytelyst.deploy.docker
+options:
+  name:
+    description:
+      - The local image to push, by name (with tag) or ID.
+      - Required unless O(promote) is given; not allowed with it.
+    type: str
+  repository:
+    description:
+      - Where to push, as V(registry-host[:port]/path/name) without a tag.
+      - Defaults to the registry and repository of O(name).
+      - Required with O(promote).
+    type: str
+  tags:
+    description:
+      - The tags to push. Defaults to the tag of O(name).
+    type: list
+    elements: str
+  promote:
+    description:
+      - Point tags at a manifest the registry already has, instead of pushing.
+    type: dict
+    suboptions:
+      from:
+        description:
+          - The tag or digest (V(sha256:...)) whose manifest the tags in O(promote.to) get.
+        type: str
+        required: true
+      to:
+        description:
+          - The tags to move, usually channel tags such as V(latest) or V(stable).
+        type: list
+        elements: str
+        required: true
+  channel_tags:
+    description:
+      - Tags that may move from one image to another. Every other tag is immutable once pushed.
+    type: list
+    elements: str
+    default: [latest, stable, canary]
+  force:
+    description:
+      - Move an immutable tag that already points at other content.
+    type: bool
+    default: false
+  username:
+    description:
+      - User for the registry. Without it, the docker credentials stored for the registry are used, if any.
+    type: str
+  password:
+    description:
+      - Password or access token for O(username).
+    type: str
+  ca_cert:
+    description:
+      - A CA certificate (PEM) to trust for the registry's TLS, besides the system's.
+      - The engine needs it too, in C(/etc/docker/certs.d/<registry>/ca.crt).
+    type: path
+  allow_http:
+    description:
+      - Talk to the registry over plain HTTP. Only for a registry on loopback or a network you trust.
+    type: bool
+    default: false
+  retries:
+    description:
+      - How many times to retry after a connection error or a 5xx answer (authentication failures are not retried).
+    type: int
+    default: 3
+  retry_delay:
+    description:
+      - Seconds before the first retry; each further retry waits twice as long (at most 30 s).
+    type: float
+    default: 1.0
+  timeout:
+    description:
+      - Seconds one request to the registry may take.
+    type: int
+    default: 60
+attributes:
+  check_mode:
+    description: Reads the registry only and reports what would be pushed or promoted.
+    support: full
+  diff_mode:
+    description: Shows, per tag, the registry's digest before and after.
+    support: full
+notes:
+  - Registry references must name the registry host, so that an image never goes to a registry nobody named.
+"""
+
+EXAMPLES = r"""
+- name: Push a release of the notes backend
+  bytelyst.deploy.image_push:
+    name: registry.example.com/bytelyst/notes-backend:1.4.0
+    username: "{{ registry_user }}"
+    password: "{{ registry_password }}"
+
+- name: Push one local image under two immutable tags to a TLS registry with its own CA
+  bytelyst.deploy.image_push:
+    name: notes-backend:build-42
+    repository: registry.example.com/bytelyst/notes-backend
+    tags: [1.4.0, 1.4.0-42]
+    ca_cert: /etc/bytelyst/registry-ca.pem
+
+- name: After a successful rollout, move latest and stable to 1.4.0 (no layer is sent)
+  bytelyst.deploy.image_push:
+    repository: registry.example.com/bytelyst/notes-backend
+    promote:
+      from: 1.4.0
+      to: [latest, stable]
+"""
+
+RETURN = r"""
+tags:
+  description: One entry per tag.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    tag:
+      description: The tag.
+      type: str
+    digest:
+      description: The manifest digest the tag has (or would have) afterwards; null in check mode when only a push can tell.
+      type: str
+    previous_digest:
+      description: The registry's digest for the tag before; null when the tag was absent.
+      type: str
+    action:
+      description: V(pushed), V(unchanged), V(promoted), V(would_push) or V(would_promote).
+      type: str
+layers_pushed:
+  description: Layers the engine sent to the registry.
+  returned: always
+  type: int
+layers_existing:
+  description: Layers of the image the registry already had.
+  returned: always
+  type: int
+bytes_pushed:
+  description: Compressed bytes of the layers sent.
+  returned: always
+  type: int
+image_id:
+  description: The local image pushed.
+  returned: when pushing
+  type: str
+source_digest:
+  description: The manifest digest promoted.
+  returned: when promoting
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
+    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client, image_or_none)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._push import CHANNEL_TAGS, Pusher, diff_of, promote
+from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
+from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient
+
+try:
+    from docker import auth as docker_auth
+except ImportError:  # pragma: no cover - reported through HAS_DOCKER
+    docker_auth = None
+
+
+def stored_credentials(registry):
+    """(username, password) the docker credentials hold for registry, or (None, None)."""
+    if docker_auth is None:
+        return None, None
+    try:
+        found = docker_auth.load_config().resolve_authconfig(registry) or {}
+    except Exception:  # a broken credential helper must not leak details; anonymous then
+        return None, None
+    user = found.get("username") or found.get("Username")
+    secret = found.get("password") or found.get("Password")
+    return (user, secret) if user and secret else (None, None)
+
+
+def target_of(params):
+    if params["repository"]:
+        target = parse(params["repository"], what="repository")
+        if target.tag or target.digest:
+            raise DeployError("The repository %r has a tag or digest." % params["repository"],
+                              hint="Give registry/path/name only, and the tags in tags.")
+        return target
+    if not params["name"] or is_digest(params["name"]) or params["name"].startswith("sha256:"):
+        raise DeployError("The option repository is missing.",
+                          hint="Give repository (registry/path/name), or a name that includes the registry.")
+    return parse(params["name"], what="image name")
+
+
+def tags_of(params):
+    tags = params["tags"]
+    if not tags:
+        ref = parse(params["name"], what="image name", require_registry=False)
+        if not ref.tag:
+            raise DeployError("No tag to push: name %r has no tag and tags is empty." % params["name"],
+                              hint="Add a tag to name, or list the tags in tags.")
+        tags = [ref.tag]
+    return [check_tag(t) for t in tags]
+
+
+def run(module):
+    params = module.params
+    target = target_of(params)
+    username, password = params["username"], params["password"]
+    if not username:
+        username, password = stored_credentials(target.registry)
+    if password:
+        module.no_log_values.add(password)
+    registry = RegistryClient(target.registry, username=username, password=password, ca_file=params["ca_cert"],
+                              allow_http=params["allow_http"], retries=params["retries"],
+                              retry_delay=params["retry_delay"], timeout=params["timeout"])
+    channel = params["channel_tags"]
+    if params["promote"]:
+        spec = params["promote"]
+        source = spec["from"] if is_digest(spec["from"]) else check_tag(spec["from"], "promote.from tag")
+        to_tags = [check_tag(t, "promote.to tag") for t in spec["to"]]
+        return promote(registry, target, source, to_tags, channel, params["force"], module.check_mode)
+    tags = tags_of(params)
+    client = engine_client(params["docker_host"])
+    image = image_or_none(client, params["name"])
+    if image is None:
+        raise DeployError("The local image %r does not exist on the Docker engine." % params["name"],
+                          hint="Build or load it first, or fix the name. Nothing was pushed.")
+    auth_config = dict(username=username, password=password, serveraddress=target.registry) if username else None
+    pusher = Pusher(client, registry, target, retries=params["retries"], retry_delay=params["retry_delay"])
+    result = pusher.push(image, tags, channel, params["force"], module.check_mode, auth_config)
+    result["image_id"] = image.id
+    return result
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str"),
+        repository=dict(type="str"),
+        tags=dict(type="list", elements="str"),
+        promote=dict(type="dict", options={
+            "from": dict(type="str", required=True),
+            "to": dict(type="list", elements="str", required=True),
+        }),
+        channel_tags=dict(type="list", elements="str", default=list(CHANNEL_TAGS)),
+        force=dict(type="bool", default=False),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        ca_cert=dict(type="path"),
+        allow_http=dict(type="bool", default=False),
+        retries=dict(type="int", default=3),
+        retry_delay=dict(type="float", default=1.0),
+        timeout=dict(type="int", default=60),
+    )
+    argument_spec.update(DOCKER_COMMON_ARGS)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_one_of=[("name", "promote")],
+        mutually_exclusive=[("name", "promote"), ("tags", "promote")],
+        required_by={"promote": "repository"},
+        required_together=[("username", "password")],
+    )
+    if not HAS_DOCKER and not module.params["promote"]:
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
+    if module.params["retries"] < 0 or module.params["retry_delay"] < 0:
+        module.fail_json(msg="retries and retry_delay must not be negative (got %s and %s)."
+                         % (module.params["retries"], module.params["retry_delay"]))
+    try:
+        result = run(module)
+    except DeployError as err:
+        module.fail_json(msg=str(err), **err.result())
+    changed = any(t["action"] in ("pushed", "promoted", "would_push", "would_promote") for t in result["tags"])
+    if module._diff:
+        result["diff"] = diff_of(result["tags"])
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

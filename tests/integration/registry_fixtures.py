@@ -1,0 +1,172 @@
+"""Extra registries for push tests: Debian's docker-registry on a free loopback port with
+its own data directory, optionally with htpasswd auth and TLS from a CA made here.
+Each can be stopped, killed and restarted on the same port and data.
+
+Also a JSON stdout callback for ansible-playbook: ansible-core alone ships none."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import textwrap
+import time
+import urllib.error
+import urllib.request
+
+import ssl
+
+ENGINE_CERTS = "/etc/docker/certs.d"
+
+JSON_CALLBACK = textwrap.dedent('''
+    from ansible.plugins.callback import CallbackBase
+    import json
+
+
+    class CallbackModule(CallbackBase):
+        CALLBACK_VERSION = 2.0
+        CALLBACK_TYPE = "stdout"
+        CALLBACK_NAME = "push_json"
+
+        def __init__(self):
+            super().__init__()
+            self.tasks = []
+
+        def _record(self, result, **extra):
+            data = dict(result._result)
+            data.update(extra)
+            self.tasks.append({"hosts": {result._host.get_name(): data}})
+
+        def v2_runner_on_ok(self, result):
+            self._record(result)
+
+        def v2_runner_on_failed(self, result, ignore_errors=False):
+            self._record(result, failed=True)
+
+        def v2_runner_on_skipped(self, result):
+            self._record(result, skipped=True)
+
+        def v2_playbook_on_stats(self, stats):
+            self._display.display(json.dumps({"plays": [{"tasks": self.tasks}]}))
+''')
+
+
+def json_callback_env(directory):
+    """Environment for ansible_module(..., env=) so that it gets JSON on stdout."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "push_json.py"), "w") as f:
+        f.write(JSON_CALLBACK)
+    return {"ANSIBLE_CALLBACK_PLUGINS": directory, "ANSIBLE_STDOUT_CALLBACK": "push_json"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sh(*argv, **kwargs):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
+
+
+def make_tls(directory):
+    """A CA and a server certificate for 127.0.0.1 and localhost; returns (ca, cert, key) paths."""
+    ca_key, ca = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.crt")
+    key, csr, cert = (os.path.join(directory, n) for n in ("server.key", "server.csr", "server.crt"))
+    ext = os.path.join(directory, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+       "-days", "2", "-subj", "/CN=bytelyst test CA")
+    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+       "-out", cert, "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+def make_htpasswd(path, user, password):
+    # -i reads the password from stdin: it never shows in a process list.
+    out = sh("htpasswd", "-Bin", user, input=password).stdout
+    with open(path, "w") as f:
+        f.write(out)
+
+
+class Registry(object):
+    """One docker-registry process on 127.0.0.1:<port>, data kept across restarts."""
+
+    def __init__(self, root, tls=False, user=None, password=None):
+        self.root = str(root)
+        self.port = free_port()
+        self.addr = "127.0.0.1:%d" % self.port
+        self.data = os.path.join(self.root, "data")
+        self.ca = None
+        self.proc = None
+        self.log = os.path.join(self.root, "registry.log")
+        os.makedirs(self.data, exist_ok=True)
+        lines = ["version: 0.1", "log:", "  level: info", "storage:", "  filesystem:",
+                 "    rootdirectory: %s" % self.data, "  delete:", "    enabled: true",
+                 "http:", "  addr: %s" % self.addr]
+        if tls:
+            self.ca, cert, key = make_tls(self.root)
+            lines += ["  tls:", "    certificate: %s" % cert, "    key: %s" % key]
+        if user:
+            htpasswd = os.path.join(self.root, "htpasswd")
+            make_htpasswd(htpasswd, user, password)
+            lines += ["auth:", "  htpasswd:", "    realm: bytelyst-test", "    path: %s" % htpasswd]
+        self.config = os.path.join(self.root, "config.yml")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    @property
+    def url(self):
+        return ("https://" if self.ca else "http://") + self.addr
+
+    def start(self, timeout=20):
+        log = open(self.log, "a")
+        self.proc = subprocess.Popen(["docker-registry", "serve", self.config], stdout=log, stderr=log)
+        log.close()
+        deadline = time.time() + timeout
+        context = ssl.create_default_context(cafile=self.ca) if self.ca else None
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/v2/", timeout=2, context=context)
+                return self
+            except urllib.error.HTTPError:
+                return self  # 401: it answers
+            except (urllib.error.URLError, OSError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError("docker-registry exited: %s" % open(self.log).read()[-2000:])
+                time.sleep(0.1)
+        raise RuntimeError("docker-registry on %s did not answer in %ss" % (self.addr, timeout))
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+    def kill(self):
+        self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def uploads_started(self, repository):
+        """True once the registry holds an upload in progress (or done) for repository."""
+        base = os.path.join(self.data, "docker", "registry", "v2", "repositories", repository)
+        return os.path.isdir(os.path.join(base, "_uploads")) or os.path.isdir(os.path.join(base, "_layers"))
+
+    def trust_in_engine(self):
+        """The engine reads certs.d per push: no restart needed."""
+        directory = os.path.join(ENGINE_CERTS, self.addr)
+        os.makedirs(directory, exist_ok=True)
+        shutil.copy(self.ca, os.path.join(directory, "ca.crt"))
+
+    def untrust_in_engine(self):
+        shutil.rmtree(os.path.join(ENGINE_CERTS, self.addr), ignore_errors=True)
+
+    def close(self):
+        self.stop()
+        if self.ca:
+            self.untrust_in_engine()

@@ -1,0 +1,244 @@
+"""The registry API client against a small fake registry on loopback (no engine)."""
+
+import base64
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import (
+    MANIFEST_ACCEPT, SCHEMA2, AuthenticationError, Manifest, RegistryClient, backoff_delays, parse_challenge)
+
+USER, PASSWORD = "ci-bot", "pa55-Word-never-shown"
+BODY = json.dumps({"schemaVersion": 2, "mediaType": SCHEMA2,
+                   "config": {"digest": "sha256:" + "c" * 64, "size": 10},
+                   "layers": [{"digest": "sha256:" + "1" * 64, "size": 100},
+                              {"digest": "sha256:" + "2" * 64, "size": 20}]}).encode()
+DIGEST = "sha256:" + hashlib.sha256(BODY).hexdigest()
+
+
+class FakeRegistry(object):
+    def __init__(self, auth=None, fail_first=0, fail_status=503):
+        self.auth = auth  # None, "basic" or "bearer"
+        self.fail_first = fail_first
+        self.fail_status = fail_status
+        self.requests = []
+        self.manifests = {("team/app", "1.0.0"): BODY, ("team/app", DIGEST): BODY}
+        self.blobs = {"sha256:" + "1" * 64}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                fake.handle(self, "GET")
+
+            def do_HEAD(self):
+                fake.handle(self, "HEAD")
+
+            def do_PUT(self):
+                fake.handle(self, "PUT")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.addr = "127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def reply(self, h, status, body=b"", headers=None):
+        h.send_response(status)
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(body)
+
+    def authorized(self, h):
+        got = h.headers.get("Authorization", "")
+        basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
+        if self.auth == "basic":
+            if got == basic:
+                return True
+            self.reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                       {"WWW-Authenticate": 'Basic realm="fake"'})
+            return False
+        if self.auth == "bearer":
+            if got == "Bearer tok-for-" + USER:
+                return True
+            self.reply(h, 401, b"", {"WWW-Authenticate": 'Bearer realm="http://%s/token",service="fake",'
+                                                         'scope="repository:team/app:pull"' % self.addr})
+            return False
+        return True
+
+    def handle(self, h, method):
+        self.requests.append((method, h.path, h.headers.get("Authorization")))
+        if h.path.startswith("/token"):
+            basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
+            if h.headers.get("Authorization") != basic or "service=fake" not in h.path:
+                return self.reply(h, 401, b'{"details":"bad credentials"}')
+            return self.reply(h, 200, json.dumps({"token": "tok-for-" + USER}).encode())
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return self.reply(h, self.fail_status, b'{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}')
+        if not self.authorized(h):
+            return None
+        parts = h.path.split("/")  # '', 'v2', team, app, kind, ref
+        repo, kind, ref = "/".join(parts[2:-2]), parts[-2], parts[-1]
+        if kind == "manifests":
+            if method == "PUT":
+                body = h.rfile.read(int(h.headers["Content-Length"]))
+                assert h.headers["Content-Type"] == SCHEMA2
+                self.manifests[(repo, ref)] = body
+                digest = "sha256:" + hashlib.sha256(body).hexdigest()
+                return self.reply(h, 201, b"", {"Docker-Content-Digest": digest})
+            assert h.headers.get("Accept") == MANIFEST_ACCEPT
+            body = self.manifests.get((repo, ref))
+            if body is None:
+                return self.reply(h, 404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+            return self.reply(h, 200, body, {"Content-Type": SCHEMA2,
+                                             "Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest()})
+        if kind == "blobs":
+            return self.reply(h, 200 if ref in self.blobs else 404)
+        return self.reply(h, 404)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake():
+    made = []
+
+    def make(**kwargs):
+        made.append(FakeRegistry(**kwargs))
+        return made[-1]
+    yield make
+    for f in made:
+        f.close()
+
+
+def client(fake_registry, sleeps=None, **kwargs):
+    kwargs.setdefault("allow_http", True)
+    kwargs.setdefault("retry_delay", 0.5)
+    return RegistryClient(fake_registry.addr, sleep=(sleeps if sleeps is not None else []).append, **kwargs)
+
+
+def test_manifest_head_get_put_and_blob(fake):
+    reg = fake()
+    c = client(reg)
+    assert c.manifest_digest("team/app", "1.0.0") == DIGEST
+    assert c.manifest_digest("team/app", "nope") is None
+    manifest = c.get_manifest("team/app", "1.0.0")
+    assert manifest.digest == DIGEST and manifest.media_type == SCHEMA2
+    assert manifest.config_digest == "sha256:" + "c" * 64
+    assert manifest.layers == [("sha256:" + "1" * 64, 100), ("sha256:" + "2" * 64, 20)]
+    assert c.put_manifest("team/app", "stable", manifest) == DIGEST
+    assert reg.manifests[("team/app", "stable")] == BODY
+    assert c.blob_exists("team/app", "sha256:" + "1" * 64)
+    assert not c.blob_exists("team/app", "sha256:" + "2" * 64)
+
+
+def test_basic_auth_answers_the_challenge_once(fake):
+    reg = fake(auth="basic")
+    c = client(reg, username=USER, password=PASSWORD)
+    assert c.manifest_digest("team/app", "1.0.0") == DIGEST
+    assert c.manifest_digest("team/app", "1.0.0") == DIGEST
+    auths = [r[2] for r in reg.requests]
+    assert auths[0] is None and auths[1].startswith("Basic ") and auths[2].startswith("Basic ")
+
+
+def test_bearer_token_is_fetched_with_basic_credentials(fake):
+    reg = fake(auth="bearer")
+    c = client(reg, username=USER, password=PASSWORD)
+    manifest = c.get_manifest("team/app", "1.0.0")
+    assert manifest.digest == DIGEST
+    token_requests = [r for r in reg.requests if r[1].startswith("/token")]
+    assert len(token_requests) == 1
+    assert "scope=repository%3Ateam%2Fapp%3Apull" in token_requests[0][1]
+    assert reg.requests[-1][2] == "Bearer tok-for-" + USER
+
+
+@pytest.mark.parametrize("auth", ["basic", "bearer"])
+def test_wrong_password_fails_at_once_and_never_shows_it(fake, auth):
+    reg = fake(auth=auth)
+    sleeps = []
+    wrong = "wr0ng-" + PASSWORD
+    c = client(reg, sleeps, username=USER, password=wrong, retries=5)
+    with pytest.raises(AuthenticationError) as info:
+        c.manifest_digest("team/app", "1.0.0")
+    text = str(info.value) + repr(info.value.result())
+    assert "Authentication failed for user %s at registry %s" % (USER, reg.addr) in text
+    assert "Not retried" in text
+    assert wrong not in text and PASSWORD not in text
+    assert base64.b64encode(("%s:%s" % (USER, wrong)).encode()).decode() not in text
+    assert sleeps == []
+    assert len(reg.requests) == 2
+
+
+def test_no_credentials_says_anonymous(fake):
+    reg = fake(auth="basic")
+    with pytest.raises(AuthenticationError) as info:
+        client(reg).manifest_digest("team/app", "1.0.0")
+    assert "anonymous access" in str(info.value)
+
+
+def test_5xx_is_retried_with_backoff_then_succeeds(fake):
+    reg = fake(fail_first=2)
+    sleeps = []
+    assert client(reg, sleeps, retries=3).manifest_digest("team/app", "1.0.0") == DIGEST
+    assert sleeps == [0.5, 1.0]
+
+
+def test_5xx_exhausts_retries_naming_registry_and_last_error(fake):
+    reg = fake(fail_first=10)
+    sleeps = []
+    with pytest.raises(DeployError) as info:
+        client(reg, sleeps, retries=2).get_manifest("team/app", "1.0.0", what="look-up of tag 1.0.0")
+    text = str(info.value)
+    assert "The registry %s failed look-up of tag 1.0.0 after 3 attempt(s)" % reg.addr in text
+    assert "HTTP 503" in text and "UNAVAILABLE: busy" in text
+    assert sleeps == [0.5, 1.0]
+
+
+def test_unreachable_registry_is_retried_then_named():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        addr = "127.0.0.1:%d" % s.getsockname()[1]
+    sleeps = []
+    c = RegistryClient(addr, allow_http=True, retries=2, retry_delay=0.25, sleep=sleeps.append)
+    with pytest.raises(DeployError) as info:
+        c.manifest_digest("team/app", "1.0.0", what="look-up of tag 1.0.0")
+    text = str(info.value)
+    assert addr in text and "look-up of tag 1.0.0" in text and "refused" in text.lower()
+    assert sleeps == [0.25, 0.5]
+    assert c.probe() and "refused" in c.probe().lower()
+
+
+def test_https_to_a_plain_http_registry_says_what_to_do(fake):
+    reg = fake()
+    c = RegistryClient(reg.addr, retries=3, sleep=[].append)
+    with pytest.raises(DeployError) as info:
+        c.manifest_digest("team/app", "1.0.0")
+    assert "TLS with the registry %s failed" % reg.addr in str(info.value)
+    assert "allow_http" in str(info.value)
+
+
+def test_challenge_parsing_and_backoff():
+    scheme, params = parse_challenge('Bearer realm="https://auth.example.com/token",service="reg",scope="a:b:pull"')
+    assert scheme == "bearer"
+    assert params == {"realm": "https://auth.example.com/token", "service": "reg", "scope": "a:b:pull"}
+    assert parse_challenge(None) == (None, {})
+    assert backoff_delays(3, 1.0) == [1.0, 2.0, 4.0]
+    assert backoff_delays(8, 10)[-1] == 30.0
+    assert backoff_delays(0, 1) == []
+
+
+def test_manifest_without_layers():
+    m = Manifest(b'{"mediaType": "x"}', "x", "sha256:0")
+    assert m.layers == [] and m.config_digest is None
