@@ -11,6 +11,7 @@ Generic: base images and product images use the same checks.
     #  "packages": {"@bytelyst/config": "require"}}      ("require" or "import")
     health = wait_http(client, image_id, port=4016, path="/health", env={"PORT": "4016"})
     # {"status": 200, "seconds": 1.4, "url": "http://127.0.0.1:4016/health"}
+    data = read_json(client, image_id, "/app/.bytelyst/provides.json")
 
 Both run the container as the image's own user (or `user=`) and raise DeployError when
 it is root, when a package does not load (naming the package and the error tail), or when
@@ -163,3 +164,17 @@ def wait_http(client, image, port, path="/", env=None, user=None, timeout=60, in
             url, image, expect_status, timeout, last or "nothing"), output=tail(logs))
     finally:
         container.remove(force=True)
+
+
+READ_SCRIPT = "process.stdout.write(require('fs').readFileSync(process.argv[1], 'utf8'))"
+
+
+def read_json(client, image, path, timeout=60):
+    """The JSON file at path inside image (read by node in a throwaway container)."""
+    code, output = _run_once(client, image, ["-e", READ_SCRIPT, path], "/", None, None, timeout)
+    try:
+        if code != 0:
+            raise ValueError("exit code %s" % code)
+        return json.loads(output)
+    except ValueError as exc:
+        raise DeployError("Could not read %s from %s: %s." % (path, image, exc), output=tail(output))

@@ -1,0 +1,381 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Base images: which packages per flavour, the generated build context and Dockerfile,
+the input fingerprint and labels (pure planning), then `ensure`, which runs a plan:
+build, verify, tag. PRIVATE to the collection. The contract is in docs/base-images.md.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _build, _manifest, _tags, _verify
+from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+FLAVOURS = ("backend", "web", "dev")
+NODE_ENV = {"backend": "production", "web": "production", "dev": "development"}
+INTERNAL_SCOPE = "@bytelyst/"
+TARBALL_DIR = "tarballs"
+PROVIDES_PATH = "/app/.bytelyst/provides.json"
+PROVIDES_LABEL = "dev.bytelyst.base.provides"
+FLAVOUR_LABEL = "dev.bytelyst.base.flavour"
+FINGERPRINT_LABEL = "dev.bytelyst.fingerprint"
+STORE = "/root/.cache/pnpm-store"
+# Secret ids the Dockerfile mounts; absent secrets are simply not mounted by BuildKit.
+SECRET_TOKEN = "npm_token"
+SECRET_CA = "ca_bundle"
+
+
+def select_packages(manifest, flavour, packages=None):
+    """The @bytelyst/* packages of a flavour, with their internal dependencies, in manifest order.
+
+    Defaults come from each package's `bytelyst.targets`: backend and web take the packages
+    targeting them, dev takes every package. `packages` overrides the choice.
+    """
+    if flavour not in FLAVOURS:
+        raise DeployError("flavour %r is not one of %s." % (flavour, ", ".join(FLAVOURS)))
+    known = manifest["packages"]
+    order = manifest.get("order") or sorted(known)
+    if packages:
+        unknown = [n for n in packages if n not in known]
+        if unknown:
+            raise DeployError("packages names %s, which the manifest %s does not hold (it has: %s)." % (
+                ", ".join(unknown), manifest["path"], ", ".join(order)),
+                hint="Fix the packages option or re-run bytelyst.deploy.workspace_pack.")
+        wanted = set(packages)
+    elif flavour == "dev":
+        wanted = set(order)
+    else:
+        wanted = set(_manifest.packages_for(manifest, flavour))
+    if not wanted:
+        raise DeployError("No package of the manifest %s targets the %s flavour." % (manifest["path"], flavour),
+                          hint="Set packages explicitly, or add the target to the packages' bytelyst.targets.")
+    pending = list(wanted)
+    while pending:  # internal dependencies go in too, so every package loads
+        entry = known[pending.pop()]
+        for dep in sorted(((entry.get("dependencies") or {}).get("internal") or {})):
+            if dep not in known:
+                raise DeployError("%s depends on %s, which the manifest %s does not hold." % (
+                    entry["name"], dep, manifest["path"]), hint="Pack the whole workspace with workspace_pack.")
+            if dep not in wanted:
+                wanted.add(dep)
+                pending.append(dep)
+    return [n for n in order if n in wanted]
+
+
+def _merge(target, deps):
+    for name, spec in sorted((deps or {}).items()):
+        if name.startswith(INTERNAL_SCOPE):
+            continue
+        if name in target and target[name] != spec:
+            target[name] = "%s || %s" % (target[name], spec)
+        else:
+            target[name] = spec
+
+
+def package_json(manifest, flavour, names, name, version):
+    """The base's own /app/package.json: tarball dependencies, overrides, peers (and dev tools for dev)."""
+    tarballs = dict((n, "file:./%s/%s" % (TARBALL_DIR, manifest["packages"][n]["tarball"])) for n in names)
+    peers, dev = {}, {}
+    for n in names:
+        entry = manifest["packages"][n]
+        _merge(peers, entry.get("peer_dependencies"))
+        _merge(dev, entry.get("dev_dependencies"))
+    dependencies = dict(peers)
+    dependencies.update(tarballs)
+    data = {
+        "name": name,
+        "version": version,
+        "private": True,
+        "description": "ByteLyst common base image (%s flavour)" % flavour,
+        "dependencies": dependencies,
+        "pnpm": {"overrides": dict(tarballs)},
+    }
+    if flavour == "dev":
+        data["devDependencies"] = dict((k, v) for k, v in dev.items() if k not in dependencies)
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def npmrc(npm_registry=None):
+    """The context's .npmrc: settings only, never a token (that comes as a build secret)."""
+    lines = ["node-linker=hoisted", "auto-install-peers=true", "strict-peer-dependencies=false"]
+    if npm_registry:
+        lines.append("registry=%s" % npm_registry)
+    return "\n".join(lines) + "\n"
+
+
+# Shell run before every step that reaches the registry: the CA bundle and the token come
+# only from secret mounts; the token's npmrc is written to a tmpfs that no layer keeps.
+SECRETS_ENV = (
+    "if [ -f /run/secrets/%(ca)s ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/%(ca)s "
+    "npm_config_cafile=/run/secrets/%(ca)s; fi; "
+    "if [ -f /run/secrets/%(token)s ]; then reg=$(npm config get registry); "
+    "printf '%%s:_authToken=%%s\\n' \"${reg#*:}\" \"$(cat /run/secrets/%(token)s)\" > /run/bytelyst-auth/npmrc; "
+    "export NPM_CONFIG_USERCONFIG=/run/bytelyst-auth/npmrc; fi; "
+) % {"ca": SECRET_CA, "token": SECRET_TOKEN}
+SECRET_MOUNTS = ("--mount=type=secret,id=%s --mount=type=secret,id=%s --mount=type=tmpfs,target=/run/bytelyst-auth"
+                 % (SECRET_TOKEN, SECRET_CA))
+
+# Lists every top-level package of /app/node_modules with its installed version.
+PROVIDES_SCRIPT = (
+    "const fs=require(\"fs\"),p=require(\"path\"),nm=\"/app/node_modules\",all={};"
+    "const add=(d)=>{try{const j=JSON.parse(fs.readFileSync(p.join(nm,d,\"package.json\")));all[j.name||d]=j.version;}catch(e){}};"
+    "for(const d of fs.readdirSync(nm)){if(d.startsWith(\".\"))continue;"
+    "if(d.startsWith(\"@\")){for(const s of fs.readdirSync(p.join(nm,d)))add(d+\"/\"+s);}else add(d);}"
+    "const own={},third={};for(const k of Object.keys(all).sort())(k.startsWith(\"@bytelyst/\")?own:third)[k]=all[k];"
+    "fs.writeFileSync(process.argv[1],JSON.stringify({flavour:process.argv[2],version:process.argv[3],"
+    "fingerprint:process.argv[4],packages:own,third_party:third},null,2)+\"\\n\");"
+)
+
+
+def dockerfile(runtime_image, flavour, version, pnpm_version):
+    """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg)."""
+    install_flags = "--config.node-linker=hoisted --no-frozen-lockfile --package-import-method=copy --store-dir " + STORE
+    if flavour != "dev":
+        install_flags += " --prod"
+    lines = [
+        "FROM %s" % runtime_image,
+        "USER root",
+        "RUN set -e; if ! id -u node >/dev/null 2>&1; then useradd -u 1000 -m -s /bin/sh node; fi; "
+        "mkdir -p /app/.bytelyst",
+        "RUN %s --mount=type=cache,target=/root/.npm set -e; %s"
+        "if [ \"$(pnpm --version 2>/dev/null)\" != \"%s\" ]; then npm install -g pnpm@%s; fi; pnpm --version"
+        % (SECRET_MOUNTS, SECRETS_ENV, pnpm_version, pnpm_version),
+        "WORKDIR /app",
+        "COPY package.json .npmrc /app/",
+        "COPY %s/ /app/%s/" % (TARBALL_DIR, TARBALL_DIR),
+        "RUN %s --mount=type=cache,target=%s set -e; %sexport CI=1; pnpm install %s; chown -R node:node /app"
+        % (SECRET_MOUNTS, STORE, SECRETS_ENV, install_flags),
+        "ARG BYTELYST_FINGERPRINT=unset",
+        "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
+        % (PROVIDES_SCRIPT, PROVIDES_PATH, flavour, version, PROVIDES_PATH),
+        "ENV NODE_ENV=%s" % NODE_ENV[flavour],
+    ]
+    if flavour == "dev":
+        lines.append("ENV PATH=/app/node_modules/.bin:$PATH")
+    lines += ["USER node", "WORKDIR /app", ""]
+    return "\n".join(lines)
+
+
+def fingerprint(manifest, names, runtime, flavour, version, pnpm_version, files):
+    """sha256 over every input: tarball digests, runtime image id/digests, versions, generated files."""
+    data = {
+        "packages": dict((n, manifest["packages"][n]["sha256"]) for n in names),
+        "runtime": {"id": runtime.get("id"), "digests": sorted(runtime.get("digests") or [])},
+        "flavour": flavour,
+        "version": version,
+        "pnpm": pnpm_version,
+        "files": files,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+class Plan(object):
+    """Everything to build one base image; `files` maps context paths to their text."""
+
+    def __init__(self, flavour, names, provides, files, dockerfile_text, fingerprint_hex, tarballs):
+        self.flavour = flavour
+        self.packages = names
+        self.provides = provides
+        self.files = files
+        self.dockerfile = dockerfile_text
+        self.fingerprint = fingerprint_hex
+        self.tarballs = tarballs
+
+    def write_context(self, directory):
+        """Fill directory with the context: the flavour's tarballs, package.json and .npmrc only."""
+        os.makedirs(os.path.join(directory, TARBALL_DIR))
+        for rel, text in self.files.items():
+            with open(os.path.join(directory, rel), "w") as handle:
+                handle.write(text)
+        for source in self.tarballs:
+            shutil.copyfile(source, os.path.join(directory, TARBALL_DIR, os.path.basename(source)))
+
+
+def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version, name,
+         packages=None, npm_registry=None):
+    """A Plan. runtime: {"id": image id, "digests": repo digests} of runtime_image."""
+    names = select_packages(manifest, flavour, packages)
+    files = {
+        "package.json": package_json(manifest, flavour, names, name, version),
+        ".npmrc": npmrc(npm_registry),
+    }
+    text = dockerfile(runtime_image, flavour, version, pnpm_version)
+    fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
+    provides = dict((n, manifest["packages"][n]["version"]) for n in names)
+    tarballs = [_manifest.tarball_path(manifest, n) for n in names]
+    return Plan(flavour, names, provides, files, text, fp, tarballs)
+
+
+def runtime_digest(runtime_image, runtime):
+    """The runtime image's repo digest (sha256:...) when it has one, else its image id."""
+    digests = sorted(runtime.get("digests") or [])
+    repo = runtime_image.rsplit(":", 1)[0] if "/" not in runtime_image.rsplit(":", 1)[-1] else runtime_image
+    for ref in [d for d in digests if d.split("@")[0] == repo] + digests:
+        return ref.split("@", 1)[1]
+    return runtime.get("id")
+
+
+def labels(the_plan, version, runtime_image, runtime, created, revision, extra=None):
+    """OCI and bytelyst labels. Extra labels may not override the ones the contract relies on."""
+    out = {
+        "org.opencontainers.image.title": "bytelyst-common-base-%s" % the_plan.flavour,
+        "org.opencontainers.image.description": "ByteLyst common base image (%s): %s" % (
+            the_plan.flavour, ", ".join(the_plan.packages)),
+        "org.opencontainers.image.vendor": "ByteLyst",
+        "org.opencontainers.image.version": version,
+        "org.opencontainers.image.created": created,
+        "org.opencontainers.image.revision": revision,
+        "org.opencontainers.image.base.name": runtime_image,
+        "org.opencontainers.image.base.digest": runtime_digest(runtime_image, runtime),
+    }
+    out.update(extra or {})
+    out[FLAVOUR_LABEL] = the_plan.flavour
+    out[PROVIDES_LABEL] = json.dumps(the_plan.provides, sort_keys=True, separators=(",", ":"))
+    out[FINGERPRINT_LABEL] = the_plan.fingerprint
+    return out
+
+
+# Running a plan --------------------------------------------------------------------------
+
+VERIFY_DIR = "/app/backend"  # a product directory below /app: Node must find the packages from there
+
+
+def runtime_info(client, runtime_image):
+    """{"id", "digests"} of the runtime image; DeployError saying how to get it when absent."""
+    image = image_or_none(client, runtime_image)
+    if image is None:
+        raise DeployError(
+            "The runtime image %s is not on the Docker engine, so no base image can be built from it." % runtime_image,
+            hint="Pull it first (docker pull %s), or set runtime_image (role variable base_image_runtime_image) "
+            "to an image the engine has." % runtime_image)
+    return {"id": image.id, "digests": image.attrs.get("RepoDigests") or []}
+
+
+def _check_inputs(opts):
+    _tags.validate_semver(opts["version"])
+    if not re.match(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$", opts["pnpm_version"] or ""):
+        raise DeployError("pnpm_version %r is not a pnpm version such as 10.6.5." % opts["pnpm_version"])
+    if opts.get("ca_bundle") and not os.path.isfile(opts["ca_bundle"]):
+        raise DeployError("ca_bundle %s does not exist." % opts["ca_bundle"],
+                          hint="Point ca_bundle at a PEM file with the extra CA certificates, or leave it unset.")
+    if opts["flavour"] not in FLAVOURS:
+        raise DeployError("flavour %r is not one of %s." % (opts["flavour"], ", ".join(FLAVOURS)))
+
+
+def _date(opts, now):
+    value = opts.get("date_tag")
+    if value in (None, "", True, "true", "True", "yes"):
+        return _tags.date_tag(now.date())
+    if value in (False, "false", "False", "no"):
+        return None
+    return str(value)
+
+
+def ensure(client, opts, check_mode=False, now=None):
+    """Make sure the base image for opts exists under its tags; return the module result.
+
+    opts: the module options (manifest, flavour, runtime_image, pnpm_version, name, version,
+    registry, labels, packages, promote, force, npm_token, ca_bundle, npm_registry, date_tag,
+    docker_cli, docker_host).
+    """
+    now = now or datetime.datetime.utcnow().replace(microsecond=0)
+    _check_inputs(opts)
+    name = opts.get("name") or "bytelyst-common-base-%s" % opts["flavour"]
+    manifest = _manifest.load(opts["manifest"])
+    runtime = runtime_info(client, opts["runtime_image"])
+    the_plan = plan(manifest, opts["flavour"], opts["runtime_image"], runtime, opts["version"],
+                    opts["pnpm_version"], name, opts.get("packages"), opts.get("npm_registry"))
+    _manifest.verify(manifest, the_plan.packages)
+    tags = _tags.plan_tags(name, opts["version"], opts.get("registry"), _date(opts, now), opts.get("promote"))
+    state = _tags.check_version(client, tags.version, the_plan.fingerprint, opts.get("force"))
+    result = {"fingerprint": the_plan.fingerprint, "packages": the_plan.provides, "flavour": opts["flavour"],
+              "runtime_image": {"name": opts["runtime_image"], "id": runtime["id"],
+                                "digest": runtime_digest(opts["runtime_image"], runtime)},
+              "name": _tags.repository(name, opts.get("registry")), "builder": None, "built": False}
+    if state.state == "same":
+        return _up_to_date(client, result, tags, state, check_mode)
+    result["reasons"] = [
+        "no image is tagged %s yet" % tags.version if state.state == "absent" else
+        "force: %s holds fingerprint %s, these inputs give %s" % (tags.version, state.fingerprint, the_plan.fingerprint)]
+    if check_mode:
+        result.update(changed=True, tags=tags.all(), dockerfile=the_plan.dockerfile, image_id=None, size=None)
+        return result
+    image_id, builder, provides = _build_and_verify(client, opts, the_plan, name, runtime, now)
+    moved = _tags.apply_tags(client, image_id, tags.all())
+    _tags.remove_tag(client, _temporary_tag(name, opts, the_plan))
+    image = client.images.get(image_id)
+    result.update(changed=True, built=True, builder=builder, image_id=image_id, size=image.attrs.get("Size"),
+                  tags=tags.all(), moved_tags=moved, third_party=provides.get("third_party"))
+    return result
+
+
+def _up_to_date(client, result, tags, state, check_mode):
+    """Same fingerprint: no build; only `latest` may have to move (when promoted)."""
+    wanted = [tags.latest] if tags.latest else []
+    current = [ref for ref in wanted if getattr(image_or_none(client, ref), "id", None) != state.image_id]
+    moved = current if check_mode else _tags.apply_tags(client, state.image_id, current)
+    image = client.images.get(state.image_id)
+    result.update(changed=bool(moved), image_id=state.image_id, size=image.attrs.get("Size"), moved_tags=moved,
+                  tags=[t for t in image.tags if t.startswith(result["name"] + ":")] + (moved if check_mode else []),
+                  reasons=["%s already holds fingerprint %s" % (tags.version, state.fingerprint)]
+                  + ["promote: %s moves to it" % ref for ref in moved])
+    labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+    result["packages"] = json.loads(labels.get(PROVIDES_LABEL) or "{}") or result["packages"]
+    return result
+
+
+def _temporary_tag(name, opts, the_plan):
+    return _tags.image_ref(name, "build-" + the_plan.fingerprint[:12], opts.get("registry"))
+
+
+def _build_and_verify(client, opts, the_plan, name, runtime, now):
+    """Build under a temporary tag and verify; on any failure remove it, so no tag moves."""
+    cli = find_buildkit_cli(opts.get("docker_cli"), opts.get("docker_host"))
+    temp_tag = _temporary_tag(name, opts, the_plan)
+    workdir = tempfile.mkdtemp(prefix="bytelyst-base-")
+    try:
+        context = os.path.join(workdir, "context")
+        the_plan.write_context(context)
+        secrets = {}
+        if opts.get("npm_token"):
+            secrets[SECRET_TOKEN] = os.path.join(workdir, "npm_token")
+            fd = os.open(secrets[SECRET_TOKEN], os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(opts["npm_token"])
+        if opts.get("ca_bundle"):
+            secrets[SECRET_CA] = opts["ca_bundle"]
+        all_labels = labels(the_plan, opts["version"], opts["runtime_image"], runtime,
+                            now.strftime("%Y-%m-%dT%H:%M:%SZ"), manifest_revision(opts["manifest"]), opts.get("labels"))
+        spec = _build.BuildSpec(the_plan.dockerfile, context, temp_tag, secrets=secrets, labels=all_labels,
+                                build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},
+                                redact=[opts.get("npm_token")])
+        result = _build.build(cli, spec, what="The build of %s (%s flavour)" % (temp_tag, the_plan.flavour))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        _verify.check_packages(client, result.image_id, the_plan.packages, workdir=VERIFY_DIR)
+        provides = _verify.read_json(client, result.image_id, PROVIDES_PATH)
+        if provides.get("packages") != the_plan.provides or provides.get("fingerprint") != the_plan.fingerprint:
+            raise DeployError("Verification of %s failed: %s lists %s, the manifest gives %s." % (
+                temp_tag, PROVIDES_PATH, provides.get("packages"), the_plan.provides))
+    except Exception:
+        _tags.remove_tag(client, temp_tag)
+        raise
+    return result.image_id, result.builder, provides
+
+
+def manifest_revision(location):
+    """The manifest's own digest: names exactly which packed sources went in."""
+    return "sha256:" + _manifest.sha256_file(_manifest.manifest_path(location))

@@ -1,0 +1,263 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: base_image
+short_description: Build a verified, immutably tagged base image holding the shared @bytelyst/* packages
+version_added: 0.1.0
+description:
+  - Builds a base image (flavour C(backend), C(web) or C(dev)) from the tarballs of a tarball manifest
+    written by M(bytelyst.deploy.workspace_pack): the packages are installed once in C(/app/node_modules),
+    so every product image built on the base shares them as layers.
+  - Builds with BuildKit. An npm token and an extra CA bundle reach the build only as BuildKit secrets;
+    they never land in a layer or in the image history.
+  - Verifies the new image in a throwaway container (every provided package loads from C(/app/backend),
+    as the non-root user) before any tag is applied; a failed build or verification moves no tag.
+  - Tags C(<name>:<version>) (immutable), C(<name>:<YYYYMMDD>) and C(<name>:latest) when O(promote=true).
+  - Idempotent by the fingerprint of every input, stored as the label C(dev.bytelyst.fingerprint):
+    the same inputs build nothing and report C(changed=false).
+  - The contract every base image meets is in docs/base-images.md.
+author:
+  - ByteLyst DevOps (@bytelyst)
+extends_documentation_fragment:
+  - bytelyst.deploy.docker
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be built and why (RV(reasons), RV(dockerfile)); touches nothing.
+  diff_mode:
+    support: none
+    description: No diff; check mode returns the generated Dockerfile instead.
+options:
+  manifest:
+    description:
+      - The tarball manifest written by M(bytelyst.deploy.workspace_pack), or the directory holding it.
+      - Every tarball the flavour needs must match the digest the manifest records (a stale manifest fails).
+    type: path
+    required: true
+  flavour:
+    description:
+      - C(backend) and C(web) take the packages whose C(bytelyst.targets) name that target, with their
+        production dependencies; C(dev) takes every package with its devDependencies (TypeScript and other build tools).
+    type: str
+    required: true
+    choices: [backend, web, dev]
+  runtime_image:
+    description:
+      - The image to build on. It must already be on the engine (the module never pulls).
+    type: str
+    default: node:22-slim
+  pnpm_version:
+    description:
+      - The pnpm version the image holds (installed with npm when the runtime image lacks it).
+    type: str
+    default: 10.6.5
+  name:
+    description:
+      - The image name (repository). Defaults to C(bytelyst-common-base-<flavour>).
+    type: str
+  version:
+    description:
+      - The semantic version tag, such as C(1.2.0). Version tags are immutable (see O(force)).
+    type: str
+    required: true
+  registry:
+    description:
+      - A registry prefix, such as C(registry.example.com/bytelyst); tags become C(<registry>/<name>:<tag>).
+      - The module only tags; pushing is a separate step.
+    type: str
+  labels:
+    description:
+      - Extra labels. They may override the OCI labels but not C(dev.bytelyst.fingerprint),
+        C(dev.bytelyst.base.flavour) or C(dev.bytelyst.base.provides).
+    type: dict
+    default: {}
+  packages:
+    description:
+      - Exactly these C(@bytelyst/*) packages (their internal dependencies are added), instead of the flavour's default.
+    type: list
+    elements: str
+  promote:
+    description:
+      - Also tag C(latest).
+    type: bool
+    default: false
+  force:
+    description:
+      - Replace an existing version tag whose image was built from different inputs. Without it that is refused.
+    type: bool
+    default: false
+  npm_token:
+    description:
+      - Auth token for the npm registry the third-party dependencies come from; passed only as a BuildKit secret.
+    type: str
+  npm_registry:
+    description:
+      - URL of the registry third-party dependencies are installed from. Defaults to pnpm's default registry.
+    type: str
+  ca_bundle:
+    description:
+      - A PEM bundle of extra CA certificates for TLS-intercepting proxies, passed only as a BuildKit secret.
+    type: path
+  date_tag:
+    description:
+      - The date tag given to a new build. Empty means today (UTC, C(YYYYMMDD)); C(false) means no date tag.
+      - Applied only when an image is built; an up-to-date image keeps the tags it has.
+    type: str
+notes:
+  - Needs a docker client that builds with BuildKit (see O(docker_cli)).
+seealso:
+  - module: bytelyst.deploy.workspace_pack
+  - name: docs/base_image.md
+    description: Behaviour, errors and examples.
+    link: https://github.com/bytelyst/bytelyst.deploy/blob/main/docs/base_image.md
+"""
+
+EXAMPLES = r"""
+- name: Backend base image 1.2.0 from the packed workspace
+  bytelyst.deploy.base_image:
+    manifest: /srv/build/packed
+    flavour: backend
+    version: 1.2.0
+    registry: registry.example.com/bytelyst
+    ca_bundle: /etc/ssl/certs/ca-certificates.crt
+  register: base
+
+- name: Dev base image, promoted to latest, with a private registry token
+  bytelyst.deploy.base_image:
+    manifest: /srv/build/packed/bytelyst-manifest.json
+    flavour: dev
+    version: 1.2.0
+    promote: true
+    npm_token: "{{ vault_npm_token }}"
+
+- name: What would be built, and why
+  bytelyst.deploy.base_image:
+    manifest: /srv/build/packed
+    flavour: web
+    version: 1.3.0
+  check_mode: true
+  register: plan
+"""
+
+RETURN = r"""
+changed:
+  description: Whether an image was built or a tag moved.
+  returned: always
+  type: bool
+built:
+  description: Whether an image was built in this run.
+  returned: success
+  type: bool
+image_id:
+  description: The image ID (null in check mode when an image would be built).
+  returned: success
+  type: str
+  sample: sha256:e0e294eeb7941484ebc59f45c964c115236a1494ef3c6565440fedc32250a1c9
+name:
+  description: The repository the tags belong to (registry prefix included).
+  returned: success
+  type: str
+  sample: registry.example.com/bytelyst/bytelyst-common-base-backend
+tags:
+  description: The image's tags in that repository (in check mode, the tags a build would get).
+  returned: success
+  type: list
+  elements: str
+  sample: [bytelyst-common-base-backend:1.2.0, bytelyst-common-base-backend:20261127]
+moved_tags:
+  description: The tags created or moved in this run.
+  returned: success
+  type: list
+  elements: str
+size:
+  description: The image size in bytes.
+  returned: success
+  type: int
+packages:
+  description: The C(@bytelyst/*) packages the image provides, with their versions.
+  returned: success
+  type: dict
+  sample: {"@bytelyst/config": "2.0.0", "@bytelyst/errors": "1.2.0"}
+third_party:
+  description: The third-party packages at the top of C(/app/node_modules) with their installed versions (after a build).
+  returned: when built
+  type: dict
+fingerprint:
+  description: The sha256 of every input, also the label C(dev.bytelyst.fingerprint).
+  returned: success
+  type: str
+builder:
+  description: The builder used (C(buildx) or C(buildkit)); null when nothing was built.
+  returned: success
+  type: str
+flavour:
+  description: The flavour.
+  returned: success
+  type: str
+runtime_image:
+  description: The runtime image built on (C(name), C(id), C(digest)).
+  returned: success
+  type: dict
+reasons:
+  description: Why an image is (or would be) built, or why nothing is built.
+  returned: success
+  type: list
+  elements: str
+dockerfile:
+  description: The generated Dockerfile.
+  returned: in check mode when an image would be built
+  type: str
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import ensure
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
+    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client,
+)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+
+def main():
+    argument_spec = dict(
+        manifest=dict(type="path", required=True),
+        flavour=dict(type="str", required=True, choices=["backend", "web", "dev"]),
+        runtime_image=dict(type="str", default="node:22-slim"),
+        pnpm_version=dict(type="str", default="10.6.5"),
+        name=dict(type="str"),
+        version=dict(type="str", required=True),
+        registry=dict(type="str"),
+        labels=dict(type="dict", default={}),
+        packages=dict(type="list", elements="str"),
+        promote=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
+        npm_token=dict(type="str", no_log=True),
+        npm_registry=dict(type="str"),
+        ca_bundle=dict(type="path"),
+        date_tag=dict(type="str"),
+    )
+    argument_spec.update(DOCKER_COMMON_ARGS)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
+    try:
+        client = engine_client(module.params["docker_host"])
+        result = ensure(client, dict(module.params), check_mode=module.check_mode)
+    except DeployError as err:
+        module.fail_json(msg=str(err), **err.result())
+    except Exception as exc:  # an engine error we did not foresee: say where, keep the trace
+        module.fail_json(msg="base_image failed unexpectedly: %s" % exc, exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
