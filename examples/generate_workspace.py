@@ -52,7 +52,7 @@ def tsconfig():
     return {
         "compilerOptions": {
             "target": "ES2022", "module": "commonjs", "moduleResolution": "node10", "lib": ["ES2022"],
-            "outDir": "dist", "rootDir": "src", "strict": True, "declaration": False,
+            "outDir": "dist", "rootDir": "src", "strict": True, "noImplicitAny": False, "declaration": False,
             "skipLibCheck": True, "types": ["node"],
         },
         "include": ["src"],
