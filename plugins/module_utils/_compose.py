@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One Compose project through the Compose v2 CLI, and pinning its images by digest.
+PRIVATE to the collection.
+
+Commands are built here as Command objects (pure) and run by the caller. Volumes are
+never removed: no command built here passes -v/--volumes to `down`.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
+
+try:
+    from docker.errors import DockerException
+except ImportError:  # pragma: no cover - the module reports the missing library
+    DockerException = Exception
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+HASH_LABEL = "com.docker.compose.config-hash"
+PULL_POLICIES = ("missing", "always", "never")
+
+
+def default_compose_file(project_dir):
+    """The file Compose would pick in project_dir, or None."""
+    for name in DEFAULT_FILES:
+        if os.path.isfile(os.path.join(project_dir, name)):
+            return os.path.join(project_dir, name)
+    return None
+
+
+class ComposeProject(object):
+    """argv builders for one project: name, directory, files (+ our override), env file."""
+
+    def __init__(self, name, project_dir, files, override=None, env_file=None,
+                 cli="docker", docker_host=None, secrets=None):
+        self.name = name
+        self.project_dir = project_dir
+        self.files = list(files)
+        self.override = override
+        self.env_file = env_file
+        self.cli = cli
+        self.docker_host = docker_host
+        self.secrets = list(secrets or [])
+
+    def with_override(self, override):
+        return ComposeProject(self.name, self.project_dir, self.files, override, self.env_file,
+                              self.cli, self.docker_host, self.secrets)
+
+    def _command(self, args, timeout=300):
+        argv = [self.cli, "compose", "--project-name", self.name, "--project-directory", self.project_dir]
+        for path in self.files + ([self.override] if self.override else []):
+            argv += ["--file", path]
+        if self.env_file:
+            argv += ["--env-file", self.env_file]
+        env = {"DOCKER_HOST": self.docker_host} if self.docker_host else {}
+        return Command(argv + list(args), env=env, cwd=self.project_dir, secrets=self.secrets, timeout=timeout)
+
+    def config(self):
+        return self._command(["config", "--format", "json"], timeout=60)
+
+    def config_hashes(self):
+        return self._command(["config", "--hash", "*"], timeout=60)
+
+    def up(self, wait_timeout, pull="never"):
+        # --no-build: a deploy runs what was built and verified, never a fresh build.
+        return self._command(["up", "--detach", "--wait", "--wait-timeout", str(int(wait_timeout)),
+                              "--pull", pull, "--no-build"], timeout=int(wait_timeout) + 180)
+
+    def ps(self):
+        return self._command(["ps", "--all", "--format", "json"], timeout=60)
+
+    def logs(self, service, tail=30):
+        return self._command(["logs", "--no-color", "--no-log-prefix", "--tail", str(int(tail)), service], timeout=60)
+
+    def down(self):
+        # Never -v: named volumes hold the product's data and outlive every release.
+        return self._command(["down"], timeout=300)
+
+
+def parse_json_output(text, command="docker compose"):
+    """Compose prints a JSON array, one object, or one object per line: always a list."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+        return data if isinstance(data, list) else [data]
+    except ValueError:
+        pass
+    items = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            items.append(json.loads(line))
+        except ValueError as exc:
+            raise DeployError("Could not parse the JSON output of %s: %s." % (command, exc),
+                              hint="Check that the Compose CLI is v2.", output=text[-2000:])
+    return items
+
+
+def parse_labels(labels):
+    """Container labels from ps: a dict, or 'k=v,k=v' where a value may itself hold commas."""
+    if isinstance(labels, dict):
+        return dict(labels)
+    out = {}
+    last = None
+    for part in (labels or "").split(","):
+        if "=" in part and not (last and part.startswith(" ")):
+            key, value = part.split("=", 1)
+            out[key] = value
+            last = key
+        elif last is not None:
+            out[last] += "," + part
+    return out
+
+
+def parse_config_hashes(text):
+    """`config --hash '*'` output ('service hash' lines) -> {service: hash}."""
+    hashes = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            hashes[parts[0]] = parts[1]
+    return hashes
+
+
+def containers_by_service(ps_items):
+    """{service: {id, state, health, exit_code, config_hash, image, publishers}} (one replica each)."""
+    out = {}
+    for item in ps_items:
+        labels = parse_labels(item.get("Labels"))
+        service = item.get("Service") or labels.get("com.docker.compose.service")
+        if not service:
+            continue
+        out[service] = {
+            "id": item.get("ID"), "name": item.get("Name"), "state": item.get("State"),
+            "health": item.get("Health") or "", "exit_code": item.get("ExitCode"),
+            "config_hash": labels.get(HASH_LABEL), "image": item.get("Image"),
+            "publishers": item.get("Publishers") or [],
+        }
+    return out
+
+
+def is_healthy(container):
+    return bool(container) and container["state"] == "running" and container["health"] in ("", "healthy")
+
+
+def published_ports(config):
+    """[(service, host_ip, port, protocol)] for every fixed published port of a parsed config."""
+    out = []
+    for service, spec in sorted((config.get("services") or {}).items()):
+        for port in spec.get("ports") or []:
+            published = str(port.get("published") or "")
+            if published.isdigit() and int(published) > 0:
+                out.append((service, port.get("host_ip") or "0.0.0.0", int(published), port.get("protocol") or "tcp"))
+    return out
+
+
+PROGRESS = re.compile(r"^\s*(Container|Network|Volume|Image)\s+\S+\s+(Creat|Recreat|Start|Stopp|Wait|Healthy|Running|Remov|Pull|Exist)")
+
+
+def up_failure(output):
+    """What went wrong in `up --wait` output, without the progress lines."""
+    lines = [line.strip() for line in (output or "").splitlines() if line.strip() and not PROGRESS.match(line)]
+    return "; ".join(lines[-5:]) or "no output"
+
+
+def render_override(images):
+    """Our override file: every service's image pinned. JSON is valid YAML, so no YAML library."""
+    services = dict((name, {"image": images[name]}) for name in sorted(images))
+    return json.dumps({"services": services}, indent=2, sort_keys=True) + "\n"
+
+
+# Pinning images by digest on the target engine.
+
+def split_ref(ref):
+    """'host:5000/a/b:tag@sha256:x' -> ('host:5000/a/b', 'tag', 'sha256:x')."""
+    name, digest = ref, None
+    if "@" in ref:
+        name, digest = ref.split("@", 1)
+    tag = None
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1:]
+    return name, tag, digest
+
+
+def familiar(repo):
+    """Repository name as the engine lists it in RepoDigests (default registry prefix dropped)."""
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/", "index.docker.io/"):
+        if repo.startswith(prefix):
+            return repo[len(prefix):]
+    return repo
+
+
+def repo_digest(image_attrs, repo):
+    """The repo@sha256 the engine knows for this repository, or None (never pushed or pulled)."""
+    for entry in image_attrs.get("RepoDigests") or []:
+        name, dummy, digest = split_ref(entry)
+        if familiar(name) == familiar(repo) and digest:
+            return "%s@%s" % (repo, digest)
+    return None
+
+
+def resolve_image(client, ref, pull_policy="missing", check_mode=False):
+    """Pin ref: -> {'ref', 'pinned', 'image_id', 'source'}; pulls only outside check mode.
+
+    A registry image is pinned to its repo digest; an image that exists only on this
+    engine (never pushed) is pinned to its image id, which is just as exact.
+    """
+    repo, dummy, digest = split_ref(ref)
+    image = None if pull_policy == "always" else image_or_none(client, ref)
+    source = "local"
+    if image is None:
+        if pull_policy == "never":
+            raise DeployError("Image %s is not on the target engine and pull_policy is never." % ref,
+                              hint="Load or pull the image on the host first, or use pull_policy missing.")
+        if check_mode:
+            try:
+                data = client.images.get_registry_data(ref)
+            except DockerException as exc:
+                raise _not_found(ref, exc)
+            return {"ref": ref, "pinned": "%s@%s" % (repo, data.id), "image_id": None, "source": "registry"}
+        try:
+            image = client.images.pull(ref)
+        except DockerException as exc:
+            raise _not_found(ref, exc)
+        source = "pulled"
+    pinned = ("%s@%s" % (repo, digest)) if digest else repo_digest(image.attrs, repo)
+    return {"ref": ref, "pinned": pinned or image.id, "image_id": image.id,
+            "source": source if pinned else "local-only"}
+
+
+def _not_found(ref, exc):
+    return DeployError(
+        "Image %s is neither on the target engine nor in its registry." % ref,
+        hint="Push it to its registry first, or correct the reference in images.",
+        output=str(exc)[-1500:])
