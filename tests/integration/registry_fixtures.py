@@ -170,3 +170,53 @@ class Registry(object):
         self.stop()
         if self.ca:
             self.untrust_in_engine()
+
+
+ACCEPT = ", ".join((
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+))
+
+
+def api(url, path, method="GET", ca=None, user=None, password=None):
+    """(status, headers, body) of one request to a registry, straight, for checking real state."""
+    import base64
+    headers = {"Accept": ACCEPT}
+    if user:
+        headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    req = urllib.request.Request(url + path, headers=headers, method=method)
+    context = ssl.create_default_context(cafile=ca) if ca else None
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=context) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def tag_digest(url, repository, tag, **auth):
+    """The registry's digest for a tag, or None."""
+    status, headers, _body = api(url, "/v2/%s/manifests/%s" % (repository, tag), "HEAD", **auth)
+    return headers.get("Docker-Content-Digest") if status == 200 else None
+
+
+def tag_list(url, repository, **auth):
+    import json
+    status, _headers, body = api(url, "/v2/%s/tags/list" % repository, **auth)
+    return sorted(json.loads(body).get("tags") or []) if status == 200 else []
+
+
+def manifest_layers(url, repository, ref, **auth):
+    import json
+    status, _headers, body = api(url, "/v2/%s/manifests/%s" % (repository, ref), **auth)
+    assert status == 200, body
+    return [(layer["digest"], layer["size"]) for layer in json.loads(body)["layers"]]
+
+
+def delete_repository(url, repository, **auth):
+    """Best effort: delete every manifest a test pushed (blobs stay until a registry GC)."""
+    for tag in tag_list(url, repository, **auth):
+        digest = tag_digest(url, repository, tag, **auth)
+        if digest:
+            api(url, "/v2/%s/manifests/%s" % (repository, digest), "DELETE", **auth)
