@@ -85,17 +85,16 @@ def copy_sample(dest):
 
 
 def _with_module(workspace, out):
-    """Pack through the workspace_pack module; None when the module is not there (yet)."""
+    """Pack through the workspace_pack module; None when it is not there or fails."""
     if not os.path.exists(os.path.join(REPO, "plugins", "modules", "workspace_pack.py")):
         return None
-    result, raw = runner()("workspace_pack", {"workspace": workspace, "dest": out})
+    result, raw = runner()("workspace_pack", {"workspace": workspace, "output": out})
     if result.get("failed") or not os.path.exists(os.path.join(out, _manifest.MANIFEST_NAME)):
-        return None  # its interface differs from what this helper expects: pack directly
+        return None  # not usable (yet): pack directly
     return os.path.join(out, _manifest.MANIFEST_NAME)
 
 
 def _with_pnpm(workspace, out):
-    _sh(["pnpm", "install", "--frozen-lockfile"], workspace)
     _sh(["pnpm", "-r", "--filter", "./packages/*", "build"], workspace)
     entries = {}
     for rel in sorted(os.listdir(os.path.join(workspace, "packages"))):
@@ -139,30 +138,42 @@ def pack(dest):
     """Pack a fresh copy of the sample workspace; return the output directory (manifest + tarballs)."""
     workspace = copy_sample(os.path.join(dest, "workspace"))
     out = os.path.join(dest, "packed")
-    os.makedirs(out)
+    _sh(["pnpm", "install", "--frozen-lockfile"], workspace)
     if _with_module(workspace, out) is None:
-        shutil.rmtree(out)
+        shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
         _with_pnpm(workspace, out)
     return out
 
 
-def changed_copy(src, dest, name, marker="changed"):
-    """Copy src's tarballs and manifest to dest with package `name` given an extra file; return dest."""
+def changed_copy(src, dest, name, files=None, raw=None):
+    """Copy src's tarballs and manifest to dest, changing package `name`'s tarball; return dest.
+
+    files: {path inside the tarball (package/...): text} to add or replace (default: one extra file);
+    raw: bytes that replace the whole tarball (a tarball that cannot install).
+    The manifest records the new digest, so it is not stale.
+    """
     shutil.copytree(src, dest)
     manifest = _manifest.load(dest)
     entry = manifest["packages"][name]
     path = os.path.join(dest, entry["tarball"])
-    with tarfile.open(path, "r:gz") as old:
-        members = [(m, old.extractfile(m).read() if m.isfile() else None) for m in old.getmembers()]
-    with tarfile.open(path, "w:gz") as new:
-        for member, data in members:
-            new.addfile(member, io.BytesIO(data) if data is not None else None)
-        extra = tarfile.TarInfo("package/dist/%s.js" % marker)
-        body = ("module.exports = %r;\n" % marker).encode()
-        extra.size = len(body)
-        extra.mode = 0o644
-        new.addfile(extra, io.BytesIO(body))
+    if raw is not None:
+        with open(path, "wb") as handle:
+            handle.write(raw)
+    else:
+        files = files or {"package/dist/changed.js": "module.exports = 'changed';\n"}
+        with tarfile.open(path, "r:gz") as old:
+            members = [(m, old.extractfile(m).read() if m.isfile() else None) for m in old.getmembers()
+                       if m.name not in files]
+        with tarfile.open(path, "w:gz") as new:
+            for member, data in members:
+                new.addfile(member, io.BytesIO(data) if data is not None else None)
+            for member_name, text in sorted(files.items()):
+                body = text.encode("utf-8")
+                info = tarfile.TarInfo(member_name)
+                info.size = len(body)
+                info.mode = 0o644
+                new.addfile(info, io.BytesIO(body))
     entry["sha256"] = entry["fingerprint"] = _manifest.sha256_file(path)
     manifest.pop("path")
     _manifest.write(dest, manifest["packages"], manifest["order"], manifest.get("filter"))

@@ -1,0 +1,259 @@
+"""Unit tests of base image planning (_base_image.py): flavours, generated files, fingerprint,
+labels, and the decisions of `ensure` with a fake engine (nothing is built here)."""
+
+import datetime
+import json
+import os
+
+import pytest
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image as base
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+RUNTIME = {"id": "sha256:runtime1", "digests": ["node@sha256:d1"]}
+
+
+def entry(name, version, targets, internal=None, external=None, peers=None, dev=None):
+    short = name.split("/")[1]
+    return {"name": name, "version": version, "dir": "packages/" + short,
+            "tarball": "bytelyst-%s-%s.tgz" % (short, version), "sha256": "sha-" + short, "fingerprint": "f",
+            "targets": targets, "dependencies": {"internal": internal or {}, "external": external or {}},
+            "peer_dependencies": peers or {}, "dev_dependencies": dev or {"typescript": "5.9.3"}}
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    packages = {
+        "@bytelyst/errors": entry("@bytelyst/errors", "1.2.0", ["backend", "web"]),
+        "@bytelyst/config": entry("@bytelyst/config", "2.0.0", ["backend", "web"],
+                                  {"@bytelyst/errors": "workspace:^"}, {"zod": "^3.25.76"}),
+        "@bytelyst/auth": entry("@bytelyst/auth", "0.7.3", ["backend"], {"@bytelyst/config": "workspace:^"},
+                                dev={"typescript": "5.9.3", "@types/node": "22.20.5"}),
+        "@bytelyst/format": entry("@bytelyst/format", "0.9.5", ["backend", "web"]),
+        "@bytelyst/ui": entry("@bytelyst/ui", "0.2.0", ["web"], {"@bytelyst/format": "workspace:^"},
+                              peers={"react": "^18.2.0 || ^19.0.0"}, dev={"react": "19.1.1", "typescript": "5.9.3"}),
+    }
+    order = ["@bytelyst/errors", "@bytelyst/config", "@bytelyst/auth", "@bytelyst/format", "@bytelyst/ui"]
+    for data in packages.values():
+        (tmp_path / data["tarball"]).write_bytes(data["name"].encode())
+        data["sha256"] = _manifest.sha256_file(str(tmp_path / data["tarball"]))
+    _manifest.write(str(tmp_path), packages, order, "@bytelyst/*")
+    return _manifest.load(str(tmp_path))
+
+
+def test_flavours_take_packages_from_targets(manifest):
+    assert base.select_packages(manifest, "backend") == [
+        "@bytelyst/errors", "@bytelyst/config", "@bytelyst/auth", "@bytelyst/format"]
+    assert base.select_packages(manifest, "web") == [
+        "@bytelyst/errors", "@bytelyst/config", "@bytelyst/format", "@bytelyst/ui"]
+    assert len(base.select_packages(manifest, "dev")) == 5
+
+
+def test_override_adds_internal_dependencies(manifest):
+    assert base.select_packages(manifest, "web", ["@bytelyst/auth"]) == [
+        "@bytelyst/errors", "@bytelyst/config", "@bytelyst/auth"]
+
+
+def test_unknown_package_and_flavour_are_refused(manifest):
+    with pytest.raises(DeployError) as info:
+        base.select_packages(manifest, "backend", ["@bytelyst/nope"])
+    assert "@bytelyst/nope" in str(info.value) and "does not hold" in str(info.value)
+    with pytest.raises(DeployError) as info:
+        base.select_packages(manifest, "mobile")
+    assert "flavour 'mobile'" in str(info.value)
+
+
+def test_package_json_points_every_internal_package_at_its_tarball(manifest):
+    names = base.select_packages(manifest, "web")
+    data = json.loads(base.package_json(manifest, "web", names, "bytelyst-common-base-web", "1.0.0"))
+    assert data["name"] == "bytelyst-common-base-web"
+    assert data["dependencies"]["@bytelyst/ui"] == "file:./tarballs/bytelyst-ui-0.2.0.tgz"
+    assert data["pnpm"]["overrides"] == dict((n, data["dependencies"][n]) for n in names)
+    assert data["dependencies"]["react"] == "^18.2.0 || ^19.0.0"  # peers of web packages are installed
+    assert "devDependencies" not in data
+
+
+def test_dev_package_json_adds_dev_tools_once(manifest):
+    names = base.select_packages(manifest, "dev")
+    data = json.loads(base.package_json(manifest, "dev", names, "b", "1.0.0"))
+    assert data["devDependencies"]["typescript"] == "5.9.3"
+    assert data["devDependencies"]["@types/node"] == "22.20.5"
+    assert "react" not in data["devDependencies"]  # already a dependency (peer): one copy
+
+
+def test_npmrc_never_holds_a_token():
+    text = base.npmrc("https://npm.example.com/")
+    assert "node-linker=hoisted" in text and "registry=https://npm.example.com/" in text
+    assert "_auth" not in text
+
+
+@pytest.mark.parametrize("flavour", base.FLAVOURS)
+def test_dockerfile_contract(flavour):
+    text = base.dockerfile("node:22-slim", flavour, "1.2.0", "10.6.5")
+    lines = text.splitlines()
+    assert lines[0] == "FROM node:22-slim"
+    assert lines[-2:] == ["USER node", "WORKDIR /app"]
+    assert "pnpm@10.6.5" in text and "useradd -u 1000" in text
+    assert "--mount=type=secret,id=npm_token" in text and "--mount=type=secret,id=ca_bundle" in text
+    assert "NODE_EXTRA_CA_CERTS=/run/secrets/ca_bundle" in text
+    assert "--mount=type=cache,target=%s" % base.STORE in text
+    assert "pnpm install --config.node-linker=hoisted" in text
+    assert ("--prod" in text) == (flavour != "dev")
+    assert "ENV NODE_ENV=%s" % ("development" if flavour == "dev" else "production") in text
+    assert ("ENV PATH=/app/node_modules/.bin:$PATH" in text) == (flavour == "dev")
+    assert "ARG" not in text.split("pnpm install")[0]  # nothing secret or variable before the install
+    assert "syntax=" not in text
+
+
+def test_fingerprint_follows_every_input(manifest):
+    def fp(**change):
+        opts = dict(manifest=manifest, flavour="backend", runtime_image="node:22-slim", runtime=RUNTIME,
+                    version="1.0.0", pnpm_version="10.6.5", name="b")
+        opts.update(change)
+        return base.plan(**opts).fingerprint
+    reference = fp()
+    assert fp() == reference
+    assert fp(runtime={"id": "sha256:other", "digests": []}) != reference
+    assert fp(pnpm_version="10.7.0") != reference
+    assert fp(version="1.0.1") != reference
+    assert fp(flavour="web") != reference
+    assert fp(npm_registry="https://npm.example.com/") != reference
+    changed = json.loads(json.dumps(manifest))
+    changed["packages"]["@bytelyst/errors"]["sha256"] = "different"
+    assert fp(manifest=changed) != reference
+    web_only = json.loads(json.dumps(manifest))
+    web_only["packages"]["@bytelyst/ui"]["sha256"] = "not in backend"
+    assert fp(manifest=web_only) == reference
+
+
+def test_context_holds_only_tarballs_package_json_and_npmrc(manifest, tmp_path):
+    the_plan = base.plan(manifest, "web", "node:22-slim", RUNTIME, "1.0.0", "10.6.5", "b")
+    context = tmp_path / "ctx"
+    the_plan.write_context(str(context))
+    assert sorted(os.listdir(str(context))) == [".npmrc", "package.json", "tarballs"]
+    assert sorted(os.listdir(str(context / "tarballs"))) == sorted(
+        manifest["packages"][n]["tarball"] for n in the_plan.packages)
+
+
+def test_labels(manifest):
+    the_plan = base.plan(manifest, "backend", "node:22-slim", RUNTIME, "1.0.0", "10.6.5", "b")
+    labels = base.labels(the_plan, "1.0.0", "node:22-slim", RUNTIME, "2026-11-27T10:00:00Z", "sha256:m",
+                         {"org.opencontainers.image.vendor": "Acme", "dev.bytelyst.fingerprint": "forged"})
+    assert labels["org.opencontainers.image.base.digest"] == "sha256:d1"
+    assert labels["org.opencontainers.image.vendor"] == "Acme"
+    assert labels["dev.bytelyst.fingerprint"] == the_plan.fingerprint
+    assert json.loads(labels["dev.bytelyst.base.provides"]) == {
+        "@bytelyst/errors": "1.2.0", "@bytelyst/config": "2.0.0", "@bytelyst/auth": "0.7.3", "@bytelyst/format": "0.9.5"}
+    assert " " not in labels["dev.bytelyst.base.provides"]
+
+
+def test_runtime_digest_falls_back_to_image_id():
+    assert base.runtime_digest("node:22-slim", {"id": "sha256:i", "digests": []}) == "sha256:i"
+    assert base.runtime_digest("reg:5000/node:22", {"id": "x", "digests": [
+        "a/b@sha256:1", "reg:5000/node@sha256:2"]}) == "sha256:2"
+
+
+# --- ensure() decisions with a fake engine --------------------------------------------------
+
+class FakeImage(object):
+    def __init__(self, image_id, labels=None, tags=None):
+        self.id = image_id
+        self.tags = tags or []
+        self.attrs = {"Config": {"Labels": labels or {}}, "RepoDigests": [], "Size": 1}
+
+
+class FakeImages(object):
+    def __init__(self, refs):
+        self.refs = refs
+
+    def get(self, ref):
+        from docker.errors import ImageNotFound
+        for key, image in self.refs.items():
+            if ref in (key, image.id):
+                return image
+        raise ImageNotFound(ref)
+
+
+class FakeClient(object):
+    def __init__(self, refs):
+        self.images = FakeImages(refs)
+
+
+def opts(manifest, **change):
+    data = dict(manifest=manifest["path"], flavour="backend", runtime_image="node:22-slim", pnpm_version="10.6.5",
+                name=None, version="1.0.0", registry=None, labels={}, packages=None, promote=False, force=False,
+                npm_token=None, npm_registry=None, ca_bundle=None, date_tag=None, docker_cli="/nonexistent/docker",
+                docker_host=None)
+    data.update(change)
+    return data
+
+
+NOW = datetime.datetime(2026, 11, 27, 10, 0, 0)
+
+
+def test_runtime_absent_says_how_to_get_it(manifest):
+    with pytest.raises(DeployError) as info:
+        base.ensure(FakeClient({}), opts(manifest), check_mode=True, now=NOW)
+    assert "docker pull node:22-slim" in str(info.value) and "runtime_image" in str(info.value)
+
+
+def test_check_mode_plans_a_build(manifest):
+    client = FakeClient({"node:22-slim": FakeImage("sha256:runtime1")})
+    result = base.ensure(client, opts(manifest, registry="reg:5000/team", promote=True), check_mode=True, now=NOW)
+    assert result["changed"] is True and result["image_id"] is None
+    assert result["tags"] == ["reg:5000/team/bytelyst-common-base-backend:1.0.0",
+                              "reg:5000/team/bytelyst-common-base-backend:20261127",
+                              "reg:5000/team/bytelyst-common-base-backend:latest"]
+    assert result["dockerfile"].startswith("FROM node:22-slim")
+
+
+def test_same_fingerprint_is_up_to_date(manifest):
+    runtime = FakeImage("sha256:runtime1")
+    client = FakeClient({"node:22-slim": runtime})
+    fp = base.ensure(client, opts(manifest), check_mode=True, now=NOW)["fingerprint"]
+    built = FakeImage("sha256:built", {base.FINGERPRINT_LABEL: fp, base.PROVIDES_LABEL: '{"@bytelyst/errors":"1.2.0"}'},
+                      ["bytelyst-common-base-backend:1.0.0"])
+    client = FakeClient({"node:22-slim": runtime, "bytelyst-common-base-backend:1.0.0": built})
+    result = base.ensure(client, opts(manifest), check_mode=False, now=NOW)
+    assert result["changed"] is False and result["built"] is False
+    assert result["image_id"] == "sha256:built"
+    promoted = base.ensure(client, opts(manifest, promote=True), check_mode=True, now=NOW)
+    assert promoted["changed"] is True and promoted["moved_tags"] == ["bytelyst-common-base-backend:latest"]
+
+
+def test_different_fingerprint_is_refused_without_force(manifest):
+    client = FakeClient({"node:22-slim": FakeImage("sha256:runtime1"),
+                         "bytelyst-common-base-backend:1.0.0": FakeImage("sha256:old", {base.FINGERPRINT_LABEL: "old"})})
+    with pytest.raises(DeployError) as info:
+        base.ensure(client, opts(manifest), check_mode=True, now=NOW)
+    assert "already exists with different content" in str(info.value)
+    forced = base.ensure(client, opts(manifest, force=True), check_mode=True, now=NOW)
+    assert forced["changed"] is True and "force:" in forced["reasons"][0]
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"version": "1.2"}, "not a semantic version"),
+    ({"pnpm_version": "latest"}, "pnpm_version"),
+    ({"ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle"),
+    ({"flavour": "mobile"}, "flavour"),
+])
+def test_bad_options(manifest, change, message):
+    with pytest.raises(DeployError) as info:
+        base.ensure(FakeClient({}), opts(manifest, **change), check_mode=True, now=NOW)
+    assert message in str(info.value)
+
+
+def test_stale_manifest_is_refused(manifest):
+    with open(_manifest.tarball_path(manifest, "@bytelyst/errors"), "ab") as handle:
+        handle.write(b"x")
+    client = FakeClient({"node:22-slim": FakeImage("sha256:runtime1")})
+    with pytest.raises(DeployError) as info:
+        base.ensure(client, opts(manifest), check_mode=True, now=NOW)
+    assert "is stale" in str(info.value)
+
+
+def test_date_tag_option():
+    assert base._date({"date_tag": None}, NOW) == "20261127"
+    assert base._date({"date_tag": "false"}, NOW) is None
+    assert base._date({"date_tag": "20250101"}, NOW) == "20250101"
