@@ -1,0 +1,91 @@
+"""Unit tests of the generated product Dockerfiles (_dockerfile.py): both modes, both kinds."""
+
+import json
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
+
+
+def spec(mode="base", kind="backend", **kwargs):
+    images = ("dev:1.0.0", "backend:1.0.0") if mode == "base" else ("node:22-slim", "node:22-slim")
+    args = dict(start=["node", "dist/server.js"], port=4016)
+    args.update(kwargs)
+    return DockerfileSpec(mode, kind, images[0], images[1], **args)
+
+
+def stages(text):
+    builder, final = text.split("\n\nFROM ")
+    return builder.splitlines(), ("FROM " + final).splitlines()
+
+
+def index(lines, prefix):
+    return next(i for i, line in enumerate(lines) if line.startswith(prefix))
+
+
+def test_base_backend_layer_order_and_runtime():
+    builder, final = stages(render(spec()))
+    assert builder[1] == "FROM dev:1.0.0 AS builder"
+    assert "WORKDIR /app/backend" in builder
+    # package.json and install before the sources (guide 5.1)
+    assert index(builder, "COPY bytelyst/builder.json") < index(builder, "RUN --mount") < index(builder, "COPY source/")
+    assert builder[-1] == "RUN NODE_ENV=production pnpm run build"
+    assert final[0] == "FROM backend:1.0.0"
+    assert index(final, "COPY --chown=node:node bytelyst/runtime.json") < index(final, "RUN --mount") < index(
+        final, "COPY --from=builder")
+    assert "COPY --from=builder --chown=node:node /app/backend/dist ./dist" in final
+    assert "EXPOSE 4016" in final and "ENV NODE_ENV=production PORT=4016 HOST=0.0.0.0" in final
+    assert final[-2:] == ["USER node", 'CMD ["node", "dist/server.js"]']
+    install = [line for line in final if "pnpm install" in line][0]
+    assert "--prod" in install and "--ignore-pnpmfile" in install and "--ignore-workspace" in install
+    assert "--config.auto-install-peers=false" in install  # peers come from the base, never a second copy
+
+
+def test_secrets_are_mounts_only():
+    text = render(spec())
+    assert "--mount=type=secret,id=ca,uid=1000" in text and "--mount=type=secret,id=npmrc,uid=1000" in text
+    assert "ARG " not in text and "COPY" not in [line.split()[0] for line in text.splitlines() if "secrets" in line]
+
+
+def test_healthcheck_is_a_node_http_check():
+    final = stages(render(spec(health_path="ready")))[1]
+    cmd = final[index(final, "HEALTHCHECK") + 1].strip()
+    argv = json.loads(cmd[len("CMD "):])
+    assert argv[:2] == ["node", "-e"] and "http://127.0.0.1:4016/ready" in argv[2]
+
+
+def test_nothing_to_install_skips_the_install_steps():
+    builder, final = stages(render(spec(install_builder=False, install_final=False)))
+    assert not [line for line in builder + final if "pnpm install" in line]
+
+
+def test_base_next_web_copies_standalone_only():
+    builder, final = stages(render(spec(kind="web", start=["node", "server.js"], port=3000,
+                                        health_path="/api/health", next_standalone=True)))
+    collect = [line for line in builder if ".next/standalone" in line][0]
+    assert ".next/standalone/app/web .next/standalone/web .next/standalone;" in collect
+    assert "ENV NEXT_TELEMETRY_DISABLED=1" in builder
+    assert not [line for line in final if "pnpm install" in line]
+    assert "COPY --from=builder --chown=node:node /tmp/bytelyst-standalone/ ./" in final
+    assert final[-1] == 'CMD ["node", "server.js"]'
+    assert "HOSTNAME=0.0.0.0" in [line for line in final if line.startswith("ENV ")][0]
+
+
+def test_tarball_backend_installs_pnpm_and_vendor():
+    builder, final = stages(render(spec(mode="tarball", vendor=True, pnpm_version="10.6.5")))
+    assert builder[1] == "FROM node:22-slim AS builder"
+    assert "pnpm@10.6.5" in [line for line in builder if "npm install -g" in line][0]
+    assert index(builder, "COPY vendor/ ./vendor/") < index(builder, "COPY bytelyst/builder.json")
+    assert "--config.auto-install-peers=true" in [line for line in builder if "pnpm install" in line][0]
+    assert final[0] == "FROM node:22-slim"
+    assert index(final, "COPY --chown=node:node vendor/") < index(final, "COPY --chown=node:node bytelyst/runtime")
+    assert final[-2] == "USER node"
+
+
+def test_plain_node_web_is_like_a_backend():
+    final = stages(render(spec(kind="web", port=3000)))[1]
+    assert "COPY --from=builder --chown=node:node /app/web/dist ./dist" in final
+    assert final[-1] == 'CMD ["node", "dist/server.js"]'
+
+
+def test_render_is_deterministic():
+    assert render(spec()) == render(spec())
+    assert render(spec()) != render(spec(port=4017))
