@@ -63,7 +63,7 @@ options:
 notes:
   - Sizes are the engine's own layer sizes (the sum of the file sizes a layer holds), as C(docker system df) counts them.
   - The engine stores a layer once per chain (the layer and every layer below it). Two images that
-    carry the same bytes on top of different layers store them twice; O(images) reports that as unique bytes.
+    carry the same bytes on top of different layers store them twice; this module counts them twice too, as unique bytes of each.
   - O(docker_cli) is not used by this module.
 seealso:
   - name: docs/image_usage.md
