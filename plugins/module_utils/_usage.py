@@ -16,7 +16,9 @@ __metaclass__ = type
 
 import hashlib
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import engine_client, image_or_none
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
+    DockerException, NotFound, engine_client, image_or_none,
+)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
 # The diff ID of a layer that holds nothing (an empty tar archive).
@@ -209,6 +211,17 @@ def account(selected, every_image, layer_sizes):
     return rows, totals
 
 
+def _inspect_all(client):
+    """Inspect dicts of the engine's images, as `docker system df` lists them (no intermediate images)."""
+    found = []
+    for summary in client.api.images():
+        try:
+            found.append(client.api.inspect_image(summary["Id"]))
+        except NotFound:  # removed since the listing: it no longer uses disk
+            continue
+    return found
+
+
 def measure(client, refs=None, labels=None, products=None, repositories=None, include_untagged=False):
     """Select images on an engine and account for their bytes. Returns (images, totals).
 
@@ -216,7 +229,7 @@ def measure(client, refs=None, labels=None, products=None, repositories=None, in
     criteria; without refs, the engine's images that carry our labels.
     """
     label_filters = parse_label_filters(labels)
-    every_image = [img.attrs for img in client.images.list()]
+    every_image = _inspect_all(client)
     if refs:
         pool = []
         for ref in refs:
@@ -232,12 +245,19 @@ def measure(client, refs=None, labels=None, products=None, repositories=None, in
         selected = select(pool, label_filters, products, repositories, include_untagged=True, ours=False)
     else:
         selected = select(every_image, label_filters, products, repositories, include_untagged)
-    layer_sizes = {}
+    layer_sizes, measured = {}, []
     for image in selected:
+        try:
+            history = client.api.history(image["Id"])
+        except NotFound:
+            if refs:
+                raise DeployError("The image %s was removed while it was being measured." % describe(image)["ref"],
+                                  hint="Run again once nothing removes images on this engine.")
+            continue  # removed while we looked: it is no longer on disk
         diff_ids = image["RootFS"]["Layers"]
-        sizes = align_sizes(diff_ids, client.api.history(image["Id"]), image=describe(image)["ref"])
-        layer_sizes.update(zip(chain_ids(diff_ids), sizes))
-    return account(selected, every_image, layer_sizes)
+        layer_sizes.update(zip(chain_ids(diff_ids), align_sizes(diff_ids, history, image=describe(image)["ref"])))
+        measured.append(image)
+    return account(measured, every_image, layer_sizes)
 
 
 def measure_on(docker_host=None, **criteria):
@@ -245,5 +265,12 @@ def measure_on(docker_host=None, **criteria):
     client = engine_client(docker_host)
     try:
         return measure(client, **criteria)
+    except DeployError:
+        raise
+    except DockerException as exc:
+        raise DeployError(
+            "The Docker engine at %s failed while its images were measured: %s" % (docker_host or "the default socket", exc),
+            hint="Check that the engine is healthy (docker system df), then run again.",
+        )
     finally:
         client.close()

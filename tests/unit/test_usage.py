@@ -174,32 +174,43 @@ class FakeImage:
 
 
 class FakeClient:
-    """The part of the Docker SDK measure() uses, over the scene above."""
+    """The part of the Docker SDK measure() uses, over the scene above.
+    Images in `vanish_on_inspect` / `vanish_on_history` disappear at that call."""
 
-    def __init__(self, everything, sizes):
+    def __init__(self, everything, sizes, vanish_on_inspect=(), vanish_on_history=()):
         self.everything, self.sizes = everything, sizes
-        self.images, self.api = self, self
+        self.vanish_on_inspect, self.vanish_on_history = vanish_on_inspect, vanish_on_history
+        self.api = self
 
-    def list(self):
-        return [FakeImage(i) for i in self.everything]
-
-    def get(self, ref):
+    def _find(self, ident):
         for img in self.everything:
-            if ref in img["RepoTags"] or ref == img["Id"]:
-                return FakeImage(img)
-        raise _usage.DeployError("unexpected")  # pragma: no cover
+            if ident in img["RepoTags"] or ident == img["Id"]:
+                return img
+        return None
+
+    def images(self):
+        return [{"Id": i["Id"]} for i in self.everything]
+
+    def inspect_image(self, ident):
+        if ident in self.vanish_on_inspect:
+            raise _usage.NotFound("gone")
+        return self._find(ident)
 
     def history(self, ident):
-        img = [i for i in self.everything if i["Id"] == ident][0]
-        steps = [("RUN step", self.sizes[c]) for c in chain_ids(img["RootFS"]["Layers"])]
+        if ident in self.vanish_on_history:
+            raise _usage.NotFound("gone")
+        steps = [("RUN step", self.sizes[c]) for c in chain_ids(self._find(ident)["RootFS"]["Layers"])]
         return history(*(steps + [("LABEL x=y", 0)]))
 
 
-def test_measure_selects_ours_by_default_and_refs_exactly(monkeypatch):
+@pytest.fixture
+def fake_lookup(monkeypatch):
+    monkeypatch.setattr(_usage, "image_or_none", lambda c, ref: FakeImage(c._find(ref)) if c._find(ref) else None)
+
+
+def test_measure_selects_ours_by_default_and_refs_exactly(fake_lookup):
     everything, sizes = _scene()
     client = FakeClient(everything, sizes)
-    monkeypatch.setattr(_usage, "image_or_none", lambda c, ref: c.get(ref) if any(
-        ref in i["RepoTags"] for i in c.everything) else None)
     rows, totals = measure(client)
     assert [r["ref"] for r in rows] == ["base:1", "notes:1", "clock:1", "a:1", "b:1"]
     assert totals["disk_used"] == 100 + 50 + 3 + 4 + 2 + 50 + 2 + 50
@@ -211,3 +222,39 @@ def test_measure_selects_ours_by_default_and_refs_exactly(monkeypatch):
         measure(client, refs=["notes:1", "nope:2"])
     assert "The image nope:2 is not on this engine" in str(info.value)
     assert "docker image ls" in str(info.value)
+
+
+def test_measure_skips_images_removed_meanwhile(fake_lookup):
+    everything, sizes = _scene()
+    runtime, base, notes, clock, tar_a, tar_b = everything
+    client = FakeClient(everything, sizes, vanish_on_inspect=[tar_b["Id"]], vanish_on_history=[clock["Id"]])
+    rows, totals = measure(client)
+    assert [r["ref"] for r in rows] == ["base:1", "notes:1", "a:1"]
+    # clock was listed, so it still counts as sharing base's layers; tar_b is gone entirely
+    assert [r["shared"] for r in rows] == [150, 150, 100]
+    with pytest.raises(DeployError) as info:
+        measure(client, refs=["clock:1"])
+    assert "The image clock:1 was removed while it was being measured" in str(info.value)
+
+
+def test_engine_failure_names_the_engine(monkeypatch):
+    class Broken:
+        closed = False
+
+        def __init__(self):
+            self.api = self
+
+        def images(self):
+            raise _usage.DockerException("500 Server Error: layer store busy")
+
+        def close(self):
+            self.closed = True
+
+    broken = Broken()
+    monkeypatch.setattr(_usage, "engine_client", lambda host: broken)
+    with pytest.raises(DeployError) as info:
+        _usage.measure_on("tcp://build-1.example.com:2376")
+    text = str(info.value)
+    assert "The Docker engine at tcp://build-1.example.com:2376 failed while its images were measured" in text
+    assert "layer store busy" in text and "docker system df" in text
+    assert broken.closed
