@@ -51,7 +51,7 @@ def _is_metadata(created_by):
     text = (created_by or "").strip()
     if "#(nop)" in text:  # the legacy builder marks steps that run nothing
         step = text.split("#(nop)", 1)[1].strip()
-        return not (step.startswith("COPY") or step.startswith("ADD"))
+        return not step.startswith(("COPY", "ADD", "WORKDIR"))
     return text.split(" ", 1)[0].upper() in _METADATA_INSTRUCTIONS
 
 

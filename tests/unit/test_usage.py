@@ -50,10 +50,17 @@ def test_align_places_zero_sized_layer_on_a_filesystem_step():
     steps = history(("", 700), ("LABEL a=b", 0), ("RUN /bin/sh -c true # buildkit", 0), ("COPY x /x # buildkit", 5))
     layers = [diff("base"), diff("run"), diff("copy")]
     assert align_sizes(layers, steps) == [700, 0, 5]
+    # where the zero-sized layer sits matters when a sized step lies between the candidates
+    late = history(("", 700), ("ENV a=b", 0), ("COPY x /x # buildkit", 5), ("RUN /bin/sh -c true # buildkit", 0))
+    assert align_sizes(layers, late) == [700, 5, 0]
     # legacy builder spelling of the same
     legacy = history(("", 700), ("/bin/sh -c #(nop)  LABEL a=b", 0), ("/bin/sh -c true", 0),
                      ("/bin/sh -c #(nop) ADD file:y in /y ", 5))
     assert align_sizes(layers, legacy) == [700, 0, 5]
+    # the legacy builder's WORKDIR makes a (zero-sized) layer; its ENV does not
+    workdir = history(("", 700), ("/bin/sh -c #(nop)  ENV A=1", 0), ("/bin/sh -c #(nop) COPY file:y in /y ", 5),
+                      ("/bin/sh -c #(nop) WORKDIR /app", 0), ("/bin/sh -c #(nop)  USER node", 0))
+    assert align_sizes(layers, workdir) == [700, 5, 0]
 
 
 def test_align_keeps_the_empty_layer_on_a_zero_entry():
