@@ -14,8 +14,11 @@ __metaclass__ = type
 import socket
 import time
 
-from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
+try:
+    from http.client import HTTPConnection, HTTPException, HTTPSConnection
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
+    HTTPConnection = HTTPSConnection = HTTPException = urlsplit = None
 
 BODY_LIMIT = 300
 
@@ -42,15 +45,21 @@ class CheckResult(object):
 
 
 def probe(url, request_timeout):
-    """One request: (status or None, short detail)."""
+    """One GET (no redirects followed, no proxy: health URLs are the service's own): (status or None, detail)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, "not an http(s) URL"
+    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+    connection = connection_class(parts.hostname, parts.port, timeout=request_timeout)
     try:
-        response = urlopen(Request(url, method="GET"), timeout=request_timeout)
-        return response.getcode(), ""
-    except HTTPError as exc:
-        body = exc.read()[:BODY_LIMIT].decode("utf-8", "replace") if exc.fp else ""
-        return exc.code, " ".join(body.split())
-    except (URLError, socket.timeout, OSError) as exc:
-        return None, str(getattr(exc, "reason", exc))
+        connection.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""))
+        response = connection.getresponse()
+        body = response.read(BODY_LIMIT).decode("utf-8", "replace")
+        return response.status, "" if 200 <= response.status < 300 else " ".join(body.split())
+    except (HTTPException, socket.timeout, OSError) as exc:
+        return None, str(exc) or exc.__class__.__name__
+    finally:
+        connection.close()
 
 
 def check(url, status=200, timeout=30, interval=1.0, clock=time.time, sleep=time.sleep, probe_fn=probe):

@@ -201,3 +201,51 @@ def test_missing_everywhere_fails_clearly():
     with pytest.raises(DeployError) as err:
         resolve_image(FakeClient(FakeImages()), "r/web:nope", "never")
     assert "pull_policy is never" in str(err.value)
+
+
+# HTTP checks of the health gate (_health.py): retried until the expected status or the deadline.
+
+def test_http_check_retries_until_the_expected_status():
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._health import check
+    answers = [(None, "connection refused"), (503, "starting"), (200, "")]
+    now = [0.0]
+    result = check("http://h/health", 200, 10, clock=lambda: now[0],
+                   sleep=lambda s: now.__setitem__(0, now[0] + s), probe_fn=lambda url, t: answers.pop(0))
+    assert result.ok and result.attempts == 3 and result.describe() == "http://h/health answered 200"
+
+
+def test_http_check_gives_up_at_the_deadline_saying_what_it_got():
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._health import check
+    now = [0.0]
+    result = check("http://h/health", 200, 3, clock=lambda: now[0],
+                   sleep=lambda s: now.__setitem__(0, now[0] + s), probe_fn=lambda url, t: (500, "db down"))
+    assert not result.ok and result.status == 500
+    assert result.describe() == "http://h/health: expected status 200, got status 500 after 4 attempt(s): db down"
+
+
+def test_http_probe_against_a_loopback_server():
+    import http.server
+    import threading
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._health import probe, run_checks
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/health" else 500)
+            self.end_headers()
+            self.wfile.write(b"broken  on\npurpose")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = "http://127.0.0.1:%d" % server.server_port
+        assert probe(base + "/health", 2) == (200, "")
+        assert probe(base + "/other?x=1", 2) == (500, "broken on purpose")
+        assert probe("ftp://127.0.0.1/", 2) == (None, "not an http(s) URL")
+        ok, results = run_checks([{"url": base + "/health"}, {"url": base + "/other", "status": 500, "timeout": 1}])
+        assert ok and [r.status for r in results] == [200, 500]
+    finally:
+        server.shutdown()
+        server.server_close()
