@@ -17,29 +17,34 @@ def run_module(module, args, check=False, diff=False, env=None, timeout=1800):
         "hosts": "localhost",
         "connection": "local",
         "gather_facts": False,
-        "tasks": [{"name": "under test", name: args, "register": "out", "ignore_errors": True}],
+        "tasks": [
+            {"name": "under test", name: args, "register": "out", "ignore_errors": True},
+            # The registered result, written to a file: no stdout callback to parse.
+            {"name": "save the result", "ansible.builtin.copy": {"content": "{{ out | to_json }}", "dest": "{{ result_path }}"},
+             "check_mode": False, "diff": False},
+        ],
     }]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "play.yml")
         with open(path, "w") as f:
             yaml.safe_dump(play, f)
-        argv = ["ansible-playbook", "-i", "localhost,", path]
+        result_path = os.path.join(tmp, "result.json")
+        argv = ["ansible-playbook", "-i", "localhost,", path, "-e", "result_path=%s" % result_path]
         if check:
             argv.append("--check")
         if diff:
             argv.append("--diff")
         run_env = dict(os.environ)
         run_env.update({
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
             "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
             "ANSIBLE_LOCALHOST_WARNING": "false",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
         })
         run_env.update(env or {})
         proc = subprocess.run(argv, capture_output=True, text=True, env=run_env, timeout=timeout, check=False)
-    try:
-        data = json.loads(proc.stdout)
-        result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        raise AssertionError("ansible-playbook gave no result:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+        try:
+            with open(result_path) as f:
+                result = json.load(f)
+        except (IOError, OSError, ValueError):
+            raise AssertionError("ansible-playbook gave no result:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
     return result, proc.stdout + proc.stderr

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: image_prune
+short_description: Free disk by removing old product and base images, never one still in use
+description:
+  - Removes images built by this collection (they carry C(dev.bytelyst.product) or
+    C(dev.bytelyst.base.flavour) labels) that nothing needs any more. Other images are never touched.
+  - An image is kept when a container uses it (running or stopped), when a recorded release in
+    one of O(history_dirs) names it (so a rollback target is never removed), when it is among the
+    O(keep) newest images of its repository, or when a kept product image is built on it.
+  - The guide's C(docker image prune -a), made safe for hosts that roll back.
+version_added: 0.1.0
+author:
+  - ByteLyst DevOps (@bytelyst)
+extends_documentation_fragment:
+  - bytelyst.deploy.docker
+options:
+  history_dirs:
+    description:
+      - Directories holding a C(releases.json) release history (written by M(bytelyst.deploy.compose_deploy)).
+      - Every image any release there names is kept.
+    type: list
+    elements: path
+    default: []
+  keep:
+    description:
+      - How many of the newest images to keep per repository, besides those in use or recorded.
+    type: int
+    default: 3
+  repositories:
+    description:
+      - Only consider images whose repository starts with one of these prefixes, such as
+        V(registry.example.com/bytelyst/notes-). Default is every image of ours.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be removed; removes nothing.
+  diff_mode:
+    support: full
+    description: Lists our images before and after.
+"""
+
+EXAMPLES = r"""
+- name: Free disk on a deploy host, keeping what releases can roll back to
+  bytelyst.deploy.image_prune:
+    history_dirs:
+      - /var/lib/bytelyst/deploy/notes/.history
+      - /var/lib/bytelyst/deploy/clock/.history
+    keep: 3
+"""
+
+RETURN = r"""
+removed:
+  description: Images removed (or that would be, in check mode), each with its id and tags.
+  returned: always
+  type: list
+  elements: dict
+kept:
+  description: Our images kept, each with its id, tags and the reasons it was kept.
+  returned: always
+  type: list
+  elements: dict
+failed_removals:
+  description: Images the engine refused to remove (for example a dependent child image), with its error.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS, engine_client
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _prune
+
+
+def describe(client):
+    images = []
+    for image in client.images.list(all=False):
+        attrs = image.attrs
+        images.append({
+            "id": image.id,
+            "tags": image.tags,
+            "repo_digests": attrs.get("RepoDigests") or [],
+            "labels": (attrs.get("Config") or {}).get("Labels") or {},
+            "created": attrs.get("Created") or "",
+        })
+    used = set(c.attrs.get("Image") for c in client.containers.list(all=True))
+    return images, used
+
+
+def main():
+    spec = dict(
+        history_dirs=dict(type="list", elements="path", default=[]),
+        keep=dict(type="int", default=3),
+        repositories=dict(type="list", elements="str", default=[]),
+    )
+    spec.update(DOCKER_COMMON_ARGS)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    try:
+        if module.params["keep"] < 1:
+            raise DeployError("keep must be at least 1, got %d." % module.params["keep"],
+                              hint="Keep at least the newest image of each repository.")
+        client = engine_client(module.params["docker_host"])
+        images, used = describe(client)
+        recorded = _prune.recorded_refs(module.params["history_dirs"])
+        reasons, remove = _prune.plan(images, used, recorded, module.params["keep"],
+                                      module.params["repositories"])
+        removed, failed = [], []
+        for image in remove:
+            entry = {"id": image["id"], "tags": image["tags"]}
+            if module.check_mode:
+                removed.append(entry)
+                continue
+            try:
+                client.images.remove(image["id"], force=False, noprune=False)
+                removed.append(entry)
+            except Exception as exc:  # the engine says why (e.g. a child image); report, go on
+                entry["error"] = str(exc)
+                failed.append(entry)
+    except DeployError as err:
+        module.fail_json(msg=str(err), **err.result())
+    kept = [{"id": img["id"], "tags": img["tags"], "reasons": reasons[img["id"]]}
+            for img in images if img["id"] in reasons]
+    result = dict(changed=bool(removed), removed=removed, kept=kept, failed_removals=failed)
+    if module._diff:
+        scope = module.params["repositories"]
+        before = sorted(t for img in images if _prune.in_scope(img, scope) for t in (img["tags"] or [img["id"]]))
+        gone = set(t for img in removed for t in (img["tags"] or [img["id"]]))
+        result["diff"] = {"before": "\n".join(before) + "\n",
+                          "after": "\n".join(t for t in before if t not in gone) + "\n"}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""image_prune on the real engine: only our images, never one in use or recorded."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def prune_images(docker_client, standin_image, unique, tmp_path):
+    repo = "bytelyst-test/prune-%s" % unique
+    ids = {}
+    for n in range(4):
+        (tmp_path / "Dockerfile").write_text(
+            "FROM %s\nLABEL dev.bytelyst.product=prune-%s dev.bytelyst.test=1\nRUN echo %s-%d > /v\n"
+            % (standin_image, unique, unique, n))
+        image, dummy = docker_client.images.build(path=str(tmp_path), tag="%s:%d" % (repo, n), rm=True)
+        ids[n] = image.id
+    container = docker_client.containers.create("%s:1" % repo, ["true"])
+    yield repo, ids
+    container.remove(force=True)
+    for n in range(4):
+        try:
+            docker_client.images.remove("%s:%d" % (repo, n), force=True)
+        except Exception:
+            pass
+
+
+def tags_left(docker_client, repo):
+    return sorted(t for img in docker_client.images.list(name=repo) for t in img.tags)
+
+
+def test_prune_keeps_used_recorded_and_newest(ansible_module, docker_client, prune_images, tmp_path):
+    repo, ids = prune_images
+    history = tmp_path / "history"
+    history.mkdir()
+    (history / "releases.json").write_text(json.dumps({"releases": [{"images": {"backend": "%s:2" % repo}}]}))
+    args = {"history_dirs": [str(history)], "keep": 1, "repositories": [repo]}
+    before = tags_left(docker_client, repo)
+
+    result, raw = ansible_module("image_prune", args, check=True, diff=True)
+    assert result["changed"] is True, raw
+    assert [r["tags"] for r in result["removed"]] == [["%s:0" % repo]]
+    assert tags_left(docker_client, repo) == before  # check mode removed nothing
+
+    result, raw = ansible_module("image_prune", args)
+    assert result["changed"] is True, raw
+    reasons = {k["tags"][0]: k["reasons"] for k in result["kept"]}
+    assert reasons["%s:1" % repo] == ["used by a container"]
+    assert reasons["%s:2" % repo] == ["recorded release %s:2" % repo]
+    assert reasons["%s:3" % repo] == ["among the 1 newest of %s" % repo]
+    assert tags_left(docker_client, repo) == ["%s:%d" % (repo, n) for n in (1, 2, 3)]
+
+    result, raw = ansible_module("image_prune", args)
+    assert result["changed"] is False, raw
+
+
+def test_prune_refuses_keep_below_one(ansible_module, docker_client, prune_images):
+    repo, ids = prune_images
+    before = tags_left(docker_client, repo)
+    result, raw = ansible_module("image_prune", {"keep": 0, "repositories": [repo]})
+    assert result["failed"] is True
+    assert "keep must be at least 1, got 0" in result["msg"]
+    assert tags_left(docker_client, repo) == before
