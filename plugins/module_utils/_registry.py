@@ -26,14 +26,10 @@ import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
-try:  # Python 3
-    from http.client import HTTPException
-    from urllib.error import HTTPError, URLError
-    from urllib.parse import urlencode
-    from urllib.request import HTTPSHandler, HTTPRedirectHandler, Request, build_opener
-except ImportError:  # pragma: no cover - Python 2 is not supported, keep imports harmless
-    HTTPException = HTTPError = URLError = Exception
-    urlencode = HTTPSHandler = HTTPRedirectHandler = Request = build_opener = None
+from http.client import HTTPException
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+from urllib.request import HTTPSHandler, HTTPRedirectHandler, Request, build_opener
 
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -99,7 +95,7 @@ def backoff_delays(retries, retry_delay):
     return [min(MAX_DELAY, retry_delay * (2 ** i)) for i in range(max(0, retries))]
 
 
-class _NoRedirect(HTTPRedirectHandler if HTTPRedirectHandler else object):
+class _NoRedirect(HTTPRedirectHandler):
     # A redirect could carry our Authorization header to another host: we take
     # the 3xx as the answer instead (a blob HEAD redirected means it exists).
     def redirect_request(self, req, fp, code, msg, headers, newurl):

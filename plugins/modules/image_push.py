@@ -12,19 +12,19 @@ module: image_push
 short_description: Push image tags to a registry, or promote a channel tag, idempotently
 version_added: 0.1.0
 description:
-  - Pushes one or more tags of a local image to a registry (Docker registry API v2: Gitea, Docker Hub, a
-    local registry). The engine sends the layers; the module asks the registry itself whether each tag
+  - Pushes one or more tags of a local image to a registry that speaks the registry HTTP API v2 (Gitea,
+    Docker Hub, a local registry). The engine sends the layers; the module asks the registry itself whether each tag
     already holds the local image, and pushes nothing when it does.
   - After a push, verifies that the registry's digest for every tag is the pushed one, and reports the
     layers sent and the layers the registry already had, with bytes.
-  - With O(promote), points channel tags at a manifest the registry already has (by tag or digest):
+  - With O(promote), points channel tags at a manifest the registry already has (by tag or digest);
     no layer is sent.
-  - Every tag that is not a channel tag is immutable by policy: one that already points at other content
+  - Every tag that is not a channel tag is immutable by policy; one that already points at other content
     is refused, before anything is sent, unless O(force=true).
   - Credentials come from O(username)/O(password) or from the docker credentials stored for the registry.
     They never appear on a command line, in a log or in the result.
 author:
-  - ByteLyst engineering
+  - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
   - bytelyst.deploy.docker
 options:
