@@ -136,13 +136,17 @@ def check_packages(client, image, packages, workdir="/app", user=None, env=None,
     return {"uid": report["uid"], "user": run_user, "workdir": workdir, "packages": report["packages"]}
 
 
-def wait_http(client, image, port, path="/", env=None, user=None, timeout=60, interval=1.0, expect_status=200):
-    """Start the image's own command and wait until http://127.0.0.1:<port><path> answers expect_status."""
+def wait_http(client, image, port, path="/", env=None, user=None, timeout=60, interval=1.0, expect_status=200,
+              command=None):
+    """Start the image's own command (or `command`, a list) and wait until
+    http://127.0.0.1:<port><path> answers expect_status, asking from inside the container."""
     url = "http://127.0.0.1:%d%s" % (int(port), path if path.startswith("/") else "/" + path)
     kwargs = dict(environment=env or {}, labels={VERIFY_LABEL: "1"}, detach=True,
                   name="bytelyst-verify-" + uuid.uuid4().hex[:10])
     if user:
         kwargs["user"] = user
+    if command:
+        kwargs["command"] = list(command)
     container = client.containers.create(image, **kwargs)
     started = time.time()
     last = ""

@@ -13,15 +13,15 @@ short_description: Build a verified, immutably tagged base image holding the sha
 version_added: 0.1.0
 description:
   - Builds a base image (flavour C(backend), C(web) or C(dev)) from the tarballs of a tarball manifest
-    written by M(bytelyst.deploy.workspace_pack): the packages are installed once in C(/app/node_modules),
+    written by M(bytelyst.deploy.workspace_pack). The packages are installed once in C(/app/node_modules),
     so every product image built on the base shares them as layers.
   - Builds with BuildKit. An npm token and an extra CA bundle reach the build only as BuildKit secrets;
     they never land in a layer or in the image history.
   - Verifies the new image in a throwaway container (every provided package loads from C(/app/backend),
     as the non-root user) before any tag is applied; a failed build or verification moves no tag.
   - Tags C(<name>:<version>) (immutable), C(<name>:<YYYYMMDD>) and C(<name>:latest) when O(promote=true).
-  - Idempotent by the fingerprint of every input, stored as the label C(dev.bytelyst.fingerprint):
-    the same inputs build nothing and report C(changed=false).
+  - Idempotent by the fingerprint of every input, stored as the label C(dev.bytelyst.fingerprint),
+    so the same inputs build nothing and report C(changed=false).
   - The contract every base image meets is in docs/base-images.md.
 author:
   - ByteLyst DevOps (@bytelyst)
@@ -30,7 +30,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reports what would be built and why (RV(reasons), RV(dockerfile)); touches nothing.
+    description: Reports what would be built and why (RV(reasons), RV(dockerfile)) and touches nothing.
   diff_mode:
     support: none
     description: No diff; check mode returns the generated Dockerfile instead.

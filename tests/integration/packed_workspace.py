@@ -38,13 +38,13 @@ class CallbackModule(CallbackBase):
 
     def __init__(self, *args, **kwargs):
         super(CallbackModule, self).__init__(*args, **kwargs)
-        self.results = {}
+        self.tasks = []
 
     def _store(self, result, failed):
         data = json.loads(self._dump_results(result._result))
         if failed:
             data["failed"] = True
-        self.results[result._host.get_name()] = data
+        self.tasks.append({"hosts": {result._host.get_name(): data}})
 
     def v2_runner_on_ok(self, result):
         self._store(result, False)
@@ -53,8 +53,15 @@ class CallbackModule(CallbackBase):
         self._store(result, True)
 
     def v2_playbook_on_stats(self, stats):
-        print(json.dumps({"plays": [{"tasks": [{"hosts": self.results}]}]}))
+        print(json.dumps({"plays": [{"tasks": self.tasks}]}))
 """
+
+
+def _callback_env():
+    plugins = tempfile.mkdtemp(prefix="bytelyst-callbacks-")
+    with open(os.path.join(plugins, "bytelyst_result_json.py"), "w") as handle:
+        handle.write(RESULT_CALLBACK)
+    return {"ANSIBLE_CALLBACK_PLUGINS": plugins, "ANSIBLE_STDOUT_CALLBACK": "bytelyst_result_json"}
 
 
 def runner():
@@ -62,14 +69,34 @@ def runner():
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from ansible_runner_helper import run_module
 
-    plugins = tempfile.mkdtemp(prefix="bytelyst-callbacks-")
-    with open(os.path.join(plugins, "bytelyst_result_json.py"), "w") as handle:
-        handle.write(RESULT_CALLBACK)
-    env = {"ANSIBLE_CALLBACK_PLUGINS": plugins, "ANSIBLE_STDOUT_CALLBACK": "bytelyst_result_json"}
+    env = _callback_env()
 
     def run(module, args, check=False):
         return run_module(module, args, check=check, env=env)
     return run
+
+
+def run_many(module, many_args, timeout=900):
+    """Run the module once per args dict in ONE playbook (errors ignored); return (results, raw)."""
+    import yaml
+
+    name = module if "." in module else "bytelyst.deploy." + module
+    tasks = [{"name": "case %d" % i, name: args, "ignore_errors": True} for i, args in enumerate(many_args)]
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", **_callback_env())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "play.yml")
+        with open(path, "w") as handle:
+            yaml.safe_dump(play, handle)
+        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", path], capture_output=True, text=True,
+                              env=env, timeout=timeout, check=False)
+    try:
+        results = [t["hosts"]["localhost"] for t in json.loads(proc.stdout)["plays"][0]["tasks"]]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible-playbook gave no result:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+    assert len(results) == len(many_args), proc.stdout[-3000:]
+    return results, proc.stdout + proc.stderr
 
 
 def _sh(argv, cwd):

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from packed_workspace import changed_copy, pack, runner
+from packed_workspace import changed_copy, pack, run_many, runner
 
 pytestmark = pytest.mark.integration
 
@@ -236,7 +236,8 @@ def test_package_that_fails_to_install_moves_no_tag(session, built, docker_clien
     built("backend")
     broken = changed_copy(session["packed"], str(tmp_path / "garbage"), "@bytelyst/errors", raw=b"not a tarball")
     before = tag_state(docker_client, session["prefix"])
-    result, raw = session["run"]("base_image", args_for(session, "backend", manifest=broken, version="3.0.1"))
+    result, raw = session["run"]("base_image", args_for(session, "backend", manifest=broken, version="3.0.1",
+                                                        packages=["@bytelyst/errors"]))
     assert result.get("failed"), raw[-3000:]
     assert "The build of" in result["msg"] and "failed (exit code" in result["msg"]
     assert "pnpm install" in result["command"] or "build" in result["command"]
@@ -253,25 +254,55 @@ def _stale(session, tmp_path):
     return stale
 
 
-@pytest.mark.parametrize("case", ["missing manifest", "stale manifest", "runtime absent", "unknown flavour",
-                                  "invalid semver", "unknown package"])
-def test_bad_input_fails_clearly_and_changes_nothing(case, session, docker_client, tmp_path):
-    extra, expected = {
-        "missing manifest": ({"manifest": str(tmp_path / "nowhere")}, "No tarball manifest"),
-        "stale manifest": ({"manifest": None}, "is stale: the tarball of @bytelyst/errors"),
-        "runtime absent": ({"runtime_image": "bytelyst-test/absent-runtime:none"},
-                           "docker pull bytelyst-test/absent-runtime:none"),
-        "unknown flavour": ({"flavour": "mobile"}, "flavour must be one of"),
-        "invalid semver": ({"version": "1.2"}, "is not a semantic version"),
-        "unknown package": ({"packages": ["@bytelyst/nope"]}, "@bytelyst/nope"),
-    }[case]
-    if case == "stale manifest":
-        extra["manifest"] = _stale(session, tmp_path)
+BAD_INPUTS = {
+    "missing manifest": ({"manifest": "<tmp>/nowhere"}, "No tarball manifest"),
+    "stale manifest": ({"manifest": "<stale>"}, "is stale: the tarball of @bytelyst/errors"),
+    "runtime absent": ({"runtime_image": "bytelyst-test/absent-runtime:none"},
+                       "docker pull bytelyst-test/absent-runtime:none"),
+    "unknown flavour": ({"flavour": "mobile"}, "flavour must be one of"),
+    "invalid semver": ({"version": "1.2"}, "is not a semantic version"),
+    "unknown package": ({"packages": ["@bytelyst/nope"]}, "@bytelyst/nope"),
+}
+
+
+def test_bad_inputs_fail_clearly_and_change_nothing(session, docker_client, tmp_path):
+    """Every bad input of the issue, in one playbook (one task each, errors ignored)."""
+    stale = _stale(session, tmp_path)
+    cases = sorted(BAD_INPUTS)
+    many = []
+    for case in cases:
+        args = args_for(session, "backend", version="9.9.9")
+        for key, value in BAD_INPUTS[case][0].items():
+            if value == "<stale>":
+                value = stale
+            elif isinstance(value, str):
+                value = value.replace("<tmp>", str(tmp_path))
+            args[key] = value
+        many.append(args)
     before = tag_state(docker_client, session["prefix"])
-    args = args_for(session, "backend", version="9.9.9")
-    args.update(extra)
-    result, raw = session["run"]("base_image", args)
-    assert result.get("failed"), raw[-3000:]
-    assert expected in result["msg"]
+    results, raw = run_many("base_image", many)
+    for case, result in zip(cases, results):
+        assert result.get("failed"), "%s: %s" % (case, result)
+        assert BAD_INPUTS[case][1] in result["msg"], "%s: %s" % (case, result["msg"])
     assert session["npm_token"] not in raw
     assert tag_state(docker_client, session["prefix"]) == before
+
+
+def test_verify_helpers_on_a_base_image(session, built, docker_client):
+    """_verify.wait_http and check_packages (reused by product_image) against a real base image."""
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _verify
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+    image_id = built("backend")["image_id"]
+    server = ("const { healthPayload } = require('@bytelyst/http'); require('http').createServer((q, r) => {"
+              " r.statusCode = q.url === '/health' ? 200 : 404; r.end(typeof healthPayload); }).listen(4123)")
+    got = _verify.wait_http(docker_client, image_id, 4123, "/health", timeout=30, command=["node", "-e", server])
+    assert got["status"] == 200
+    with pytest.raises(DeployError) as info:
+        _verify.wait_http(docker_client, image_id, 4123, "/missing", timeout=4, command=["node", "-e", server])
+    assert "did not answer 200" in str(info.value) and "last: 404" in str(info.value)
+    with pytest.raises(DeployError) as info:
+        _verify.check_packages(docker_client, image_id, ["@bytelyst/http"], user="root")
+    assert "runs as root" in str(info.value)
+    assert not docker_client.containers.list(all=True, filters={"label": _verify.VERIFY_LABEL + "=1",
+                                                                 "ancestor": image_id})
