@@ -119,12 +119,15 @@ class RegistryClient(object):
         context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
         self._opener = build_opener(HTTPSHandler(context=context), _NoRedirect())
         self._auth = {}  # scope -> Authorization header value
+        # With credentials, ask for push rights even to read: a token service may refuse
+        # a pull-only token for a repository that does not exist yet.
+        self._read = "pull,push" if username else "pull"
 
     # -- the API -----------------------------------------------------------
     def manifest_digest(self, repository, reference, what=None):
         """The digest the registry holds for a tag or digest, or None."""
         resp = self.request("HEAD", "/v2/%s/manifests/%s" % (repository, reference),
-                            {"Accept": MANIFEST_ACCEPT}, scope=_scope(repository, "pull"), what=what)
+                            {"Accept": MANIFEST_ACCEPT}, scope=_scope(repository, self._read), what=what)
         if resp.status == 404:
             return None
         self._expect(resp, (200,), "HEAD of manifest %s:%s" % (repository, reference))
@@ -137,7 +140,7 @@ class RegistryClient(object):
     def get_manifest(self, repository, reference, what=None):
         """The Manifest of a tag or digest, or None when the registry has none."""
         resp = self.request("GET", "/v2/%s/manifests/%s" % (repository, reference),
-                            {"Accept": MANIFEST_ACCEPT}, scope=_scope(repository, "pull"), what=what)
+                            {"Accept": MANIFEST_ACCEPT}, scope=_scope(repository, self._read), what=what)
         if resp.status == 404:
             return None
         self._expect(resp, (200,), "GET of manifest %s:%s" % (repository, reference))
@@ -157,7 +160,7 @@ class RegistryClient(object):
 
     def blob_exists(self, repository, digest, what=None):
         resp = self.request("HEAD", "/v2/%s/blobs/%s" % (repository, digest),
-                            scope=_scope(repository, "pull"), what=what)
+                            scope=_scope(repository, self._read), what=what)
         if resp.status == 404:
             return False
         if resp.status in (200, 307, 302):

@@ -206,6 +206,11 @@ def stored_credentials(registry):
     return (user, secret) if user and secret else (None, None)
 
 
+def unique(items):
+    """items without repeats, in order."""
+    return list(dict.fromkeys(items))
+
+
 def target_of(params):
     if params["repository"]:
         target = parse(params["repository"], what="repository")
@@ -227,7 +232,7 @@ def tags_of(params):
             raise DeployError("No tag to push: name %r has no tag and tags is empty." % params["name"],
                               hint="Add a tag to name, or list the tags in tags.")
         tags = [ref.tag]
-    return [check_tag(t) for t in tags]
+    return unique([check_tag(t) for t in tags])
 
 
 def run(module):
@@ -245,7 +250,7 @@ def run(module):
     if params["promote"]:
         spec = params["promote"]
         source = spec["from"] if is_digest(spec["from"]) else check_tag(spec["from"], "promote.from tag")
-        to_tags = [check_tag(t, "promote.to tag") for t in spec["to"]]
+        to_tags = unique([check_tag(t, "promote.to tag") for t in spec["to"]])
         return promote(registry, target, source, to_tags, channel, params["force"], module.check_mode)
     tags = tags_of(params)
     client = engine_client(params["docker_host"])

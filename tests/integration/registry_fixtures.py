@@ -1,62 +1,20 @@
 """Extra registries for push tests: Debian's docker-registry on a free loopback port with
 its own data directory, optionally with htpasswd auth and TLS from a CA made here.
-Each can be stopped, killed and restarted on the same port and data.
+Each can be stopped, killed and restarted on the same port and data."""
 
-Also a JSON stdout callback for ansible-playbook: ansible-core alone ships none."""
-
+import base64
+import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
-import textwrap
 import time
 import urllib.error
 import urllib.request
 
-import ssl
-
 ENGINE_CERTS = "/etc/docker/certs.d"
-
-JSON_CALLBACK = textwrap.dedent('''
-    from ansible.plugins.callback import CallbackBase
-    import json
-
-
-    class CallbackModule(CallbackBase):
-        CALLBACK_VERSION = 2.0
-        CALLBACK_TYPE = "stdout"
-        CALLBACK_NAME = "push_json"
-
-        def __init__(self):
-            super().__init__()
-            self.tasks = []
-
-        def _record(self, result, **extra):
-            data = dict(result._result)
-            data.update(extra)
-            self.tasks.append({"hosts": {result._host.get_name(): data}})
-
-        def v2_runner_on_ok(self, result):
-            self._record(result)
-
-        def v2_runner_on_failed(self, result, ignore_errors=False):
-            self._record(result, failed=True)
-
-        def v2_runner_on_skipped(self, result):
-            self._record(result, skipped=True)
-
-        def v2_playbook_on_stats(self, stats):
-            self._display.display(json.dumps({"plays": [{"tasks": self.tasks}]}))
-''')
-
-
-def json_callback_env(directory):
-    """Environment for ansible_module(..., env=) so that it gets JSON on stdout."""
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "push_json.py"), "w") as f:
-        f.write(JSON_CALLBACK)
-    return {"ANSIBLE_CALLBACK_PLUGINS": directory, "ANSIBLE_STDOUT_CALLBACK": "push_json"}
 
 
 def free_port():
@@ -182,7 +140,6 @@ ACCEPT = ", ".join((
 
 def api(url, path, method="GET", ca=None, user=None, password=None):
     """(status, headers, body) of one request to a registry, straight, for checking real state."""
-    import base64
     headers = {"Accept": ACCEPT}
     if user:
         headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
@@ -202,13 +159,11 @@ def tag_digest(url, repository, tag, **auth):
 
 
 def tag_list(url, repository, **auth):
-    import json
     status, _headers, body = api(url, "/v2/%s/tags/list" % repository, **auth)
     return sorted(json.loads(body).get("tags") or []) if status == 200 else []
 
 
 def manifest_layers(url, repository, ref, **auth):
-    import json
     status, _headers, body = api(url, "/v2/%s/manifests/%s" % (repository, ref), **auth)
     assert status == 200, body
     return [(layer["digest"], layer["size"]) for layer in json.loads(body)["layers"]]

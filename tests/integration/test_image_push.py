@@ -11,22 +11,17 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from registry_fixtures import (  # noqa: E402
-    Registry, delete_repository, json_callback_env, manifest_layers, tag_digest, tag_list)
+    Registry, delete_repository, manifest_layers, tag_digest, tag_list)
 
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "ci-pusher", "Tr1cky-pa55word-4-tests"
 
 
-@pytest.fixture(scope="module")
-def callback_env(tmp_path_factory):
-    return json_callback_env(str(tmp_path_factory.mktemp("callback")))
-
-
 @pytest.fixture
-def push(ansible_module, callback_env):
+def push(ansible_module):
     def run(args, check=False, diff=False):
-        return ansible_module("image_push", args, check=check, diff=diff, env=callback_env)
+        return ansible_module("image_push", args, check=check, diff=diff)
     return run
 
 
