@@ -13,4 +13,5 @@ if [ ! -f playbooks/pipeline.yml ]; then
   exit 0
 fi
 exec ansible-playbook -i playbooks/inventory/local.yml playbooks/pipeline.yml \
-  -e "bytelyst_runtime_image=$BYTELYST_STANDIN_IMAGE" -e "bytelyst_registry=$BYTELYST_REGISTRY" "$@"
+  -e "bytelyst_runtime_image=$BYTELYST_STANDIN_IMAGE" -e "bytelyst_registry=$BYTELYST_REGISTRY/bytelyst" \
+  -e "bytelyst_ca_bundle=$BYTELYST_CA_BUNDLE" "$@"

@@ -163,6 +163,7 @@ export ANSIBLE_COLLECTIONS_PATH="$BYTELYST_COLLECTIONS"
 EOF
 }
 
+apt_install curl ca-certificates
 setup_venv
 setup_engine
 setup_buildkit_client

@@ -1,0 +1,47 @@
+"""What the default scenario leaves running: notes backend and web, healthy, on the base."""
+
+import json
+
+BACKEND = "http://127.0.0.1:%d/health" % (4016 + 20000)
+WEB = "http://127.0.0.1:%d/api/health" % (3016 + 20000)
+
+
+def containers(host):
+    out = host.check_output("docker compose -p molecule-notes ps --format json")
+    return {c["Service"]: c for c in (json.loads(line) for line in out.splitlines() if line.strip())}
+
+
+def inspect(host, ref):
+    return json.loads(host.check_output("docker inspect %s" % ref))[0]
+
+
+def test_both_services_run_healthy(host):
+    running = containers(host)
+    assert sorted(running) == ["backend", "web"]
+    for service in running.values():
+        assert service["State"] == "running"
+        assert service["Health"] == "healthy"
+
+
+def test_health_endpoints_answer_with_versions(host):
+    body = json.loads(host.check_output("curl -fsS %s" % BACKEND))
+    assert body["status"] == "ok" and body["version"] == "1.4.0"
+    assert host.run("curl -fsS -o /dev/null -w '%%{http_code}' %s" % WEB).stdout == "200"
+
+
+def test_images_run_as_non_root_and_name_their_base_digest(host):
+    for service in containers(host).values():
+        container = inspect(host, service["ID"])
+        image = inspect(host, container["Image"])
+        labels = image["Config"]["Labels"]
+        assert image["Config"]["User"] not in ("", "0", "root")
+        assert labels["dev.bytelyst.mode"] == "base"
+        base = inspect(host, labels["dev.bytelyst.base.ref"])
+        assert labels["dev.bytelyst.base.digest"] in [base["Id"]] + [d.split("@")[1] for d in base["RepoDigests"]]
+        # The product image is built on the base: the base's layers are its first layers.
+        assert image["RootFS"]["Layers"][:len(base["RootFS"]["Layers"])] == base["RootFS"]["Layers"]
+
+
+def test_containers_run_pinned_digests(host):
+    for service in containers(host).values():
+        assert "@sha256:" in inspect(host, service["ID"])["Config"]["Image"]
