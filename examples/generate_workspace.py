@@ -110,7 +110,7 @@ def package_source(pkg, payload):
         f"  return [{', '.join(exercised)}];",
         "}",
         "function payloadBytes() {",
-        f"  const file = path.join(__dirname, '..', 'assets', 'payload.bin');",
+        "  const file = path.join(__dirname, '..', 'assets', 'payload.bin');",
         f"  return {'fs.statSync(file).size' if payload else '0'};",
         "}",
         "module.exports = { name: NAME, version: VERSION, describe, selfCheck, payloadBytes };",
