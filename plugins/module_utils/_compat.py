@@ -22,7 +22,6 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
 SCOPE = "@bytelyst/"

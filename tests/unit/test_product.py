@@ -155,7 +155,7 @@ def test_stage_context_holds_only_what_the_build_copies(notes, tmp_path):
     dest.mkdir()
     _product.stage_context(product, files, str(dest), {"builder.json": {"name": "b"}, "runtime.json": {"name": "r"}},
                            [str(tarball)])
-    found = sorted(os.path.relpath(os.path.join(d, f), str(dest)) for d, _, fs in os.walk(str(dest)) for f in fs)
+    found = sorted(os.path.relpath(os.path.join(d, f), str(dest)) for d, dirs, fs in os.walk(str(dest)) for f in fs)
     assert found == ["bytelyst/builder.json", "bytelyst/runtime.json", "source/src/server.ts",
                      "source/tsconfig.json", "vendor/bytelyst-errors-1.2.0.tgz"]
     assert json.loads((dest / "bytelyst" / "runtime.json").read_text()) == {"name": "r"}

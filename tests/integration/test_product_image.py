@@ -1,0 +1,270 @@
+"""bytelyst.deploy.product_image against the real engine, BuildKit and pnpm: the sample
+products built on base images made by bytelyst.deploy.base_image from the packed sample
+workspace (and once in tarball mode), run through real Ansible.
+
+Every image is named below a unique prefix, labelled dev.bytelyst.test=1 and removed at
+the end. Products are copies in a scratch directory with no common plat repo beside them.
+"""
+
+import json
+import os
+import shutil
+import uuid
+
+import pytest
+
+import packed_workspace
+from product_fixtures import copy_product
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import wait_http
+
+pytestmark = pytest.mark.integration
+
+TEST_LABELS = {"dev.bytelyst.test": "1"}
+
+
+class Env(object):
+    pass
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, docker_client, standin_image):
+    """Packed sample workspace, dev/backend/web bases (version 1.0.0), a scratch products dir."""
+    work = tmp_path_factory.mktemp("product-image")
+    state = Env()
+    state.client = docker_client
+    state.run = packed_workspace.runner()
+    state.prefix = "bytelyst-test-%s" % uuid.uuid4().hex[:8]
+    state.standin = standin_image
+    state.ca = os.environ.get("BYTELYST_CA_BUNDLE")
+    state.products = str(work / "products")
+    os.makedirs(state.products)
+    try:
+        state.packed = packed_workspace.pack(str(work))
+        state.bases = {}
+        for flavour in ("dev", "backend", "web"):
+            args = {"manifest": state.packed, "flavour": flavour, "runtime_image": standin_image,
+                    "version": "1.0.0", "name": "%s/base-%s" % (state.prefix, flavour), "date_tag": "false",
+                    "labels": TEST_LABELS}
+            if state.ca:
+                args["ca_bundle"] = state.ca
+            result, raw = state.run("base_image", args)
+            assert not result.get("failed"), raw[-3000:]
+            state.bases[flavour] = "%s/base-%s:1.0.0" % (state.prefix, flavour)
+        yield state
+    finally:
+        for image in docker_client.images.list():
+            for tag in image.tags:
+                if tag.startswith(state.prefix + "/"):
+                    try:
+                        docker_client.images.remove(tag, force=True)
+                    except Exception:
+                        pass
+
+
+def product_args(env, product_dir, kind, **extra):
+    args = {"product_dir": product_dir, "kind": kind, "base_image": env.bases[kind],
+            "dev_base_image": env.bases["dev"], "manifest": env.packed,
+            "name": "%s/%s-%s" % (env.prefix, os.path.basename(product_dir), kind), "labels": TEST_LABELS}
+    if env.ca:
+        args["ca_bundle"] = env.ca
+    args.update(extra)
+    return args
+
+
+def tags_of(client, repo):
+    """{tag: image id} of every tag in repo."""
+    found = {}
+    for image in client.images.list(name=repo):
+        for tag in image.tags:
+            if tag.rpartition(":")[0] == repo:
+                found[tag] = image.id
+    return found
+
+
+def layers(client, ref):
+    return client.images.get(ref).attrs["RootFS"]["Layers"]
+
+
+@pytest.fixture(scope="module")
+def notes_backend(env):
+    """notes backend built once in base mode (port 4016)."""
+    product = copy_product("notes", env.products)
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016))
+    assert not result.get("failed"), raw[-4000:]
+    return product, result
+
+
+def test_notes_backend_base_mode(env, notes_backend):
+    product, result = notes_backend
+    client = env.client
+    # a workspace:* / workspace:^ product, and no common plat repo where its .pnpmfile.cjs would look
+    assert not os.path.exists(os.path.join(env.products, "..", "common_plat"))
+    assert result["changed"] and result["tags"] == ["%s/notes-backend:1.4.0" % env.prefix]
+    assert result["verify"]["status"] == 200
+    image = client.images.get(result["tags"][0])
+    assert image.id == result["image_id"]
+    labels = image.attrs["Config"]["Labels"]
+    base = client.images.get(env.bases["backend"])
+    assert labels["dev.bytelyst.base.ref"] == env.bases["backend"]
+    assert labels["dev.bytelyst.base.version"] == "1.0.0"
+    assert labels["dev.bytelyst.base.digest"] == base.id == result["base_digest"]
+    assert labels["dev.bytelyst.fingerprint"] == result["fingerprint"]
+    assert (labels["dev.bytelyst.mode"], labels["dev.bytelyst.kind"], labels["dev.bytelyst.product"]) == (
+        "base", "backend", "notes")
+    config = image.attrs["Config"]
+    assert config["User"] == "node" and "4016/tcp" in config["ExposedPorts"] and config["Healthcheck"]["Test"]
+    # shares the base's layers, adds little
+    base_layers = base.attrs["RootFS"]["Layers"]
+    assert layers(client, image.id)[:len(base_layers)] == base_layers
+    assert 0 < result["unique_bytes"] < base.attrs["Size"] / 4
+    assert result["unique_bytes"] == image.attrs["Size"] - base.attrs["Size"]
+    # the product installed only what the base does not provide
+    assert set(result["plan"]["runtime_package"]["dependencies"]) == {"fastify"}
+    # answers /health on its own
+    assert wait_http(client, image.id, 4016, "/health")["status"] == 200
+
+
+def test_second_run_changes_nothing(env, notes_backend):
+    product, first = notes_backend
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016))
+    assert not result.get("failed"), raw[-3000:]
+    assert result["changed"] is False and result["image_id"] == first["image_id"]
+    assert result["fingerprint"] == first["fingerprint"] and "verify" not in result
+
+
+def test_check_mode_reports_plan_and_builds_nothing(env, notes_backend):
+    product, first = notes_backend
+    repo = "%s/notes-backend" % env.prefix
+    before = tags_of(env.client, repo)
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, version="1.9.0"),
+                          check=True)
+    assert not result.get("failed"), raw[-3000:]
+    assert result["changed"] and result["plan"]["build"] and result["image_id"] == ""
+    assert "FROM %s AS builder" % env.bases["dev"] in result["plan"]["dockerfile"]
+    assert {c["name"] for c in result["plan"]["compatibility"] if c["from"] == "packages"} == {
+        "@bytelyst/config", "@bytelyst/errors", "@bytelyst/http", "@bytelyst/logger"}
+    assert tags_of(env.client, repo) == before
+
+
+def test_source_only_change_rebuilds_only_the_top_layer(env, notes_backend):
+    product, first = notes_backend
+    with open(os.path.join(product, "backend", "src", "server.ts"), "a") as handle:
+        handle.write("\nexport const BUILD_MARK = 'source-only change';\n")
+    try:
+        result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, version="1.4.1"))
+        assert not result.get("failed"), raw[-3000:]
+        old, new = layers(env.client, first["image_id"]), layers(env.client, result["image_id"])
+        assert len(old) == len(new)
+        # base, workdir, package.json and the dependency install are reused; only dist differs
+        assert new[:-1] == old[:-1] and new[-1] != old[-1]
+    finally:
+        shutil.rmtree(product)
+        copy_product("notes", env.products)
+
+
+@pytest.mark.parametrize("case", ["range", "workspace_caret"])
+def test_incompatible_range_is_refused_before_any_build(env, case, tmp_path):
+    product = copy_product("notes", str(tmp_path))
+    manifest = env.packed
+    if case == "range":
+        path = os.path.join(product, "backend", "package.json")
+        with open(path) as handle:
+            package = json.load(handle)
+        package["dependencies"]["@bytelyst/config"] = "^3.0.0"
+        with open(path, "w") as handle:
+            json.dump(package, handle)
+        expect = ["@bytelyst/config ^3.0.0", "provides 2.0.0"]
+    else:
+        # the workspace moved on to errors 2.0.0: workspace:^ now means ^2.0.0, the base has 1.2.0
+        manifest = str(tmp_path / "packed")
+        shutil.copytree(env.packed, manifest)
+        path = os.path.join(manifest, "bytelyst-manifest.json")
+        with open(path) as handle:
+            data = json.load(handle)
+        data["packages"]["@bytelyst/http"]["version"] = "2.0.0"
+        with open(path, "w") as handle:
+            json.dump(data, handle)
+        expect = ["@bytelyst/http ^2.0.0", "declared 'workspace:^'", "provides 1.3.0"]
+    repo = "%s/notes-backend-bad" % env.prefix
+    result, raw = env.run("product_image", product_args(env, product, "backend", manifest=manifest, name=repo))
+    assert result.get("failed")
+    assert result["msg"].startswith("Incompatible base image %s" % env.bases["backend"])
+    for text in expect:
+        assert text in result["msg"]
+    assert "command" not in result  # refused before any build ran
+    assert tags_of(env.client, repo) == {}
+
+
+def test_failed_health_check_keeps_previous_tags(env, notes_backend):
+    product, first = notes_backend
+    repo = "%s/notes-backend" % env.prefix
+    before = tags_of(env.client, repo)
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, force=True,
+                                                        health_path="/not-there", verify_timeout=15))
+    assert result.get("failed"), raw[-3000:]
+    assert "did not answer 200" in result["msg"] and "/not-there" in result["msg"]
+    assert tags_of(env.client, repo) == before
+    assert before["%s:1.4.0" % repo] == first["image_id"]
+
+
+@pytest.mark.parametrize("case", ["no_dir", "no_package_json", "no_base", "bad_kind", "tarball_without_manifest"])
+def test_bad_input_fails_clearly_and_changes_nothing(env, case, tmp_path):
+    product = copy_product("notes", str(tmp_path))
+    repo = "%s/notes-bad-%s" % (env.prefix, case.replace("_", "-"))
+    args = product_args(env, product, "backend", name=repo)
+    expect = {
+        "no_dir": "does not exist",
+        "no_package_json": "has no package.json",
+        "no_base": "is not on this Docker engine",
+        "bad_kind": "value of kind must be one of: backend, web",
+        "tarball_without_manifest": "manifest is required with mode=tarball",
+    }[case]
+    if case == "no_dir":
+        args["product_dir"] = product + "-missing"
+    elif case == "no_package_json":
+        os.remove(os.path.join(product, "backend", "package.json"))
+    elif case == "no_base":
+        args["base_image"] = "%s/base-backend:0.0.1" % env.prefix
+    elif case == "bad_kind":
+        args["kind"] = "frontend"
+    else:
+        args.update(mode="tarball", runtime_image=env.standin)
+        del args["manifest"]
+    result, raw = env.run("product_image", args)
+    assert result.get("failed"), raw[-2000:]
+    assert expect in result["msg"]
+    assert tags_of(env.client, repo) == {}
+
+
+def test_tarball_mode_clock_backend(env):
+    product = copy_product("clock", env.products)
+    args = product_args(env, product, "backend", mode="tarball", runtime_image=env.standin, port=4017)
+    del args["base_image"], args["dev_base_image"]
+    result, raw = env.run("product_image", args)
+    assert not result.get("failed"), raw[-4000:]
+    assert result["verify"]["status"] == 200
+    image = env.client.images.get(result["image_id"])
+    assert image.attrs["Config"]["Labels"]["dev.bytelyst.mode"] == "tarball"
+    runtime_layers = env.client.images.get(env.standin).attrs["RootFS"]["Layers"]
+    assert image.attrs["RootFS"]["Layers"][:len(runtime_layers)] == runtime_layers
+    # the @bytelyst/* packages are the product's own, installed from the tarballs
+    deps = result["plan"]["runtime_package"]["dependencies"]
+    assert deps["@bytelyst/config"].startswith("file:./vendor/bytelyst-config-")
+    assert wait_http(env.client, image.id, 4017, "/health")["status"] == 200
+
+
+def test_notes_web_next_standalone_base_mode(env):
+    product = os.path.join(env.products, "notes")
+    if not os.path.isdir(product):
+        product = copy_product("notes", env.products)
+    result, raw = env.run("product_image", product_args(env, product, "web", port=3000))
+    assert not result.get("failed"), raw[-4000:]
+    assert result["verify"]["url"].endswith("/api/health") and result["verify"]["status"] == 200
+    image = env.client.images.get(result["image_id"])
+    base = env.client.images.get(env.bases["web"])
+    base_layers = base.attrs["RootFS"]["Layers"]
+    assert image.attrs["RootFS"]["Layers"][:len(base_layers)] == base_layers
+    assert image.attrs["Config"]["Cmd"] == ["node", "server.js"]
+    # the page renders with @bytelyst/ui from the base
+    assert wait_http(env.client, image.id, 3000, "/")["status"] == 200
