@@ -55,7 +55,8 @@ class Package(object):
 
     @property
     def targets(self):
-        return list((self.data.get("bytelyst") or {}).get("targets") or TARGETS)
+        targets = (self.data.get("bytelyst") or {}).get("targets") or TARGETS
+        return [targets] if isinstance(targets, str) else list(targets)
 
     def deps(self, kind):
         return dict(self.data.get(kind) or {})

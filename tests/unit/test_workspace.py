@@ -168,3 +168,8 @@ def test_split_dependencies(tmp_path):
         "peer_dependencies": {"react": "^19"},
         "dev_dependencies": {"typescript": "5.9.3"},
     }
+
+
+def test_targets_as_a_single_string(tmp_path):
+    root = make_workspace(tmp_path / "w", {"packages/a": pkg("@s/a", bytelyst={"targets": "web"})})
+    assert ws.discover(str(root)).packages["@s/a"].targets == ["web"]
