@@ -25,6 +25,7 @@ class FakeRegistry(object):
         self.auth = auth  # None, "basic" or "bearer"
         self.fail_first = fail_first
         self.fail_status = fail_status
+        self.challenge_scope = ',scope="repository:team/app:pull"'
         self.requests = []
         self.manifests = {("team/app", "1.0.0"): BODY, ("team/app", DIGEST): BODY}
         self.blobs = {"sha256:" + "1" * 64}
@@ -69,8 +70,8 @@ class FakeRegistry(object):
         if self.auth == "bearer":
             if got == "Bearer tok-for-" + USER:
                 return True
-            self.reply(h, 401, b"", {"WWW-Authenticate": 'Bearer realm="http://%s/token",service="fake",'
-                                                         'scope="repository:team/app:pull"' % self.addr})
+            self.reply(h, 401, b"", {"WWW-Authenticate": 'Bearer realm="http://%s/token",service="fake"%s'
+                                                         % (self.addr, self.challenge_scope)})
             return False
         return True
 
@@ -161,6 +162,14 @@ def test_bearer_token_is_fetched_with_basic_credentials(fake):
     assert len(token_requests) == 1
     assert "scope=repository%3Ateam%2Fapp%3Apull" in token_requests[0][1]
     assert reg.requests[-1][2] == "Bearer tok-for-" + USER
+
+
+def test_bearer_without_scope_in_challenge_asks_for_push_rights(fake):
+    reg = fake(auth="bearer")
+    reg.challenge_scope = ""
+    assert client(reg, username=USER, password=PASSWORD).manifest_digest("team/app", "1.0.0") == DIGEST
+    token_requests = [r for r in reg.requests if r[1].startswith("/token")]
+    assert "scope=repository%3Ateam%2Fapp%3Apull%2Cpush" in token_requests[0][1]
 
 
 @pytest.mark.parametrize("auth", ["basic", "bearer"])
