@@ -27,7 +27,6 @@ except ImportError:  # pragma: no cover - the module reports the missing library
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 HASH_LABEL = "com.docker.compose.config-hash"
-PULL_POLICIES = ("missing", "always", "never")
 
 
 def default_compose_file(project_dir):

@@ -217,6 +217,8 @@ logs:
 
 import getpass
 import os
+import shutil
+import socket
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -270,11 +272,13 @@ def write_private(path, text):
 
 
 def port_free(host_ip, port, protocol):
-    import socket
+    """True when nothing holds host_ip:port on this host (we bind it for a moment)."""
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     sock = socket.socket(family, kind)
     try:
+        # A port in TIME_WAIT is free for a new listener; only a live socket makes bind fail.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host_ip, port))
         return True
     except OSError:
@@ -508,7 +512,6 @@ class Deployer(object):
             if lock is not None:
                 lock.release()
             if self.scratch:
-                import shutil
                 shutil.rmtree(self.scratch, ignore_errors=True)
 
     def finish(self, project):

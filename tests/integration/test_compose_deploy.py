@@ -21,54 +21,13 @@ from deploy_images import build_and_push, remove_images
 
 pytestmark = pytest.mark.integration
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 WAIT = 40
 
 
-# The shared helper asks for a JSON stdout callback that ansible-core 2.19 no longer ships,
-# so these tests bring a minimal one (same output shape) through ANSIBLE_CALLBACK_PLUGINS.
-RESULT_CALLBACK = """
-import json
-from ansible.plugins.callback import CallbackBase
-
-
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = "stdout"
-    CALLBACK_NAME = "deploy_result_json"
-
-    def __init__(self):
-        super(CallbackModule, self).__init__()
-        self.tasks = []
-
-    def _record(self, result, **extra):
-        data = dict(result._result)
-        data.update(extra)
-        self.tasks.append({"hosts": {result._host.get_name(): data}})
-
-    def v2_runner_on_ok(self, result):
-        self._record(result)
-
-    def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._record(result, failed=True)
-
-    def v2_playbook_on_stats(self, stats):
-        self._display.display(json.dumps({"plays": [{"tasks": self.tasks}]}))
-"""
-
-
-@pytest.fixture(scope="module")
-def callback_env(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("callback")
-    (directory / "deploy_result_json.py").write_text(RESULT_CALLBACK)
-    return {"ANSIBLE_CALLBACK_PLUGINS": str(directory), "ANSIBLE_STDOUT_CALLBACK": "deploy_result_json"}
-
-
 @pytest.fixture
-def deploy(ansible_module, callback_env):
+def deploy(ansible_module):
     """deploy(args, check=False, diff=False) -> (result, raw): compose_deploy through ansible-playbook."""
-    return lambda args, **kw: ansible_module("compose_deploy", args, env=callback_env, **kw)
+    return lambda args, **kw: ansible_module("compose_deploy", args, **kw)
 
 
 def free_port():
@@ -420,7 +379,7 @@ def test_docker_host_role_prepares_directories_and_daemon_options(tmp_path):
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": "/srv/docker"}))
     play = [{
-        "hosts": "localhost", "connection": "local", "gather_facts": True,
+        "hosts": "localhost", "connection": "local", "gather_facts": True, "gather_subset": ["!all", "min"],
         "roles": [{"role": "bytelyst.deploy.docker_host", "vars": {
             "docker_host_daemon_json": str(daemon_json),
             "docker_host_deploy_root": str(tmp_path / "deploy"),
