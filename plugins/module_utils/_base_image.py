@@ -361,7 +361,10 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
         spec = _build.BuildSpec(the_plan.dockerfile, context, temp_tag, secrets=secrets, labels=all_labels,
                                 build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},
                                 redact=[opts.get("npm_token")])
-        result = _build.build(cli, spec, what="The build of %s (%s flavour)" % (temp_tag, the_plan.flavour))
+        try:
+            result = _build.build(cli, spec, what="The build of %s (%s flavour)" % (temp_tag, the_plan.flavour))
+        except DeployError as err:
+            raise _with_install_error(err)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     try:
@@ -374,6 +377,17 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
         _tags.remove_tag(client, temp_tag)
         raise
     return result.image_id, result.builder, provides
+
+
+def _with_install_error(err):
+    """Lift pnpm's or npm's own error line (it names the package) from the output into the message."""
+    for line in (err.output or "").splitlines():
+        text = re.sub(r"^#\d+\s+[\d.]+\s+", "", line).strip()  # BuildKit's "#11 25.28 " prefix
+        if text.startswith("ERR_PNPM") or text.startswith("npm ERR!") or text.startswith("npm error"):
+            err.message += " The install reported: %s" % text
+            err.args = (err.message,)
+            break
+    return err
 
 
 def manifest_revision(location):

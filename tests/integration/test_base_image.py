@@ -240,6 +240,7 @@ def test_package_that_fails_to_install_moves_no_tag(session, built, docker_clien
                                                         packages=["@bytelyst/errors"]))
     assert result.get("failed"), raw[-3000:]
     assert "The build of" in result["msg"] and "failed (exit code" in result["msg"]
+    assert "The install reported: ERR_PNPM" in result["msg"] and "bytelyst-errors-1.2.0.tgz" in result["msg"]
     assert "pnpm install" in result["command"] or "build" in result["command"]
     assert result["output_tail"]
     assert session["npm_token"] not in raw
@@ -304,5 +305,5 @@ def test_verify_helpers_on_a_base_image(session, built, docker_client):
     with pytest.raises(DeployError) as info:
         _verify.check_packages(docker_client, image_id, ["@bytelyst/http"], user="root")
     assert "runs as root" in str(info.value)
-    assert not docker_client.containers.list(all=True, filters={"label": _verify.VERIFY_LABEL + "=1",
-                                                                 "ancestor": image_id})
+    leftover = {"label": _verify.VERIFY_LABEL + "=1", "ancestor": image_id}
+    assert not docker_client.containers.list(all=True, filters=leftover)

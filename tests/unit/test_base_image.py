@@ -257,3 +257,13 @@ def test_date_tag_option():
     assert base._date({"date_tag": None}, NOW) == "20261127"
     assert base._date({"date_tag": "false"}, NOW) is None
     assert base._date({"date_tag": "20250101"}, NOW) == "20250101"
+
+
+def test_install_error_line_is_lifted_into_the_message():
+    err = DeployError("The build of x failed (exit code 1).", output="\n".join([
+        "#11 9.1 Progress: resolved 1",
+        "#11 25.28  ERR_PNPM_TARBALL_EXTRACT  Failed to add tarball from \"/app/tarballs/bytelyst-errors-1.2.0.tgz\"",
+        "#11 ERROR: executor failed running"]))
+    lifted = base._with_install_error(err)
+    assert str(lifted).startswith("The build of x failed (exit code 1). The install reported: ERR_PNPM_TARBALL_EXTRACT")
+    assert "bytelyst-errors-1.2.0.tgz" in lifted.message
