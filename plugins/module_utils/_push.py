@@ -221,9 +221,14 @@ class _TemporaryTag(object):
         return self
 
     def __exit__(self, *exc):
-        self.image.reload()
-        if self.added and len(self.image.tags) > 1:
-            self.image.client.api.remove_image(self.ref, noprune=True)
+        if not self.added:
+            return False
+        try:
+            self.image.reload()
+            if len(self.image.tags) > 1:  # never the image's last name: that would delete it
+                self.image.client.api.remove_image(self.ref, noprune=True)
+        except Exception:  # best effort: the push's own outcome is what matters
+            pass
         return False
 
 
