@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Disk: the same products built in tarball mode and in base mode, against the physical limit.
+
+Each mode is built by the collection's own playbooks (base.yml + product.yml with
+bytelyst_product_mode=tarball|base) under a bench-only registry prefix, then measured
+with bench/disk.py (the _usage core of bytelyst.deploy.image_usage). The deploy hosts'
+view is counted: product images, plus in base mode the backend and web bases (the dev
+base only lives on build hosts). The physical limit is the runtime image once, every
+distinct npm package version once and each product's own built code, read from the
+/app trees of the tarball-mode images (which hold everything a product runs).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import io
+import os
+import shutil
+import tarfile
+
+import common
+import disk
+
+RUNTIME_FLAVOURS = ("backend", "web")
+
+
+def export_tree(client, ref, path, dest):
+    """Copy path out of image ref into dest (a container is created, never started, then removed)."""
+    container = client.containers.create(ref, command=["true"], labels={"dev.bytelyst.test": "1"})
+    try:
+        stream, dummy = container.get_archive(path)
+        data = io.BytesIO(b"".join(stream))
+    finally:
+        container.remove(force=True)
+    with tarfile.open(fileobj=data) as archive:
+        members = [m for m in archive.getmembers() if m.isfile() or m.isdir() or m.issym()]
+        archive.extractall(dest, members=members)  # nosec: our own freshly built image
+    return os.path.join(dest, os.path.basename(path.rstrip("/")))
+
+
+def _kind_of(ref):
+    return "web" if ref.split(":", 1)[0].endswith("-web") else "backend"
+
+
+def product_trees(client, refs, work):
+    """{ref: (packages {name@version: bytes}, own code bytes)} from each image's /app/<kind>."""
+    found = {}
+    for index, ref in enumerate(refs):
+        dest = os.path.join(work, "tree-%d" % index)
+        os.makedirs(dest)
+        top = export_tree(client, ref, "/app/%s" % _kind_of(ref), dest)
+        found[ref] = (disk.package_versions(top), disk.tree_bytes(top, skip=("node_modules", "vendor")))
+        shutil.rmtree(dest)
+    return found
+
+
+def base_packages(client, refs, work):
+    """{name@version: bytes} installed in the base images' /app."""
+    found = {}
+    for index, ref in enumerate(refs):
+        dest = os.path.join(work, "base-%d" % index)
+        os.makedirs(dest)
+        for key, size in disk.package_versions(export_tree(client, ref, "/app", dest)).items():
+            found.setdefault(key, size)
+        shutil.rmtree(dest)
+    return found
+
+
+def limit_for(runtime, trees, refs):
+    """The physical limit of the products whose images are refs (trees from the tarball images)."""
+    packages, code = {}, {}
+    for ref in refs:
+        pkgs, own = trees[ref]
+        for key, size in pkgs.items():
+            packages.setdefault(key, size)
+        code[ref] = own
+    return disk.physical_limit(runtime, packages, code)
+
+
+def duplicates(base_pkgs, product_pkgs):
+    """Package versions stored more than once in base mode: [(name@version, copies, bytes wasted)]."""
+    copies = {}
+    for key, size in base_pkgs.items():
+        copies[key] = [size]
+    for pkgs in product_pkgs.values():
+        for key, size in pkgs.items():
+            copies.setdefault(key, []).append(size)
+    rows = [(key, len(sizes), sum(sizes[1:])) for key, sizes in copies.items() if len(sizes) > 1]
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def _where(key, base_pkgs, product_pkgs):
+    holders = [ref.rsplit("/", 1)[-1] for ref, pkgs in sorted(product_pkgs.items()) if key in pkgs]
+    return (["base"] if key in base_pkgs else []) + holders
+
+
+def build(work, workspace, products_root, products, mode, flavours, prefix):
+    """Run base.yml + product.yml for one mode; return the seconds it took."""
+    inventory = common.build_inventory(os.path.join(work, "inventory-%s.json" % mode))
+    extra = common.stack_vars(work, workspace, products_root, prefix, products, mode, flavours)
+    return common.playbook(["base.yml", "product.yml"], inventory, extra, work)
+
+
+def compare(label, work, workspace, products_root, products, kinds, hooks=None):
+    """Build both modes, measure both sets and the limit, per number of products too.
+
+    hooks: {name: fn(client, refs, bases)} called while the images exist (refs: {mode:
+    {product: [refs]}}, bases: the runtime base refs); their results land under name.
+    """
+    with common.throwaway_registry(work) as registry:
+        return _compare(label, work, workspace, products_root, products, kinds, hooks or {}, registry)
+
+
+def _compare(label, work, workspace, products_root, products, kinds, hooks, registry):
+    client = common.engine()
+    run_id = common.unique()
+    prefixes = dict(tarball="%s/bench-%s-tarball" % (registry, run_id), base="%s/bench-%s-base" % (registry, run_id))
+    flavours = sorted(set(kinds) | {"dev"})
+    usage = common.usage_core()
+    try:
+        seconds = {}
+        for mode in ("tarball", "base"):
+            print("  %s: building %d product(s) in %s mode ..." % (label, len(products), mode), flush=True)
+            seconds[mode] = build(work, workspace, products_root, products, mode, flavours, prefixes[mode])
+        order = sorted(products)
+        refs = {}
+        for mode in ("tarball", "base"):
+            repos, dummy = common.image_refs(prefixes[mode], products)
+            refs[mode] = dict((name, common.resolve(client, repos[name])) for name in order)
+        dummy, bases = common.image_refs(prefixes["base"], products, [k for k in kinds if k in RUNTIME_FLAVOURS])
+        tarball_refs = [r for name in order for r in refs["tarball"][name]]
+        base_refs = bases + [r for name in order for r in refs["base"][name]]
+        sets = disk.measure_sets(usage, client, {"tarball": tarball_refs, "base": base_refs})
+        runtime_image = common.need_env("BYTELYST_STANDIN_IMAGE")[0]
+        runtime = usage.measure(client, refs=[runtime_image])[1]["disk_used"]
+        trees = product_trees(client, tarball_refs, work)
+        limit = limit_for(runtime, trees, tarball_refs)
+        base_pkgs = base_packages(client, bases, work)
+        own = dict((ref, pkgs) for ref, (pkgs, dummy) in product_trees(
+            client, [r for r in base_refs if r not in bases], work).items())
+        dups = [dict(package=key, copies=n, bytes_wasted=wasted, held_by=_where(key, base_pkgs, own))
+                for key, n, wasted in duplicates(base_pkgs, own)]
+        curve = []
+        for count in range(1, len(order) + 1):
+            chosen = order[:count]
+            t_refs = [r for name in chosen for r in refs["tarball"][name]]
+            b_refs = bases + [r for name in chosen for r in refs["base"][name]]
+            point = disk.measure_sets(usage, client, {"tarball": t_refs, "base": b_refs})
+            curve.append(dict(products=count, tarball=point["tarball"]["totals"]["disk_used"],
+                              base=point["base"]["totals"]["disk_used"],
+                              limit=limit_for(runtime, trees, t_refs)["total"]))
+        result = dict(label=label, products=order, kinds=list(kinds), build_seconds=seconds, sets=sets,
+                      limit=limit, duplicated_in_base_mode=dups, curve=curve)
+        for name, hook in hooks.items():
+            result[name] = hook(client, refs, bases)
+        return result
+    finally:
+        for prefix in prefixes.values():
+            common.cleanup(client, prefix)
+        client.close()
+
+
+def sample(quick, hooks=None):
+    """The hand-written sample products (notes, clock, trading); --quick: two backends."""
+    work = common.scratch("disk-sample")
+    workspace, products_root = common.copy_sample(work)
+    names, kinds = (["clock", "trading"], ["backend"]) if quick else (["notes", "clock", "trading"], ["backend", "web"])
+    return compare("sample", work, workspace, products_root, common.products_spec(names, kinds), kinds, hooks)
+
+
+def synthetic(quick):
+    """The synthetic workspace: 20 products, 63 packages of 2 MiB payload each (~130 MB shared); --quick: 3, 12, 256 KiB."""
+    work = common.scratch("disk-synthetic")
+    count, packages, payload = (3, 12, 256) if quick else (20, 63, 2048)
+    kinds = ["backend"] if quick else ["backend", "web"]
+    workspace, products_root = common.generate_workspace(os.path.join(work, "ws"), count, packages, payload)
+    names = ["product-%02d" % i for i in range(1, count + 1)]
+    result = compare("synthetic", work, workspace, products_root,
+                     common.products_spec(names, kinds, generated=True), kinds)
+    result.update(packages=packages, payload_kib=payload)
+    return result
+
+
+def rows(result):
+    """Table rows: what each mode uses, and against the limit."""
+    tarball, base = result["sets"]["tarball"]["totals"], result["sets"]["base"]["totals"]
+    limit = result["limit"]["total"]
+    label = "%s (%d products)" % (result["label"], len(result["products"]))
+    return [
+        ["disk used, " + label, common.mb(tarball["disk_used"]), common.mb(base["disk_used"]),
+         common.ratio(base["disk_used"], tarball["disk_used"])],
+        ["sum of image sizes, " + label, common.mb(tarball["sum_of_sizes"]), common.mb(base["sum_of_sizes"]),
+         common.ratio(base["sum_of_sizes"], tarball["sum_of_sizes"])],
+        ["disk used / physical limit (%s)" % common.mb(limit), common.ratio(tarball["disk_used"], limit),
+         common.ratio(base["disk_used"], limit), ""],
+    ]
+
+
+def run(quick=False, hooks=None):
+    """Both workspaces; returns the JSON written to bench/results/disk.json (hooks: run on the sample)."""
+    data = dict(sample=sample(quick, hooks), synthetic=synthetic(quick), quick=quick)
+    for name in hooks or {}:
+        data[name] = data["sample"].pop(name)
+    data["json"] = common.save("disk", data)
+    return data
