@@ -12,9 +12,10 @@ module: image_push
 short_description: Push image tags to a registry, or promote a channel tag, idempotently
 version_added: 0.1.0
 description:
-  - Pushes one or more tags of a local image to a registry that speaks the registry HTTP API v2 (Gitea,
-    Docker Hub, a local registry). The engine sends the layers; the module asks the registry itself whether each tag
-    already holds the local image, and pushes nothing when it does.
+  - Pushes one or more tags of a local image to a registry that speaks the registry HTTP API v2 at the
+    host named in the reference (Gitea, a local registry); Docker Hub is not supported yet. The engine
+    sends the layers; the module asks the registry itself whether each tag already holds the local
+    image, and pushes nothing when it does.
   - After a push, verifies that the registry's digest for every tag is the pushed one, and reports the
     layers sent and the layers the registry already had, with bytes.
   - With O(promote), points channel tags at a manifest the registry already has (by tag or digest);
