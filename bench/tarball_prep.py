@@ -144,7 +144,7 @@ def main():
             "benchmark": "tarball_prep", "packages": args.packages, "typescript": args.typescript,
             "jobs": args.jobs or os.cpu_count(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "pnpm": subprocess.run([args.pnpm, "--version"], capture_output=True, text=True, check=True).stdout.strip(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "median_ratio_of_changed": statistics.median(r["ratio"] for r in rows[2:]),
             "rows": rows,
         }
