@@ -254,6 +254,19 @@ def test_tarball_mode_clock_backend(env):
     assert wait_http(env.client, image.id, 4017, "/health")["status"] == 200
 
 
+def test_trading_backend_base_mode(env):
+    """A second product on the same base: @bytelyst/auth and its jose come from the base too."""
+    product = copy_product("trading", env.products)
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4018))
+    assert not result.get("failed"), raw[-4000:]
+    assert result["verify"]["status"] == 200
+    base = env.client.images.get(env.bases["backend"])
+    base_layers = base.attrs["RootFS"]["Layers"]
+    assert layers(env.client, result["image_id"])[:len(base_layers)] == base_layers
+    assert 0 < result["unique_bytes"] < base.attrs["Size"] / 4
+    assert set(result["plan"]["runtime_package"]["dependencies"]) == {"fastify"}
+
+
 def test_notes_web_next_standalone_base_mode(env):
     product = os.path.join(env.products, "notes")
     if not os.path.isdir(product):
