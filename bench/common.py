@@ -87,7 +87,12 @@ def generate_workspace(dest, products, packages, payload_kib):
     argv = [sys.executable, os.path.join(EXAMPLES, "generate_workspace.py"), dest, "--products", str(products),
             "--packages", str(packages), "--payload-kib", str(payload_kib), "--plain-js", "--force"]
     run(argv, "generating the synthetic workspace")
-    return os.path.join(dest, "common_plat"), os.path.join(dest, "products")
+    workspace, products_root = os.path.join(dest, "common_plat"), os.path.join(dest, "products")
+    # The generator writes no lockfiles; the pipeline installs with --frozen-lockfile.
+    for folder in [workspace] + [os.path.join(products_root, p) for p in sorted(os.listdir(products_root))]:
+        run([os.environ.get("BYTELYST_PNPM", "pnpm"), "install", "--lockfile-only"], "pnpm lockfile of %s" % folder,
+            cwd=folder, log=os.path.join(dest, "pnpm.log"))
+    return workspace, products_root
 
 
 def free_port():

@@ -44,13 +44,14 @@ def _kind_of(ref):
 
 
 def product_trees(client, refs, work):
-    """{ref: (packages {name@version: bytes}, own code bytes)} from each image's /app/<kind>."""
+    """{ref: (packages {name@version: bytes}, own code bytes, all bytes)} from each image's /app/<kind>."""
     found = {}
     for index, ref in enumerate(refs):
         dest = os.path.join(work, "tree-%d" % index)
         os.makedirs(dest)
         top = export_tree(client, ref, "/app/%s" % _kind_of(ref), dest)
-        found[ref] = (disk.package_versions(top), disk.tree_bytes(top, skip=("node_modules", "vendor")))
+        found[ref] = (disk.package_versions(top), disk.tree_bytes(top, skip=("node_modules", "vendor")),
+                      disk.tree_bytes(top, skip=()))
         shutil.rmtree(dest)
     return found
 
@@ -71,7 +72,7 @@ def limit_for(runtime, trees, refs):
     """The physical limit of the products whose images are refs (trees from the tarball images)."""
     packages, code = {}, {}
     for ref in refs:
-        pkgs, own = trees[ref]
+        pkgs, own, dummy = trees[ref]
         for key, size in pkgs.items():
             packages.setdefault(key, size)
         code[ref] = own
@@ -137,8 +138,11 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
         trees = product_trees(client, tarball_refs, work)
         limit = limit_for(runtime, trees, tarball_refs)
         base_pkgs = base_packages(client, bases, work)
-        own = dict((ref, pkgs) for ref, (pkgs, dummy) in product_trees(
-            client, [r for r in base_refs if r not in bases], work).items())
+        base_trees = product_trees(client, [r for r in base_refs if r not in bases], work)
+        own = dict((ref, tree[0]) for ref, tree in base_trees.items())
+        # What a base-mode product adds beyond /app/<kind> (caches, files written elsewhere).
+        unique = dict((row["id"], row["unique_in_selection"]) for row in sets["base"]["images"])
+        outside = dict((ref, unique[client.images.get(ref).id] - tree[2]) for ref, tree in base_trees.items())
         dups = [dict(package=key, copies=n, bytes_wasted=wasted, held_by=_where(key, base_pkgs, own))
                 for key, n, wasted in duplicates(base_pkgs, own)]
         curve = []
@@ -151,7 +155,9 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
                               base=point["base"]["totals"]["disk_used"],
                               limit=limit_for(runtime, trees, t_refs)["total"]))
         result = dict(label=label, products=order, kinds=list(kinds), build_seconds=seconds, sets=sets,
-                      limit=limit, duplicated_in_base_mode=dups, curve=curve)
+                      limit=limit, duplicated_in_base_mode=dups, curve=curve,
+                      base_mode_app_tree_bytes=dict((ref, tree[2]) for ref, tree in base_trees.items()),
+                      base_mode_bytes_outside_app=outside)
         for name, hook in hooks.items():
             result[name] = hook(client, refs, bases)
         return result

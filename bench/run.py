@@ -82,11 +82,15 @@ def run_one(name, quick, with_registry, rows, notes):
             common.save("registry", dict(data["registry"], quick=quick))
         notes.append("picture: %s" % os.path.relpath(plot.write(data), common.REPO))
         for part in ("sample", "synthetic"):
-            top = ["%s x%d (%s extra, in %s)" % (d["package"], d["copies"], common.mb(d["bytes_wasted"]),
-                                                ", ".join(d["held_by"]))
-                   for d in data[part]["duplicated_in_base_mode"][:5]]
+            top = ["%s x%d (%s extra, in %s)" % (
+                d["package"], d["copies"], common.mb(d["bytes_wasted"]), ", ".join(d["held_by"]))
+                for d in data[part]["duplicated_in_base_mode"][:5]]
             if top:
                 notes.append("%s, stored more than once in base mode: %s" % (part, "; ".join(top)))
+            outside = data[part].get("base_mode_bytes_outside_app") or {}
+            if outside:
+                notes.append("%s, base-mode product layers beyond /app/<kind> (caches, files elsewhere): %s" % (
+                    part, "; ".join("%s %s" % (ref.rsplit("/", 1)[-1], common.mb(n)) for ref, n in sorted(outside.items()))))
     elif name == "registry":
         rows += registry.rows(registry.run(quick))
     elif name == "pipeline":
