@@ -55,8 +55,8 @@ EXAMPLES = r"""
 - name: Free disk on a deploy host, keeping what releases can roll back to
   bytelyst.deploy.image_prune:
     history_dirs:
-      - /var/lib/bytelyst/deploy/notes/.history
-      - /var/lib/bytelyst/deploy/clock/.history
+      - /var/lib/bytelyst/deploy/notes
+      - /var/lib/bytelyst/deploy/clock
     keep: 3
 """
 

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 
@@ -23,80 +22,27 @@ SAMPLE = os.path.join(REPO, "examples", "common_plat")
 INTERNAL = "@bytelyst/"
 
 
-# tests/ansible_runner_helper.py asks for an ansible.builtin.json stdout callback, which
-# ansible-core 2.19 does not ship; until that is fixed there, runner() hands it this one,
-# which prints the shape the helper parses ({"plays": [{"tasks": [{"hosts": {...}}]}]}).
-RESULT_CALLBACK = """
-import json
-from ansible.plugins.callback import CallbackBase
+def _helper():
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import ansible_runner_helper
 
-
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = "stdout"
-    CALLBACK_NAME = "bytelyst_result_json"
-
-    def __init__(self, *args, **kwargs):
-        super(CallbackModule, self).__init__(*args, **kwargs)
-        self.tasks = []
-
-    def _store(self, result, failed):
-        data = json.loads(self._dump_results(result._result))
-        if failed:
-            data["failed"] = True
-        self.tasks.append({"hosts": {result._host.get_name(): data}})
-
-    def v2_runner_on_ok(self, result):
-        self._store(result, False)
-
-    def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._store(result, True)
-
-    def v2_playbook_on_stats(self, stats):
-        print(json.dumps({"plays": [{"tasks": self.tasks}]}))
-"""
-
-
-def _callback_env():
-    plugins = tempfile.mkdtemp(prefix="bytelyst-callbacks-")
-    with open(os.path.join(plugins, "bytelyst_result_json.py"), "w") as handle:
-        handle.write(RESULT_CALLBACK)
-    return {"ANSIBLE_CALLBACK_PLUGINS": plugins, "ANSIBLE_STDOUT_CALLBACK": "bytelyst_result_json"}
+    return ansible_runner_helper
 
 
 def runner():
     """run(module, args, check=False) -> (result, raw): a module through real ansible-playbook."""
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from ansible_runner_helper import run_module
-
-    env = _callback_env()
+    run_module = _helper().run_module
 
     def run(module, args, check=False):
-        return run_module(module, args, check=check, env=env)
+        return run_module(module, args, check=check)
     return run
 
 
 def run_many(module, many_args, timeout=900):
     """Run the module once per args dict in ONE playbook (errors ignored); return (results, raw)."""
-    import yaml
-
-    name = module if "." in module else "bytelyst.deploy." + module
-    tasks = [{"name": "case %d" % i, name: args, "ignore_errors": True} for i, args in enumerate(many_args)]
-    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
-    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", **_callback_env())
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "play.yml")
-        with open(path, "w") as handle:
-            yaml.safe_dump(play, handle)
-        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", path], capture_output=True, text=True,
-                              env=env, timeout=timeout, check=False)
-    try:
-        results = [t["hosts"]["localhost"] for t in json.loads(proc.stdout)["plays"][0]["tasks"]]
-    except (ValueError, KeyError, IndexError):
-        raise AssertionError("ansible-playbook gave no result:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
-    assert len(results) == len(many_args), proc.stdout[-3000:]
-    return results, proc.stdout + proc.stderr
+    results, raw = _helper().run_module_many(module, many_args, timeout=timeout)
+    assert len(results) == len(many_args), raw[-3000:]
+    return results, raw
 
 
 def _sh(argv, cwd):
