@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: workspace_pack's core against a docker-prep.sh-style baseline (run by hand, never by tests).
 
 On a synthetic workspace (examples/generate_workspace.py, 63 packages, plain JS by default),
