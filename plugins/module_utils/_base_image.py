@@ -283,6 +283,15 @@ def _date(opts, now):
     return str(value)
 
 
+def created_time(now):
+    """The image's created time: SOURCE_DATE_EPOCH when set (the reproducible-builds
+    convention: same inputs, same image id, so BuildKit can reuse what is built on it), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=int(epoch))
+    return now
+
+
 def ensure(client, opts, check_mode=False, now=None):
     """Make sure the base image for opts exists under its tags; return the module result.
 
@@ -357,7 +366,8 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
         if opts.get("ca_bundle"):
             secrets[SECRET_CA] = opts["ca_bundle"]
         all_labels = labels(the_plan, opts["version"], opts["runtime_image"], runtime,
-                            now.strftime("%Y-%m-%dT%H:%M:%SZ"), manifest_revision(opts["manifest"]), opts.get("labels"))
+                            created_time(now).strftime("%Y-%m-%dT%H:%M:%SZ"), manifest_revision(opts["manifest"]),
+                            opts.get("labels"))
         spec = _build.BuildSpec(the_plan.dockerfile, context, temp_tag, secrets=secrets, labels=all_labels,
                                 build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},
                                 redact=[opts.get("npm_token")])

@@ -267,3 +267,15 @@ def test_install_error_line_is_lifted_into_the_message():
     lifted = base._with_install_error(err)
     assert str(lifted).startswith("The build of x failed (exit code 1). The install reported: ERR_PNPM_TARBALL_EXTRACT")
     assert "bytelyst-errors-1.2.0.tgz" in lifted.message
+
+
+def test_created_time_follows_source_date_epoch(monkeypatch):
+    import datetime
+
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image
+
+    now = datetime.datetime(2026, 11, 27, 10, 0, 0)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    assert _base_image.created_time(now) == datetime.datetime(2026, 1, 1)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert _base_image.created_time(now) == now
