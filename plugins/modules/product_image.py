@@ -68,7 +68,7 @@ options:
     type: str
   revision:
     description:
-      - Source revision, tagged and labelled. Defaults to the git short sha of O(product_dir) when it is in a git
+      - Source revision, tagged and labelled. Defaults to the git short sha of the last commit that changed O(product_dir) when it is in a git
         repository without uncommitted changes below it; otherwise no revision tag.
     type: str
   registry:
@@ -208,9 +208,11 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import ima
 
 
 def git_revision(path):
-    """Short sha of HEAD when path is in a git repository with no uncommitted change below it."""
-    head = run(Command(["git", "-C", path, "rev-parse", "--short", "HEAD"]), check=False)
-    if head.rc != 0:
+    """Short sha of the last commit that changed path, when path is in a git repository with no
+    uncommitted change below it. (Not HEAD: a commit elsewhere in a monorepo must not make
+    an unchanged product look new.)"""
+    head = run(Command(["git", "-C", path, "log", "-1", "--format=%h", "--", "."]), check=False)
+    if head.rc != 0 or not head.stdout.strip():
         return None
     dirty = run(Command(["git", "-C", path, "status", "--porcelain", "--", "."]), check=False)
     return None if dirty.rc != 0 or dirty.stdout.strip() else head.stdout.strip()
