@@ -40,6 +40,7 @@ def import_core():
     sys.path.insert(0, root)
     from ansible_collections.bytelyst.deploy.plugins.modules.workspace_pack import pack_workspace
     from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace
+    shutil.rmtree(root)  # the modules are imported; the link is no longer needed
     return pack_workspace, _workspace
 
 
