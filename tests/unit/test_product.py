@@ -159,3 +159,27 @@ def test_stage_context_holds_only_what_the_build_copies(notes, tmp_path):
     assert found == ["bytelyst/builder.json", "bytelyst/runtime.json", "source/src/server.ts",
                      "source/tsconfig.json", "vendor/bytelyst-errors-1.2.0.tgz"]
     assert json.loads((dest / "bytelyst" / "runtime.json").read_text()) == {"name": "r"}
+
+
+def test_git_revision_is_the_last_commit_touching_the_product(tmp_path):
+    import subprocess
+
+    from ansible_collections.bytelyst.deploy.plugins.modules import product_image
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path)] + list(args), check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "notes" / "a").write_text("1")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "notes")
+    notes_sha = git("rev-parse", "--short", "HEAD")
+    (tmp_path / "other" / "b").write_text("2")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "other")
+    assert product_image.git_revision(str(tmp_path / "notes")) == notes_sha
+    (tmp_path / "notes" / "a").write_text("changed")
+    assert product_image.git_revision(str(tmp_path / "notes")) is None  # uncommitted change: no revision tag
