@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 
 import pytest
 import yaml
@@ -35,25 +34,10 @@ exec %s "$@"
 
 def run_module(args, check=False, diff=False):
     """Run the module through ansible-playbook; return its registered result, as a playbook user gets it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        saved = os.path.join(tmp, "result.json")
-        play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
-            {"name": "under test", "bytelyst.deploy.workspace_pack": args, "register": "out", "ignore_errors": True},
-            {"name": "save the result", "ansible.builtin.copy": {"content": "{{ out | to_json }}", "dest": saved},
-             "check_mode": False, "diff": False},
-        ]}]
-        path = os.path.join(tmp, "play.yml")
-        with open(path, "w") as handle:
-            yaml.safe_dump(play, handle)
-        argv = ["ansible-playbook", "-i", "localhost,", path] + (["--check"] if check else []) + (["--diff"] if diff else [])
-        env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
-                   ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1200, check=False)
-        try:
-            with open(saved) as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            raise AssertionError("ansible-playbook gave no result:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+    sys.path.insert(0, os.path.dirname(HERE))
+    from ansible_runner_helper import run_module as run
+
+    return run("workspace_pack", args, check=check, diff=diff, timeout=1200)[0]
 
 
 def run_core(args):
