@@ -33,7 +33,7 @@ def free_port_block(size, start=20000, stop=60000, step=97):
     """A port p such that p..p+size-1 are all free on 127.0.0.1 right now."""
     pid_offset = (os.getpid() * 131) % (stop - start - size)
     port = start + pid_offset
-    for _ in range((stop - start) // step):
+    for dummy in range((stop - start) // step):
         if all(_free(p) for p in range(port, port + size)):
             return port
         port = start + (port - start + step) % (stop - start - size)
