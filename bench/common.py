@@ -294,7 +294,8 @@ mb = disk._mb  # pylint: disable=protected-access
 
 
 def ratio(num, den):
-    return round(float(num) / den, 3) if num is not None and den else None
+    """num / den to three significant digits (None when either is missing or den is 0)."""
+    return float("%.3g" % (float(num) / den)) if num is not None and den else None
 
 
 def table(rows, header):

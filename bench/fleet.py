@@ -8,8 +8,9 @@ are not up), laid out like the Molecule fleet scenario (molecule/fleet/molecule.
 the build host is this machine, three backend products spread over the three engines,
 two hosts each, a registry of the bench's own between them. All hosts are reached with
 the local connection here (the Molecule scenario also covers SSH). Our Compose projects
-are named bench-<product> and publish on ports 41000+ so nothing else on the engines is
-touched; they are taken down and the bench's images removed at the end.
+are named bench-<product> and publish on ports 24016 and up (below the ephemeral port
+range) so nothing else on the engines is touched; they are taken down and the bench's
+images removed at the end.
 
 First a warm-up rollout of base 1.0.0 (first deploy everywhere, not timed), then the
 timed ones: base 1.0.1 with forks 5 and every host after the canary in one batch, and
@@ -47,7 +48,7 @@ def inventory(path, work, hosts, extra):
     local = dict(ansible_connection="local", ansible_python_interpreter=sys.executable)
     host_vars = dict(localhost=dict(local))
     for index, (name, url) in enumerate(sorted(hosts.items()), 1):
-        host_vars[name] = dict(local, bytelyst_docker_host=url, bytelyst_port_offset=40000 + 1000 * index,
+        host_vars[name] = dict(local, bytelyst_docker_host=url, bytelyst_port_offset=20000 + 1000 * index,
                                bytelyst_deploy_root=os.path.join(work, "hosts", name))
     groups = dict((product, {"hosts": dict((h, {}) for h in on)}) for product, on in PRODUCTS.items())
     data = {"all": {"vars": extra, "hosts": host_vars, "children": {
@@ -85,6 +86,7 @@ def run(quick=False):
         prefix = "%s/fleet" % registry
         extra = common.stack_vars(work, workspace, products_root, prefix, products, "base", ["backend", "dev"])
         extra.update(bytelyst_deploy_pattern="products", bytelyst_canary_product="notes")
+        del extra["bytelyst_deploy_root"]  # per host (inventory); extra vars would override it
         inv = inventory(os.path.join(work, "inventory.json"), work, hosts, extra)
         client = common.engine()
         try:
@@ -94,9 +96,15 @@ def run(quick=False):
                 plan = plan[1:]  # the first timed run is then the first deploy: a rougher ratio
             for label, version, forks, batch in plan:
                 print("  fleet: %s, base %s ..." % (label, version), flush=True)
-                run_vars = dict(bytelyst_base_version=version, bytelyst_rollout_batch=batch)
-                seconds[label] = round(common.playbook(["rollout_base.yml"], inv, dict(extra, **run_vars), work,
-                                                       forks=forks), 1)
+                # One base version per rollout; the (immutable) date tag must differ as well.
+                run_vars = dict(bytelyst_base_version=version, bytelyst_rollout_batch=batch,
+                                base_image_date_tag="bench-" + version)
+                try:
+                    seconds[label] = round(common.playbook(["rollout_base.yml"], inv, dict(extra, **run_vars), work,
+                                                           forks=forks), 1)
+                except common.BenchError as err:  # keep what was measured
+                    print("  fleet: %s failed: %s" % (label, err), flush=True)
+                    seconds[label] = None
         finally:
             _take_down(hosts, prefix)
             common.cleanup(client, prefix)
