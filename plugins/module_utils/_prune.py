@@ -106,7 +106,8 @@ def plan(images, used_ids, recorded, keep, prefixes=None):
         if image["id"] in reasons:
             base = (image.get("labels") or {}).get("dev.bytelyst.base.digest")
             if base:
-                kept_bases.add(base)
+                # The label holds repo@sha256:... (registry digest) or a bare image id.
+                kept_bases.add(base.split("@", 1)[-1])
     for image in ours:
         if image["id"] in kept_bases or any(d.split("@", 1)[-1] in kept_bases for d in image.get("repo_digests") or []):
             add(image, "base of a kept product image")

@@ -37,7 +37,7 @@ def test_base_of_a_kept_product_is_kept():
     old_base = img("sha256:b1", ["reg/base-backend:1.0.0"], "2026-01-01", base_labels, ["reg/base-backend@sha256:db1"])
     new_base = img("sha256:b2", ["reg/base-backend:1.1.0"], "2026-01-02", base_labels, ["reg/base-backend@sha256:db2"])
     product = img("sha256:p1", ["reg/notes-backend:1.0.0"], "2026-01-01",
-                  {"dev.bytelyst.product": "notes", "dev.bytelyst.base.digest": "sha256:db1"})
+                  {"dev.bytelyst.product": "notes", "dev.bytelyst.base.digest": "reg/base-backend@sha256:db1"})
     reasons, remove = _prune.plan([old_base, new_base, product], {"sha256:p1"}, set(), keep=1)
     assert "base of a kept product image" in reasons["sha256:b1"]
     assert remove == []
