@@ -20,6 +20,8 @@ import hashlib
 import json
 import os
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+
 FORMAT = 1
 SKIP_DIRS = ("node_modules", ".git")
 SKIP_FILES = (".DS_Store",)
@@ -34,11 +36,7 @@ def digest_file(path, chunk=1024 * 1024):
     """sha256 of a file's content; of its target for a symlink (never followed)."""
     if os.path.islink(path):
         return digest_bytes(("symlink:" + os.readlink(path)).encode("utf-8"))
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _manifest.sha256_file(path, chunk)
 
 
 def digest_json(data):
