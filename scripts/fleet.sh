@@ -45,12 +45,14 @@ down_one() {
 
 case "${1:-status}" in
   up)
-    for i in $(seq 1 "${2:-3}"); do up_one "$i"; echo "fleet$i unix://$(socket "$i")"; done ;;
+    for i in $(seq 1 "${2:-3}"); do up_one "$i"; echo "fleet$i unix://$(socket "$i")"; done
+    ensure_default_bridge ;;
   down)
     for pidfile in "$run_dir"/fleet*.pid; do
       [ -f "$pidfile" ] || continue
       i=${pidfile##*/fleet}; down_one "${i%.pid}"
-    done ;;
+    done
+    ensure_default_bridge ;;
   status)
     for s in "$run_dir"/fleet*.sock; do
       [ -S "$s" ] || continue

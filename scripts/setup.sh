@@ -38,6 +38,7 @@ docker_answers() { docker info >/dev/null 2>&1; }
 
 setup_engine() {
   if docker_answers; then
+    ensure_default_bridge
     return 0
   fi
   command -v dockerd >/dev/null || apt_install docker.io

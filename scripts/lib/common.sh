@@ -48,3 +48,18 @@ wait_for() {
   done
   log "$what is ready"
 }
+
+ensure_default_bridge() {
+  # The engine's default bridge interface has been seen to vanish while the engine runs
+  # (next to extra engines on the same machine); put it back with the address the engine
+  # recorded for its "bridge" network, so containers on the default network can start.
+  local want=${1:-docker0} subnet gateway
+  ip link show "$want" >/dev/null 2>&1 && return 0
+  subnet=$(DOCKER_HOST= docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null) || return 0
+  gateway=$(DOCKER_HOST= docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
+  [ -n "$subnet" ] && [ -n "$gateway" ] || return 0
+  log "the engine's bridge $want is missing; recreating it ($gateway, ${subnet#*/} bits)"
+  ip link add "$want" type bridge
+  ip addr add "$gateway/${subnet#*/}" dev "$want"
+  ip link set "$want" up
+}
