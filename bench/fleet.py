@@ -61,8 +61,12 @@ def inventory(path, work, hosts, extra):
 def _take_down(hosts, registry):
     """Remove the bench's Compose projects, networks and images from every fleet engine."""
     import docker  # pylint: disable=import-outside-toplevel
-    for url in hosts.values():
-        client = docker.DockerClient(base_url=url)
+    for name, url in sorted(hosts.items()):
+        try:
+            client = docker.DockerClient(base_url=url)
+        except docker.errors.DockerException as err:  # the engine went away: nothing of ours is left on it
+            print("  fleet: %s does not answer (%s); nothing to take down there" % (name, err), flush=True)
+            continue
         try:
             for container in client.containers.list(all=True):
                 if (container.labels.get("com.docker.compose.project") or "").startswith("bench-"):
