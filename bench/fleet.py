@@ -110,9 +110,9 @@ def run(quick=False):
                     print("  fleet: %s failed: %s" % (label, err), flush=True)
                     seconds[label] = None
         finally:
-            _take_down(hosts, prefix)
             common.cleanup(client, prefix)
             client.close()
+            _take_down(hosts, prefix)
     parallel, serial = seconds.get("parallel (forks 5, one batch)"), seconds.get("one host at a time (forks 1, serial 1)")
     data = dict(hosts=sorted(hosts), products=dict((p, list(h)) for p, h in PRODUCTS.items()), seconds=seconds,
                 parallel_s=parallel, serial_s=serial, ratio_parallel_to_serial=common.ratio(parallel, serial),
