@@ -34,6 +34,9 @@ up_one() {
     --containerd-namespace "fleet$i" --containerd-plugins-namespace "fleet$i-plugins" \
     >>"$home/fleet$i/dockerd.log" 2>&1 </dev/null &
   wait_for 60 "fleet engine fleet$i" answers "$i" || die "fleet$i did not answer; see $home/fleet$i/dockerd.log"
+  # Starting an extra engine has been seen to delete the main engine's docker0: put it back.
+  sleep 1
+  ensure_default_bridge
 }
 
 down_one() {

@@ -57,7 +57,9 @@ ensure_default_bridge() {
   ip link show "$want" >/dev/null 2>&1 && return 0
   subnet=$(DOCKER_HOST= docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null) || return 0
   gateway=$(DOCKER_HOST= docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
-  [ -n "$subnet" ] && [ -n "$gateway" ] || return 0
+  [ -n "$subnet" ] || return 0
+  # The default bridge often records no gateway: it is the subnet's first address.
+  [ -n "$gateway" ] || { gateway=${subnet%/*}; gateway="${gateway%.*}.1"; }
   log "the engine's bridge $want is missing; recreating it ($gateway, ${subnet#*/} bits)"
   ip link add "$want" type bridge
   ip addr add "$gateway/${subnet#*/}" dev "$want"
