@@ -31,11 +31,13 @@ up_one() {
     -H "unix://$(socket "$i")" \
     --bridge "$br" \
     --default-address-pool "base=10.$((232 + i)).0.0/16,size=24" \
+    --live-restore \
     --containerd-namespace "fleet$i" --containerd-plugins-namespace "fleet$i-plugins" \
     >>"$home/fleet$i/dockerd.log" 2>&1 </dev/null &
   wait_for 60 "fleet engine fleet$i" answers "$i" || die "fleet$i did not answer; see $home/fleet$i/dockerd.log"
-  # Starting an extra engine has been seen to delete the main engine's docker0: put it back.
-  sleep 1
+  # An engine restarted with --default-address-pool and without --live-restore deletes the
+  # interface named docker0 (the MAIN engine's bridge) when it clears its stale default
+  # network; --live-restore above avoids that. Check anyway.
   ensure_default_bridge
 }
 
