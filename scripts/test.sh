@@ -4,7 +4,9 @@
 #
 #   scripts/test.sh                 all stages
 #   scripts/test.sh unit lint       only the named stages
-# Stages: unit, integration, sanity, lint, build (collection artifact), molecule.
+# Stages: unit, integration, sanity, lint, build (collection artifact), molecule (the default
+# scenario), and fleet (the Molecule fleet scenario: three extra engines; not in the default
+# list yet, see docs/index.md and the open issue on fleet rollouts).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/common.sh"
@@ -18,19 +20,12 @@ stages=("$@")
 failed=()
 
 stage_unit() { python -m pytest tests/unit -q; }
-stage_integration() { python -m pytest tests/integration -q -m integration; }
+stage_integration() { python -m pytest tests/integration -q -m integration --durations=15; }
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
 stage_lint() { ansible-lint --offline -q; }
 stage_build() { bash "$here/build_collection.sh"; }
-stage_molecule() {
-  local found=0
-  for scenario in molecule/*/molecule.yml; do
-    [ -f "$scenario" ] || continue
-    found=1
-    molecule test -s "$(basename "$(dirname "$scenario")")"
-  done
-  [ "$found" = 1 ] || echo "molecule: no scenarios yet"
-}
+stage_molecule() { molecule test -s default; }
+stage_fleet() { molecule test -s fleet; }
 
 for stage in "${stages[@]}"; do
   log "stage: $stage"
