@@ -1,5 +1,5 @@
-"""Run one module of the collection through real Ansible (ansible-playbook on localhost)
-and return its result as a dict: what a playbook user would get."""
+"""Run modules of the collection through real Ansible (ansible-playbook on localhost) and
+return their registered results as dicts: what a playbook user would get."""
 
 import json
 import os
@@ -10,20 +10,16 @@ import tempfile
 import yaml
 
 
-def run_module(module, args, check=False, diff=False, env=None, timeout=1800):
-    """Run bytelyst.deploy.<module> (or a FQCN) with args; return (result dict, raw output)."""
-    name = module if "." in module else "bytelyst.deploy." + module
-    play = [{
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "under test", name: args, "register": "out", "ignore_errors": True},
-            # The registered result, written to a file: no stdout callback to parse.
-            {"name": "save the result", "ansible.builtin.copy": {"content": "{{ out | to_json }}", "dest": "{{ result_path }}"},
-             "check_mode": False, "diff": False},
-        ],
-    }]
+def _fqcn(module):
+    return module if "." in module else "bytelyst.deploy." + module
+
+
+def _run_play(tasks, collect, check, diff, env, timeout):
+    """Run tasks, then save the expression `collect` (Jinja, over registered results) to a file
+    that is read back: no stdout callback to parse."""
+    tasks = tasks + [{"name": "save the result", "ansible.builtin.copy": {
+        "content": "{{ %s | to_json }}" % collect, "dest": "{{ result_path }}"}, "check_mode": False, "diff": False}]
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "play.yml")
         with open(path, "w") as f:
@@ -34,12 +30,8 @@ def run_module(module, args, check=False, diff=False, env=None, timeout=1800):
             argv.append("--check")
         if diff:
             argv.append("--diff")
-        run_env = dict(os.environ)
-        run_env.update({
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        })
+        run_env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
+                       ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
         run_env.update(env or {})
         proc = subprocess.run(argv, capture_output=True, text=True, env=run_env, timeout=timeout, check=False)
         try:
@@ -50,31 +42,16 @@ def run_module(module, args, check=False, diff=False, env=None, timeout=1800):
     return result, proc.stdout + proc.stderr
 
 
+def run_module(module, args, check=False, diff=False, env=None, timeout=1800):
+    """Run bytelyst.deploy.<module> (or a FQCN) with args; return (result dict, raw output)."""
+    task = {"name": "under test", _fqcn(module): args, "register": "out", "ignore_errors": True}
+    return _run_play([task], "out", check, diff, env, timeout)
+
+
 def run_module_many(module, many_args, check=False, env=None, timeout=1800):
     """Run the module once per args dict, all in ONE playbook (one Ansible start-up, failures
     ignored so every case runs); return (list of result dicts, raw output)."""
-    name = module if "." in module else "bytelyst.deploy." + module
-    tasks = [{"name": "case %d" % i, name: args, "register": "case_%d" % i, "ignore_errors": True}
+    tasks = [{"name": "case %d" % i, _fqcn(module): args, "register": "case_%d" % i, "ignore_errors": True}
              for i, args in enumerate(many_args)]
     collect = "[%s]" % ", ".join("case_%d" % i for i in range(len(many_args)))
-    tasks.append({"name": "save the results", "ansible.builtin.copy": {
-        "content": "{{ %s | to_json }}" % collect, "dest": "{{ result_path }}"}, "check_mode": False, "diff": False})
-    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "play.yml")
-        with open(path, "w") as f:
-            yaml.safe_dump(play, f)
-        result_path = os.path.join(tmp, "results.json")
-        argv = ["ansible-playbook", "-i", "localhost,", path, "-e", "result_path=%s" % result_path]
-        if check:
-            argv.append("--check")
-        run_env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
-                       ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-        run_env.update(env or {})
-        proc = subprocess.run(argv, capture_output=True, text=True, env=run_env, timeout=timeout, check=False)
-        try:
-            with open(result_path) as f:
-                results = json.load(f)
-        except (IOError, OSError, ValueError):
-            raise AssertionError("ansible-playbook gave no result:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
-    return results, proc.stdout + proc.stderr
+    return _run_play(tasks, collect, check, False, env, timeout)
