@@ -24,7 +24,7 @@ stage_integration() { python -m pytest tests/integration -q -m integration --dur
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
 stage_lint() { ansible-lint --offline -q; }
 stage_build() { bash "$here/build_collection.sh"; }
-stage_molecule() { molecule test -s default; }
+stage_molecule() { BYTELYST_RUN_ID=${BYTELYST_RUN_ID:-$(date +%Y%m%d%H%M%S)} molecule test -s default; }
 stage_fleet() { molecule test -s fleet; }
 
 for stage in "${stages[@]}"; do
