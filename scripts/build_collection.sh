@@ -5,11 +5,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+bash "$(dirname "$0")/install_artifact.sh" "$out"
 cd "$BYTELYST_REPO"
-ansible-galaxy collection build --force --output-path "$out" . >/dev/null
 artifact=$(ls "$out"/bytelyst-deploy-*.tar.gz)
-ansible-galaxy collection install --force -p "$out/collections" "$artifact" >/dev/null
-ANSIBLE_COLLECTIONS_PATH="$out/collections" ansible-galaxy collection list bytelyst.deploy -p "$out/collections" | grep -q 'bytelyst.deploy'
 for module in plugins/modules/*.py; do
   [ -f "$module" ] || continue
   name=$(basename "$module" .py)

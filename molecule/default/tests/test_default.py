@@ -1,6 +1,9 @@
 """What the default scenario leaves running: notes backend and web, healthy, on the base."""
 
 import json
+import os
+
+import pytest
 
 BACKEND = "http://127.0.0.1:%d/health" % (4016 + 20000)
 WEB = "http://127.0.0.1:%d/api/health" % (3016 + 20000)
@@ -46,3 +49,16 @@ def test_images_run_as_non_root_and_name_their_base_digest(host):
 def test_containers_run_pinned_digests(host):
     for service in containers(host).values():
         assert "@sha256:" in inspect(host, service["ID"])["Config"]["Image"]
+
+
+def test_the_job_ran_from_the_installed_artifact(host):
+    """scripts/test.sh installs the built artifact and names its collections path; the job's
+    workspace (examples/ inside the collection) was installed and built there."""
+    root = os.environ.get("BYTELYST_INSTALLED_COLLECTIONS")
+    if not root:
+        pytest.skip("not run through scripts/test.sh (no installed artifact named)")
+    collection = "%s/ansible_collections/bytelyst/deploy" % root
+    # MANIFEST.json exists only in an installed artifact, never in a checkout.
+    assert host.file(collection + "/MANIFEST.json").is_file
+    built = host.run("ls %s/examples/common_plat/packages/*/dist/index.js" % collection)
+    assert built.rc == 0 and len(built.stdout.split()) >= 6, built.stderr
