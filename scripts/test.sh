@@ -5,8 +5,8 @@
 #   scripts/test.sh                 all stages
 #   scripts/test.sh unit lint       only the named stages
 # Stages: unit, integration, sanity, lint, build (collection artifact), molecule (the default
-# scenario), and fleet (the Molecule fleet scenario: three extra engines; not in the default
-# list yet, see docs/index.md and the open issue on fleet rollouts).
+# scenario: the main job run from the built artifact installed into a fresh collections path),
+# and fleet (the Molecule fleet scenario: three extra engines, one reached over SSH).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/common.sh"
@@ -16,7 +16,7 @@ source "$BYTELYST_DEV_HOME/env.sh"
 cd "$BYTELYST_REPO"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit integration sanity lint build molecule)
+[ ${#stages[@]} -eq 0 ] && stages=(unit integration sanity lint build molecule fleet)
 failed=()
 
 stage_unit() { python -m pytest tests/unit -q; }
@@ -24,8 +24,13 @@ stage_integration() { python -m pytest tests/integration -q -m integration --dur
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
 stage_lint() { ansible-lint --offline -q; }
 stage_build() { bash "$here/build_collection.sh"; }
-stage_molecule() { BYTELYST_RUN_ID=${BYTELYST_RUN_ID:-$(date +%Y%m%d%H%M%S)} molecule test -s default; }
-stage_fleet() { molecule test -s fleet; }
+stage_molecule() {
+  local installed="$BYTELYST_DEV_HOME/installed"
+  bash "$here/install_artifact.sh" "$installed"
+  ANSIBLE_COLLECTIONS_PATH="$installed/collections" BYTELYST_INSTALLED_COLLECTIONS="$installed/collections" \
+    BYTELYST_RUN_ID=${BYTELYST_RUN_ID:-$(date +%Y%m%d%H%M%S)} molecule test -s default
+}
+stage_fleet() { BYTELYST_RUN_ID=${BYTELYST_RUN_ID:-$(date +%Y%m%d%H%M%S)} molecule test -s fleet; }
 
 for stage in "${stages[@]}"; do
   log "stage: $stage"

@@ -16,7 +16,10 @@ def running(host):
         pytest.skip("the build host deploys nothing")
     out = host.check_output("DOCKER_HOST=%s docker ps --filter label=dev.bytelyst.product --format '{{json .ID}}'" % sock)
     ids = [json.loads(line) for line in out.splitlines() if line.strip()]
-    return sock, [json.loads(host.check_output("DOCKER_HOST=%s docker inspect %s" % (sock, i)))[0] for i in ids]
+    found = [json.loads(host.check_output("DOCKER_HOST=%s docker inspect %s" % (sock, i)))[0] for i in ids]
+    # Only the scenario's own projects: other runs (a benchmark, say) may share the engines.
+    prefix = variables["bytelyst_project_prefix"]
+    return sock, [c for c in found if c["Config"]["Labels"].get("com.docker.compose.project", "").startswith(prefix)]
 
 
 def expected_products(host):
