@@ -86,6 +86,21 @@ class ComposeProject(object):
         return self._command(["down"], timeout=300)
 
 
+def env_file_text(env):
+    """KEY='value' lines Compose reads literally (double quotes, escaped, when a value holds a quote)."""
+    lines = []
+    for key in sorted(env or {}):
+        value = "" if env[key] is None else str(env[key])
+        if "\n" in value:
+            raise DeployError("env.%s holds a newline, which an env file cannot carry." % key,
+                              hint="Pass multi-line values through a file mounted by the compose file.")
+        if "'" not in value:
+            lines.append("%s='%s'" % (key, value))
+        else:
+            lines.append('%s="%s"' % (key, value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 def parse_json_output(text, command="docker compose"):
     """Compose prints a JSON array, one object, or one object per line: always a list."""
     text = (text or "").strip()

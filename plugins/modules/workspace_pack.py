@@ -208,225 +208,26 @@ duration:
   sample: 4.2
 """
 
-import os
-import shutil
-import tempfile
-import time
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _fingerprint as fp
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _pnpm
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
-from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-
-DEFAULT_SHARED_INPUTS = ["pnpm-workspace.yaml", ".npmrc", ".pnpmfile.cjs", "tsconfig*.json"]
-LOCKFILE = "pnpm-lock.yaml"
+from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import DEFAULT_SHARED_INPUTS, pack_workspace
 
 
-def _load_lockfile(root):
-    path = os.path.join(root, LOCKFILE)
-    if not os.path.isfile(path):
-        return None
-    try:
-        return ws.load_yaml(path)
-    except ws.yaml.YAMLError as exc:
-        raise DeployError("%s is not valid YAML: %s" % (path, exc), hint="Run pnpm install to rewrite it.")
-
-
-def _previous(output):
-    """The previous manifest in output, or None; DeployError if output is not ours to replace."""
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise DeployError("The output %s exists and is not a directory." % output,
-                          hint="Set output to a new or empty directory, or to an earlier output of this module.")
-    path = os.path.join(output, _manifest.MANIFEST_NAME)
-    if os.path.isfile(path):
-        try:
-            return _manifest.load(path)
-        except DeployError:
-            return {"packages": {}, "order": [], "path": path, "unreadable": True}
-    if os.path.isdir(output) and os.listdir(output):
-        raise DeployError("The output %s holds files but no %s, so it is not an earlier output of this module." % (
-            output, _manifest.MANIFEST_NAME),
-            hint="This module replaces the whole directory; choose a new or empty one.")
-    return None
-
-
-def _old_tarball_ok(output, entry):
-    path = os.path.join(output, entry.get("tarball") or "")
-    if not entry.get("tarball") or not os.path.isfile(path):
-        return "tarball missing from the output directory"
-    if _manifest.sha256_file(path) != entry.get("sha256"):
-        return "tarball in the output directory does not match the manifest"
-    return None
-
-
-def _inputs(workspace, name, edges, lock, shared, tool, fingerprints, nested):
-    pkg = workspace.packages[name]
-    files = fp.tree_digests(pkg.dir, skip_paths=nested.get(name, ()))
-    deps = dict((d, fingerprints[d]) for d in edges[name])
-    return fp.package_inputs(files, fp.lockfile_entries(lock, pkg.rel_dir), shared, tool, deps)
-
-
-def _nested(workspace, names):
-    """name -> directories of other workspace packages inside its own (fingerprinted on their own)."""
-    dirs = [p.rel_dir for p in workspace.packages.values()]
-    out = {}
-    for name in names:
-        own = workspace.packages[name].rel_dir + "/"
-        out[name] = [d[len(own):] for d in dirs if d.startswith(own)]
-    return out
-
-
-def _entry(workspace, name, tarball, sha256, fingerprint, inputs):
-    pkg = workspace.packages[name]
-    entry = {"name": name, "version": pkg.version, "dir": pkg.rel_dir, "tarball": tarball, "sha256": sha256,
-             "fingerprint": fingerprint, "targets": pkg.targets, "inputs": inputs}
-    entry.update(ws.split_dependencies(workspace, pkg))
-    return entry
-
-
-def _diff_text(packages, order, pending=()):
-    lines = []
-    for name in order:
-        entry = packages[name]
-        digest = "(rebuilt)" if name in pending else "sha256:%s" % (entry.get("sha256") or "")[:16]
-        lines.append("%s %s %s %s\n" % (name, entry.get("version"), entry.get("tarball"), digest))
-    return "".join(lines)
-
-
-def _staging(output):
-    parent = os.path.dirname(output)
-    try:
-        if not os.path.isdir(parent):
-            os.makedirs(parent)
-        staging = tempfile.mkdtemp(prefix=".%s.staging-" % os.path.basename(output), dir=parent)
-        os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide the tarballs from image builds run as others
-        return staging
-    except OSError as exc:
-        raise DeployError("The output directory %s is not writable: cannot create a staging directory in %s (%s)." % (
-            output, parent, exc.strerror or exc),
-            hint="Choose an output whose parent directory this user can write, or fix its permissions.")
-
-
-def _swap(staging, output):
-    """Replace output by staging: two renames on one file system, the old one removed last."""
-    old = None
-    if os.path.exists(output):
-        old = tempfile.mkdtemp(prefix=".%s.old-" % os.path.basename(output), dir=os.path.dirname(output))
-        os.rmdir(old)
-        os.rename(output, old)
-    try:
-        os.rename(staging, output)
-    except OSError:
-        if old:
-            os.rename(old, output)
-        raise
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _builder(workspace, pnpm, build, staging, timeout):
-    def job(name):
-        pkg = workspace.packages[name]
-        if build and pkg.scripts.get("build"):
-            try:
-                run(_pnpm.build_command(pnpm, pkg.dir, timeout), what="The build of %s in %s" % (name, pkg.rel_dir))
-            except DeployError as exc:
-                exc.hint = ("Fix the package's build (run 'pnpm run build' in %s to see all of it); the previous "
-                            "tarballs and manifest are unchanged." % pkg.rel_dir)
-                exc.details["package"] = name
-                raise
-        return _pnpm.pack(pnpm, pkg, staging, timeout)
-    return job
-
-
-def pack_workspace(workspace, output, package_filter="@bytelyst/*", build=True, pnpm="pnpm", jobs=None,
-                   force=False, shared_inputs=None, timeout=1800, check_mode=False):
-    """The whole job, without Ansible: returns the module's result (plus 'diff')."""
-    started = time.time()
-    root, output = os.path.abspath(workspace), os.path.abspath(output)
-    version = _pnpm.check_version(pnpm)
-    space = ws.discover(root)
-    names = ws.select(space, package_filter)
-    ws.validate(space, names)
-    edges = ws.graph(space, names)
-    order = ws.topological_order(names, edges)
-    previous = _previous(output)
-    old_packages = (previous or {}).get("packages") or {}
-
-    lock = _load_lockfile(root)
-    shared = fp.shared_inputs(root, DEFAULT_SHARED_INPUTS if shared_inputs is None else shared_inputs, lock)
-    tool = {"pnpm": version, "build": bool(build)}
-    nested = _nested(space, names)
-    fingerprints, inputs, reasons = {}, {}, {}
-    for name in order:
-        inputs[name] = _inputs(space, name, edges, lock, shared, tool, fingerprints, nested)
-        fingerprints[name] = fp.fingerprint(inputs[name])
-        old = old_packages.get(name)
-        why = ["forced"] if force else fp.reasons((old or {}).get("inputs"), inputs[name])
-        if not why:
-            problem = _old_tarball_ok(output, old)
-            why = [problem] if problem else []
-        reasons[name] = why
-    rebuild = [n for n in order if reasons[n]]
-    removed = sorted(n for n in old_packages if n not in names)
-
-    packages = {}
-    for name in order:
-        old = old_packages.get(name) or {}
-        kept = name not in rebuild
-        packages[name] = _entry(space, name, old.get("tarball") if kept else _pnpm.tarball_name(name, space.packages[name].version),
-                                old.get("sha256") if kept else None, fingerprints[name], inputs[name])
-
-    def current_state(pkgs):
-        return {"packages": pkgs, "order": list(order), "filter": package_filter}
-
-    old_state = {"packages": old_packages, "order": (previous or {}).get("order"),
-                 "filter": (previous or {}).get("filter")}
-    changed = bool(rebuild) or previous is None or current_state(packages) != old_state
-    result = {"changed": changed, "rebuilt": rebuild, "removed": removed, "order": order, "pnpm_version": version,
-              "manifest": os.path.join(output, _manifest.MANIFEST_NAME)}
-    diff_before = _diff_text(old_packages, [n for n in (previous or {}).get("order") or [] if n in old_packages])
-
-    if changed and check_mode and not os.access(os.path.dirname(output) if os.path.isdir(os.path.dirname(output)) else "/", os.W_OK):
-        raise DeployError("The output directory %s is not writable (its parent is not writable by this user)." % output,
-                          hint="Choose an output whose parent directory this user can write, or fix its permissions.")
-    if changed and not check_mode:
-        staging = _staging(output)
-        try:
-            for name in order:
-                if name not in rebuild:
-                    src = os.path.join(output, packages[name]["tarball"])
-                    dst = os.path.join(staging, packages[name]["tarball"])
-                    try:
-                        os.link(src, dst)
-                    except OSError:
-                        shutil.copy2(src, dst)
-            made = _pnpm.run_jobs(rebuild, edges, _builder(space, pnpm, build, staging, timeout), jobs or os.cpu_count() or 1)
-            for name in order:  # fingerprints after the build: what a later run will find
-                if name in rebuild:
-                    inputs[name] = _inputs(space, name, edges, lock, shared, tool, fingerprints, nested)
-                    fingerprints[name] = fp.fingerprint(inputs[name])
-                    packages[name] = _entry(space, name, made[name], _manifest.sha256_file(os.path.join(staging, made[name])),
-                                            fingerprints[name], inputs[name])
-            _manifest.write(staging, packages, order, package_filter)
-            _swap(staging, output)
-        finally:
-            if os.path.isdir(staging):
-                shutil.rmtree(staging, ignore_errors=True)
-
-    pending = rebuild if check_mode else ()
-    result["packages"] = []
-    for name in order:
-        entry = dict((k, v) for k, v in packages[name].items() if k != "inputs")
-        entry.update({"rebuilt": name in rebuild, "reasons": reasons[name]})
-        result["packages"].append(entry)
-    result["diff"] = {"before": diff_before, "after": _diff_text(packages, order, pending),
-                      "before_header": result["manifest"], "after_header": result["manifest"]}
-    result["duration"] = round(time.time() - started, 3)
+def run(module):
+    """Check the options the argument spec cannot, and pack; the result without the diff unless asked."""
+    params = module.params
+    if not ws.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    if params["jobs"] is not None and params["jobs"] < 1:
+        module.fail_json(msg="jobs must be 1 or more, got %d." % params["jobs"])
+    result = pack_workspace(params["workspace"], params["output"], params["filter"], params["build"],
+                            params["pnpm"], params["jobs"], params["force"], params["shared_inputs"],
+                            params["timeout"], module.check_mode)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
     return result
 
 
@@ -445,20 +246,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not ws.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
-    params = module.params
-    if params["jobs"] is not None and params["jobs"] < 1:
-        module.fail_json(msg="jobs must be 1 or more, got %d." % params["jobs"])
     try:
-        result = pack_workspace(params["workspace"], params["output"], params["filter"], params["build"],
-                                params["pnpm"], params["jobs"], params["force"], params["shared_inputs"],
-                                params["timeout"], module.check_mode)
+        result = run(module)
     except DeployError as err:
         module.fail_json(msg=str(err), **err.result())
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
     module.exit_json(**result)
 
 

@@ -17,7 +17,7 @@ import yaml
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.modules.workspace_pack import pack_workspace
+from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import pack_workspace
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import (
-    ComposeProject, containers_by_service, is_healthy, parse_config_hashes, parse_json_output,
+    ComposeProject, containers_by_service, env_file_text, is_healthy, parse_config_hashes, parse_json_output,
     parse_labels, published_ports, render_override, repo_digest, resolve_image, split_ref, up_failure)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
@@ -251,22 +251,11 @@ def test_http_probe_against_a_loopback_server():
         server.server_close()
 
 
-# The module's pure helpers: env file text and the recreate plan.
+# The env file Compose reads (--env-file).
 
 def test_env_file_text_is_literal_and_refuses_newlines():
-    from ansible_collections.bytelyst.deploy.plugins.modules.compose_deploy import env_file_text
     assert env_file_text({"B": "x$y", "A": "it's", "C": None}) == "A=\"it's\"\nB='x$y'\nC=''\n"
     assert env_file_text({}) == ""
     with pytest.raises(DeployError) as err:
         env_file_text({"KEY": "line1\nline2"})
     assert "env.KEY holds a newline" in str(err.value) and "line1" not in str(err.value)
-
-
-def test_recreate_plan_compares_config_hashes_and_health():
-    from ansible_collections.bytelyst.deploy.plugins.modules.compose_deploy import Deployer
-    params = dict(project_name="notes", history_dir="/nonexistent/h", triggered_by="t", keep_releases=5, env=None)
-    deployer = Deployer(params, check_mode=True, warn=None)
-    running = {"id": "c1", "state": "running", "health": "healthy", "config_hash": "h1"}
-    containers = {"web": running, "api": dict(running, config_hash="old"), "worker": dict(running, health="unhealthy")}
-    hashes = {"web": "h1", "api": "h2", "worker": "h1", "cron": "h3"}
-    assert deployer.recreate_list(hashes, containers) == ["api", "cron", "worker"]

@@ -1,0 +1,287 @@
+"""The tarball directory core (_tarballs.py): what to rebuild and why, and the atomic output
+(a tiny workspace on disk, pnpm faked by a command runner; no Node, no pnpm)."""
+
+import hashlib
+import json
+import os
+import threading
+
+import pytest
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarballs
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
+from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+
+class FakePnpm(object):
+    """A command runner standing in for pnpm: --version, run build (writes dist/), pack (writes a .tgz)."""
+
+    def __init__(self, version="10.6.5", failing_builds=()):
+        self.version = version
+        self.failing_builds = set(failing_builds)
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def __call__(self, command, check=True, what=None):
+        args = command.argv[1:]
+        package = os.path.basename(command.cwd or "")
+        with self.lock:
+            self.calls.append("--version" if args == ["--version"] else "%s %s" % (package, args[-1 if args[0] == "run" else 0]))
+        if args == ["--version"]:
+            return Result(command, 0, self.version + "\n", "")
+        if args == ["run", "build"]:
+            if package in self.failing_builds:
+                raise DeployError("%s failed (exit code 2)." % what, command=command.display(), output="error TS2322")
+            with open(os.path.join(command.cwd, "src", "index.js")) as f:
+                source = f.read()
+            os.makedirs(os.path.join(command.cwd, "dist"), exist_ok=True)
+            with open(os.path.join(command.cwd, "dist", "index.js"), "w") as f:
+                f.write("// built\n" + source)
+            return Result(command, 0, "", "")
+        if args[0] == "pack":
+            with open(os.path.join(command.cwd, "package.json")) as f:
+                meta = json.load(f)
+            digest = hashlib.sha256()
+            for current, dirs, files in sorted(os.walk(command.cwd)):
+                dirs.sort()
+                for name in sorted(files):
+                    with open(os.path.join(current, name), "rb") as f:
+                        digest.update(name.encode() + f.read())
+            name = "%s-%s.tgz" % (meta["name"].lstrip("@").replace("/", "-"), meta["version"])
+            with open(os.path.join(args[args.index("--pack-destination") + 1], name), "w") as f:
+                f.write(digest.hexdigest())
+            return Result(command, 0, name + "\n", "")
+        raise AssertionError("unexpected pnpm call: %s" % command.display())
+
+    def actions(self):
+        """Calls other than the version check, as '<package dir> build' or '<package dir> pack'."""
+        return [c for c in self.calls if c != "--version"]
+
+
+def package(root, rel, name, deps=(), build=True, version="1.0.0"):
+    path = root / rel
+    (path / "src").mkdir(parents=True)
+    data = {"name": name, "version": version, "dependencies": dict((d, "workspace:^") for d in deps)}
+    if build:
+        data["scripts"] = {"build": "tsc"}
+    (path / "package.json").write_text(json.dumps(data))
+    (path / "src" / "index.js").write_text("module.exports = %r;\n" % name)
+
+
+@pytest.fixture
+def space(tmp_path):
+    """errors <- config <- auth; format alone (no build script); a tool outside the filter."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "pnpm-workspace.yaml").write_text("packages:\n  - 'packages/*'\n  - 'tools/*'\n")
+    (root / "tsconfig.base.json").write_text("{}\n")
+    package(root, "packages/errors", "@s/errors")
+    package(root, "packages/config", "@s/config", deps=["@s/errors"])
+    package(root, "packages/auth", "@s/auth", deps=["@s/config", "@s/errors"])
+    package(root, "packages/format", "@s/format", build=False)
+    package(root, "tools/gen", "gen")
+    return root
+
+
+def pack(space, out, pnpm, **kw):
+    kw.setdefault("package_filter", "@s/*")
+    return _tarballs.pack_workspace(str(space), str(out), pnpm="pnpm", runner=pnpm, **kw)
+
+
+def reasons(result):
+    return dict((p["name"], p["reasons"]) for p in result["packages"])
+
+
+def test_cold_run_builds_and_packs_everything_in_dependency_order(space, tmp_path):
+    pnpm, out = FakePnpm(), tmp_path / "out"
+    result = pack(space, out, pnpm, jobs=1)
+    assert result["changed"] and result["pnpm_version"] == "10.6.5"
+    assert result["order"] == ["@s/errors", "@s/config", "@s/auth", "@s/format"]
+    assert result["rebuilt"] == result["order"]
+    assert set(map(tuple, reasons(result).values())) == {("new",)}
+    assert pnpm.calls[0] == "--version"
+    assert pnpm.actions() == ["errors build", "errors pack", "config build", "config pack",
+                              "auth build", "auth pack", "format pack"]  # format has no build script
+    manifest = _manifest.load(str(out))
+    assert manifest["order"] == result["order"] and manifest["filter"] == "@s/*"
+    assert _manifest.verify(manifest)
+    assert sorted(os.listdir(str(out))) == ["bytelyst-manifest.json", "s-auth-1.0.0.tgz", "s-config-1.0.0.tgz",
+                                            "s-errors-1.0.0.tgz", "s-format-1.0.0.tgz"]
+    auth = manifest["packages"]["@s/auth"]
+    assert auth["dependencies"]["internal"] == {"@s/config": "workspace:^", "@s/errors": "workspace:^"}
+    assert set(auth["inputs"]["dependencies"]) == {"@s/config", "@s/errors"}
+    assert "dist/index.js" in auth["inputs"]["files"]  # fingerprinted after its build
+    assert [p["sha256"] for p in result["packages"]] == [manifest["packages"][n]["sha256"] for n in result["order"]]
+    assert "staging" not in " ".join(os.listdir(str(tmp_path)))
+
+
+def test_nothing_changed_builds_nothing(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    before = (out / "bytelyst-manifest.json").read_text()
+    pnpm = FakePnpm()
+    result = pack(space, out, pnpm)
+    assert not result["changed"] and result["rebuilt"] == [] and result["removed"] == []
+    assert pnpm.actions() == []
+    assert all(p["reasons"] == [] and not p["rebuilt"] for p in result["packages"])
+    assert (out / "bytelyst-manifest.json").read_text() == before
+
+
+def test_a_changed_source_rebuilds_the_package_and_its_dependents_only(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    kept_inode = os.stat(str(out / "s-format-1.0.0.tgz")).st_ino
+    (space / "packages" / "config" / "src" / "index.js").write_text("module.exports = 'changed';\n")
+    pnpm = FakePnpm()
+    result = pack(space, out, pnpm)
+    assert result["changed"] and result["rebuilt"] == ["@s/config", "@s/auth"]
+    why = reasons(result)
+    assert why["@s/config"] == ["source changed: src/index.js"]
+    assert why["@s/auth"] == ["dependency @s/config changed"]
+    assert why["@s/errors"] == [] and why["@s/format"] == []
+    assert pnpm.actions() == ["config build", "config pack", "auth build", "auth pack"]
+    assert os.stat(str(out / "s-format-1.0.0.tgz")).st_ino == kept_inode  # kept tarballs are hard links
+    assert _manifest.verify(_manifest.load(str(out)))
+
+
+def test_shared_inputs_and_tool_changes_rebuild_everything(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    (space / "tsconfig.base.json").write_text('{"strict": true}\n')
+    result = pack(space, out, FakePnpm(), check_mode=True)
+    assert set(result["rebuilt"]) == {"@s/errors", "@s/config", "@s/auth", "@s/format"}
+    assert "shared input changed: tsconfig.base.json" in reasons(result)["@s/errors"]
+    pack(space, out, FakePnpm())
+    result = pack(space, out, FakePnpm(version="10.7.0"), check_mode=True)
+    assert reasons(result)["@s/format"] == ["pnpm changed: 10.6.5 -> 10.7.0"]
+    result = pack(space, out, FakePnpm(), build=False, check_mode=True)
+    assert "build changed: True -> False" in reasons(result)["@s/errors"]
+
+
+def test_a_missing_or_altered_tarball_is_rebuilt(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    (out / "s-errors-1.0.0.tgz").unlink()
+    (out / "s-format-1.0.0.tgz").write_text("tampered")
+    result = pack(space, out, FakePnpm(), check_mode=True)
+    assert reasons(result)["@s/errors"] == ["tarball missing from the output directory"]
+    assert reasons(result)["@s/format"] == ["tarball in the output directory does not match the manifest"]
+    assert result["rebuilt"] == ["@s/errors", "@s/format"]  # a repack alone does not change the dependents' inputs
+    pack(space, out, FakePnpm())
+    assert _manifest.verify(_manifest.load(str(out)))
+
+
+def test_check_mode_reports_and_touches_nothing(space, tmp_path):
+    out = tmp_path / "out"
+    pnpm = FakePnpm()
+    result = pack(space, out, pnpm, check_mode=True, force=True)
+    assert result["changed"] and not out.exists()
+    assert pnpm.actions() == [] and not (space / "packages" / "errors" / "dist").exists()
+    assert all(p["sha256"] is None and p["rebuilt"] and p["reasons"] == ["forced"] for p in result["packages"])
+    assert result["diff"]["before"] == ""
+    assert "@s/errors 1.0.0 s-errors-1.0.0.tgz (rebuilt)\n" in result["diff"]["after"]
+
+
+def test_force_rebuilds_what_is_up_to_date(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    pnpm = FakePnpm()
+    result = pack(space, out, pnpm, force=True)
+    assert result["rebuilt"] == result["order"] and len(pnpm.actions()) == 7
+
+
+def test_a_failed_build_names_the_package_and_keeps_the_previous_output(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    before = dict((f, (out / f).read_bytes()) for f in os.listdir(str(out)))
+    (space / "packages" / "errors" / "src" / "index.js").write_text("broken\n")
+    pnpm = FakePnpm(failing_builds=["errors"])
+    with pytest.raises(DeployError) as err:
+        pack(space, out, pnpm)
+    assert err.value.details["package"] == "@s/errors"
+    assert "The build of @s/errors in packages/errors failed" in str(err.value)
+    assert "previous tarballs and manifest are unchanged" in str(err.value)
+    assert not any(c.startswith(("config", "auth")) for c in pnpm.actions())  # dependents never start
+    assert dict((f, (out / f).read_bytes()) for f in os.listdir(str(out))) == before
+    assert sorted(os.listdir(str(tmp_path))) == ["out", "ws"]  # no staging directory left
+
+
+def test_a_narrower_filter_removes_packages_from_the_output(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    pnpm = FakePnpm()
+    result = pack(space, out, pnpm, package_filter="@s/config")
+    assert result["order"] == ["@s/errors", "@s/config"]  # its dependency comes along
+    assert result["removed"] == ["@s/auth", "@s/format"] and result["rebuilt"] == [] and result["changed"]
+    assert pnpm.actions() == []
+    assert sorted(os.listdir(str(out))) == ["bytelyst-manifest.json", "s-config-1.0.0.tgz", "s-errors-1.0.0.tgz"]
+
+
+def test_an_output_that_is_not_ours_is_refused(space, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    pnpm = FakePnpm()
+    with pytest.raises(DeployError) as err:
+        pack(space, out, pnpm)
+    assert "holds files but no bytelyst-manifest.json" in str(err.value)
+    assert pnpm.actions() == [] and (out / "notes.txt").read_text() == "mine"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DeployError) as err:
+        pack(space, tmp_path / "file", FakePnpm())
+    assert "exists and is not a directory" in str(err.value)
+
+
+def test_an_unreadable_manifest_rebuilds_everything(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    (out / "bytelyst-manifest.json").write_text("{not json")
+    result = pack(space, out, FakePnpm())
+    assert result["rebuilt"] == result["order"] and reasons(result)["@s/errors"] == ["new"]
+    assert _manifest.verify(_manifest.load(str(out)))
+
+
+def test_rebuild_reasons_force_inputs_then_tarball(tmp_path):
+    inputs = {"files": {"a": "1"}, "lockfile": None, "shared": {"files": {}, "lockfile": None},
+              "tool": {"pnpm": "10"}, "dependencies": {}}
+    (tmp_path / "a.tgz").write_text("x")
+    good = {"inputs": inputs, "tarball": "a.tgz", "sha256": _manifest.sha256_file(str(tmp_path / "a.tgz"))}
+    assert _tarballs.rebuild_reasons(good, inputs, str(tmp_path)) == []
+    assert _tarballs.rebuild_reasons(good, inputs, str(tmp_path), force=True) == ["forced"]
+    assert _tarballs.rebuild_reasons(None, inputs, str(tmp_path)) == ["new"]
+    assert _tarballs.rebuild_reasons(dict(good, sha256="0"), inputs, str(tmp_path)) == [
+        "tarball in the output directory does not match the manifest"]
+    changed = dict(inputs, files={"a": "2"})
+    assert _tarballs.rebuild_reasons(dict(good, sha256="0"), changed, str(tmp_path)) == ["source changed: a"]
+
+
+def test_nested_packages_are_fingerprinted_on_their_own(tmp_path):
+    root = tmp_path / "w"
+    root.mkdir()
+    (root / "pnpm-workspace.yaml").write_text("packages:\n  - 'packages/**'\n")
+    package(root, "packages/app", "@s/app")
+    package(root, "packages/app/plugins/x", "@s/x")
+    space = ws.discover(str(root))
+    assert _tarballs.nested_dirs(space, ["@s/app", "@s/x"]) == {"@s/app": ["plugins/x"], "@s/x": []}
+
+
+def test_swap_replaces_the_output_and_keeps_it_on_failure(tmp_path):
+    out, staging = tmp_path / "out", tmp_path / "staging"
+    out.mkdir()
+    (out / "old").write_text("1")
+    staging.mkdir()
+    (staging / "new").write_text("2")
+    _tarballs.swap(str(staging), str(out))
+    assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == ["out"]
+    with pytest.raises(OSError):
+        _tarballs.swap(str(tmp_path / "gone"), str(out))
+    assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == ["out"]
+
+
+def test_diff_text_marks_pending_packages():
+    packages = {"@s/a": {"version": "1.0.0", "tarball": "s-a-1.0.0.tgz", "sha256": "ab" * 32},
+                "@s/b": {"version": "2.0.0", "tarball": "s-b-2.0.0.tgz", "sha256": None}}
+    assert _tarballs.diff_text(packages, ["@s/a", "@s/b"], pending=["@s/b"]) == (
+        "@s/a 1.0.0 s-a-1.0.0.tgz sha256:abababababababab\n@s/b 2.0.0 s-b-2.0.0.tgz (rebuilt)\n")
