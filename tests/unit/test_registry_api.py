@@ -175,3 +175,60 @@ def test_index_repository_without_organisation_is_refused():
     assert "'hub.example/notes-backend' names no organisation" in text
     assert "hub.example/<organisation>/notes-backend" in text
 
+
+def test_stored_credentials_of_the_index_are_found_by_its_index_name(tmp_path, monkeypatch):
+    """The docker CLI stores the index's credentials under the index server URL; a reference
+    names the index by its index name. Both come from the Docker SDK, not from this test."""
+    import base64
+    import json
+
+    docker_auth = pytest.importorskip("docker.auth")
+    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import stored_credentials
+    pair = base64.b64encode(b"hub-bot:hub-Secret-1").decode()
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {docker_auth.INDEX_URL: {"auth": pair}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert stored_credentials(docker_auth.INDEX_NAME) == ("hub-bot", "hub-Secret-1")
+    assert stored_credentials("registry.example.com") == (None, None)
+
+
+class FakeModule(object):
+    def __init__(self, **params):
+        self.params = dict(name=None, repository=None, tags=None, promote=None, channel_tags=["latest"], force=False,
+                           username=None, password=None, ca_cert=None, allow_http=False, registry_api=None,
+                           retries=0, retry_delay=0.1, timeout=5, docker_host=None, docker_cli=None)
+        self.params.update(params)
+        self.no_log_values = set()
+        self.check_mode = False
+
+
+def closed_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_promotion_without_a_reachable_engine_asks_for_registry_api():
+    pytest.importorskip("docker")
+    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import run
+    engine = "tcp://127.0.0.1:%d" % closed_port()
+    module = FakeModule(repository="registry.example.com/team/app", promote={"from": "1.0.0", "to": ["latest"]},
+                        docker_host=engine)
+    with pytest.raises(DeployError) as info:
+        run(module)
+    text = str(info.value)
+    assert "Cannot tell whether the registry registry.example.com is the Docker engine's official index" in text
+    assert engine in text and "Set registry_api" in text
+
+
+def test_promotion_with_registry_api_needs_no_engine():
+    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import run
+    api = "http://localhost:%d" % closed_port()
+    module = FakeModule(repository="registry.example.com/team/app", promote={"from": "1.0.0", "to": ["latest"]},
+                        docker_host="tcp://127.0.0.1:%d" % closed_port(), registry_api=api, allow_http=True)
+    with pytest.raises(DeployError) as info:
+        run(module)
+    # It went to the API (closed here), not to the engine.
+    text = str(info.value)
+    assert "The registry registry.example.com (API at %s) failed look-up of 1.0.0" % api in text
+    assert "Docker engine" not in text
