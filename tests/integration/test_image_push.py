@@ -315,7 +315,7 @@ def test_registry_api_carries_push_repush_and_promote(push, build, loopback, reg
 
 
 def test_registry_api_unreachable_fails_naming_it_and_pushes_nothing(push, build, loopback, registry_addr,
-                                                                      standin_image, unique, docker_client):
+                                                                     standin_image, unique, docker_client):
     url, used = loopback
     repository = "i6test/%s/closed" % unique
     used.append(repository)
