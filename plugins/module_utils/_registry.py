@@ -8,6 +8,9 @@ HEAD, with Basic or Bearer-token authentication (answering the registry's
 challenge), bounded retries with backoff on connection errors and 5xx, and TLS
 with an extra CA. Plain HTTP only when the caller allows it.
 
+``registry`` is the name images use (in messages and for credentials);
+``api_url`` is where the API answers, when that is not at ``registry`` itself.
+
 Authentication failures are never retried, and no message ever holds the
 password or a token.
 """
@@ -28,7 +31,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPSHandler, HTTPRedirectHandler, Request, build_opener
 
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -103,10 +106,16 @@ class _NoRedirect(HTTPRedirectHandler):
 
 
 class RegistryClient(object):
-    """One registry, one set of credentials."""
+    """One registry, one set of credentials.
+
+    registry names the registry as image references do (messages, credentials);
+    api_url is the base URL of its API v2 (scheme://host[:port]) when that is
+    not the registry host itself; by default https://<registry> (http:// with
+    allow_http).
+    """
 
     def __init__(self, registry, username=None, password=None, ca_file=None, allow_http=False,
-                 retries=3, retry_delay=1.0, timeout=60, sleep=time.sleep):
+                 retries=3, retry_delay=1.0, timeout=60, api_url=None, sleep=time.sleep):
         self.registry = registry
         self.username = username
         self.password = password
@@ -115,7 +124,10 @@ class RegistryClient(object):
         self.retry_delay = retry_delay
         self.timeout = timeout
         self.sleep = sleep
-        self.base_url = ("http://" if allow_http else "https://") + registry
+        default = ("http://" if allow_http else "https://") + registry
+        self.base_url = (api_url or default).rstrip("/")
+        # How messages name the registry: with the API address when it is elsewhere.
+        self.where = registry if self.base_url == default else "%s (API at %s)" % (registry, self.base_url)
         context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
         self._opener = build_opener(HTTPSHandler(context=context), _NoRedirect())
         self._auth = {}  # scope -> Authorization header value
@@ -195,7 +207,7 @@ class RegistryClient(object):
                 if attempt > len(delays):
                     raise DeployError(
                         "The registry %s failed %s after %d attempt(s); last error: %s"
-                        % (self.registry, what or "%s %s" % (method, path), attempt, exc),
+                        % (self.where, what or "%s %s" % (method, path), attempt, exc),
                         hint="Check that the registry runs and is reachable from this host, "
                              "or raise retries/retry_delay.",
                         registry=self.registry,
@@ -232,10 +244,10 @@ class RegistryClient(object):
     def _token(self, params, scope):
         realm = params.get("realm")
         if not realm:
-            raise DeployError("The registry %s asked for a token but named no token service (realm)." % self.registry)
+            raise DeployError("The registry %s asked for a token but named no token service (realm)." % self.where)
         if not realm.startswith("https://") and not (self.allow_http and realm.startswith("http://")):
             raise DeployError(
-                "The registry %s sends credentials to a token service over plain HTTP (%s)." % (self.registry, realm),
+                "The registry %s sends credentials to a token service over plain HTTP (%s)." % (self.where, realm),
                 hint="Set allow_http only for a loopback registry you trust.",
             )
         query = [(k, params[k]) for k in ("service",) if params.get(k)]
@@ -252,7 +264,7 @@ class RegistryClient(object):
             return data.get("token") or data["access_token"]
         except (ValueError, KeyError, UnicodeDecodeError):
             raise DeployError("The token service %s of registry %s answered HTTP %d without a token."
-                              % (realm, self.registry, resp.status))
+                              % (realm, self.where, resp.status))
 
     def _basic(self):
         pair = "%s:%s" % (self.username or "", self.password or "")
@@ -262,7 +274,7 @@ class RegistryClient(object):
         who = "user %s" % self.username if self.username else "anonymous access (no credentials given)"
         return AuthenticationError(
             "Authentication failed for %s at registry %s (HTTP %d: %s). Not retried."
-            % (who, self.registry, resp.status, resp.error_text() or "no details"),
+            % (who, self.where, resp.status, resp.error_text() or "no details"),
             hint="Check the username and password, or the docker credentials stored for this registry, "
                  "and that the user may push to this repository.",
             registry=self.registry,
@@ -271,7 +283,7 @@ class RegistryClient(object):
     def _expect(self, resp, statuses, what):
         if resp.status not in statuses:
             raise DeployError("The registry %s refused the %s: HTTP %d: %s"
-                              % (self.registry, what, resp.status, resp.error_text() or "no details"),
+                              % (self.where, what, resp.status, resp.error_text() or "no details"),
                               registry=self.registry)
 
     def _send(self, method, url, headers, body):
@@ -291,19 +303,25 @@ class RegistryClient(object):
             reason = exc.reason
             if isinstance(reason, ssl.SSLError):
                 raise self._tls_error(reason)
-            raise _Transient("cannot connect to %s: %s" % (url.split("/v2/")[0], reason))
+            raise _Transient("cannot connect to %s: %s" % (_origin(url), reason))
         except ssl.SSLError as exc:
             raise self._tls_error(exc)
         except (HTTPException, socket.timeout, ConnectionError, OSError) as exc:
-            raise _Transient("connection to %s failed: %s" % (self.registry, exc or type(exc).__name__))
+            raise _Transient("connection to %s failed: %s" % (_origin(url), exc or type(exc).__name__))
 
     def _tls_error(self, exc):
         return DeployError(
-            "TLS with the registry %s failed: %s" % (self.registry, exc),
+            "TLS with the registry %s failed: %s" % (self.where, exc),
             hint="Give the registry's CA certificate (ca_cert), or, only for a plain-HTTP loopback "
-                 "registry, set allow_http.",
+                 "registry, set allow_http%s." % ("" if self.where == self.registry else " and an http:// registry_api"),
             registry=self.registry,
         )
+
+
+def _origin(url):
+    """scheme://host[:port] of url: where a request went, without path or query."""
+    parts = urlsplit(url)
+    return "%s://%s" % (parts.scheme, parts.netloc)
 
 
 def _scope(repository, actions):

@@ -12,10 +12,12 @@ module: image_push
 short_description: Push image tags to a registry, or promote a channel tag, idempotently
 version_added: 0.1.0
 description:
-  - Pushes one or more tags of a local image to a registry that speaks the registry HTTP API v2 at the
-    host named in the reference (Gitea, a local registry); Docker Hub is not supported yet. The engine
-    sends the layers; the module asks the registry itself whether each tag already holds the local
-    image, and pushes nothing when it does.
+  - Pushes one or more tags of a local image to a registry that speaks the registry HTTP API v2 (Gitea,
+    a local registry, Docker Hub). The engine sends the layers; the module asks the registry itself
+    whether each tag already holds the local image, and pushes nothing when it does.
+  - The module talks to the API at the registry host named in the reference, at O(registry_api) when
+    given, or, for the Docker engine's official index (Docker Hub, whose references name V(docker.io)),
+    at the address the engine reports for that index.
   - After a push, verifies that the registry's digest for every tag is the pushed one, and reports the
     layers sent and the layers the registry already had, with bytes.
   - With O(promote), points channel tags at a manifest the registry already has (by tag or digest);
@@ -88,8 +90,22 @@ options:
   allow_http:
     description:
       - Talk to the registry over plain HTTP. Only for a registry on loopback or a network you trust.
+      - With O(registry_api), allows an V(http://) URL there.
     type: bool
     default: false
+  registry_api:
+    description:
+      - The base URL of the registry's HTTP API v2, as V(https://host[:port]) (V(http://) only with
+        O(allow_http=true)), when the API does not answer at the registry host named in the reference
+        (a registry behind another name or port). Give no path; the module adds C(/v2/) itself.
+      - The reference still names the registry as the engine and users know it; that name is used in
+        messages and to find stored credentials, and the engine pushes to it.
+      - Without it, when the reference's registry is the Docker engine's official index (one of the
+        C(RegistryConfig.IndexConfigs) names of C(docker info) marked official, or the host of its
+        C(IndexServerAddress)), the API is taken at V(https://) and the host of C(IndexServerAddress).
+        So even with O(promote), a registry named by a host name without a port (it could be the index) is
+        looked up in the engine; set O(registry_api) where no engine is reachable.
+    type: str
   retries:
     description:
       - How many times to retry after a connection error or a 5xx answer (authentication failures are not retried).
@@ -114,6 +130,8 @@ attributes:
     support: full
 notes:
   - Registry references must name the registry host, so that an image never goes to a registry nobody named.
+  - On the Docker engine's official index, repositories are V(<organisation>/<name>); a reference without
+    the organisation is refused.
 """
 
 EXAMPLES = r"""
@@ -129,6 +147,17 @@ EXAMPLES = r"""
     repository: registry.example.com/bytelyst/notes-backend
     tags: [1.4.0, 1.4.0-42]
     ca_cert: /etc/bytelyst/registry-ca.pem
+
+- name: Push to Docker Hub (the engine tells where its API answers; stored docker credentials are used)
+  bytelyst.deploy.image_push:
+    name: notes-backend:build-42
+    repository: docker.io/myorg/notes-backend
+    tags: [1.4.0]
+
+- name: Push to a registry whose API answers under another name than the one in image references
+  bytelyst.deploy.image_push:
+    name: registry.example.com/bytelyst/notes-backend:1.4.0
+    registry_api: https://registry-api.example.com:8443
 
 - name: After a successful rollout, move latest and stable to 1.4.0 (no layer is sent)
   bytelyst.deploy.image_push:
@@ -179,14 +208,17 @@ source_digest:
   type: str
 """
 
+from urllib.parse import urlsplit
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
-    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client, image_or_none)
+    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, DockerException, engine_client, image_or_none)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._push import CHANNEL_TAGS, Pusher, diff_of, promote
 from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient
+from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
 
 try:
     from docker import auth as docker_auth
@@ -225,6 +257,19 @@ def target_of(params):
     return parse(params["name"], what="image name")
 
 
+def registry_client(module, target, api_url):
+    """The RegistryClient for target, with the given or the stored credentials."""
+    params = module.params
+    username, password = params["username"], params["password"]
+    if not username:
+        username, password = stored_credentials(target.registry)
+    if password:
+        module.no_log_values.add(password)
+    return RegistryClient(target.registry, username=username, password=password, ca_file=params["ca_cert"],
+                          allow_http=params["allow_http"], retries=params["retries"],
+                          retry_delay=params["retry_delay"], timeout=params["timeout"], api_url=api_url)
+
+
 def tags_of(params):
     tags = params["tags"]
     if not tags:
@@ -236,25 +281,46 @@ def tags_of(params):
     return unique([check_tag(t) for t in tags])
 
 
+class Engine(object):
+    """The Docker engine, connected on first use (promotion needs it only to find an index's API)."""
+
+    def __init__(self, docker_host):
+        self.docker_host = docker_host
+        self._client = None
+
+    def client(self):
+        if self._client is None:
+            self._client = engine_client(self.docker_host)
+        return self._client
+
+    def info(self):
+        client = self.client()
+        try:
+            return client.info()
+        except DockerException as exc:
+            raise DeployError("The Docker engine did not report its configuration: %s" % exc)
+
+
 def run(module):
     params = module.params
     target = target_of(params)
-    username, password = params["username"], params["password"]
-    if not username:
-        username, password = stored_credentials(target.registry)
-    if password:
-        module.no_log_values.add(password)
-    registry = RegistryClient(target.registry, username=username, password=password, ca_file=params["ca_cert"],
-                              allow_http=params["allow_http"], retries=params["retries"],
-                              retry_delay=params["retry_delay"], timeout=params["timeout"])
     channel = params["channel_tags"]
+    engine = Engine(params["docker_host"])
+    source = to_tags = tags = None
     if params["promote"]:
         spec = params["promote"]
         source = spec["from"] if is_digest(spec["from"]) else check_tag(spec["from"], "promote.from tag")
         to_tags = unique([check_tag(t, "promote.to tag") for t in spec["to"]])
+    else:
+        tags = tags_of(params)
+        engine.client()
+    # Promotion needs no engine, unless only the engine can tell where the registry's API is.
+    api_url = resolve_api_url(target, engine.info, params["registry_api"], params["allow_http"])
+    registry = registry_client(module, target, api_url)
+    if params["promote"]:
         return promote(registry, target, source, to_tags, channel, params["force"], module.check_mode)
-    tags = tags_of(params)
-    client = engine_client(params["docker_host"])
+    client = engine.client()
+    username, password = registry.username, registry.password
     image = image_or_none(client, params["name"])
     if image is None:
         raise DeployError("The local image %r does not exist on the Docker engine." % params["name"],
@@ -281,6 +347,7 @@ def main():
         password=dict(type="str", no_log=True),
         ca_cert=dict(type="path"),
         allow_http=dict(type="bool", default=False),
+        registry_api=dict(type="str"),
         retries=dict(type="int", default=3),
         retry_delay=dict(type="float", default=1.0),
         timeout=dict(type="int", default=60),
@@ -299,6 +366,9 @@ def main():
     if module.params["retries"] < 0 or module.params["retry_delay"] < 0:
         module.fail_json(msg="retries and retry_delay must not be negative (got %s and %s)."
                          % (module.params["retries"], module.params["retry_delay"]))
+    api = module.params["registry_api"] or ""
+    if "@" in api:  # credentials in the URL (refused): keep them out of the result
+        module.no_log_values.update(v for v in (urlsplit(api).password,) if v)
     try:
         result = run(module)
     except DeployError as err:

@@ -3,6 +3,7 @@ its own data directory, optionally with htpasswd auth and TLS from a CA made her
 Each can be stopped, killed and restarted on the same port and data."""
 
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -10,9 +11,11 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ENGINE_CERTS = "/etc/docker/certs.d"
 
@@ -175,3 +178,56 @@ def delete_repository(url, repository, **auth):
         digest = tag_digest(url, repository, tag, **auth)
         if digest:
             api(url, "/v2/%s/manifests/%s" % (repository, digest), "DELETE", **auth)
+
+
+class RecordingProxy(object):
+    """The registry at target (host:port) under another address, http://localhost:<port>:
+    forwards every request as it is and records (method, path), so a test sees which
+    requests went through this address."""
+
+    def __init__(self, target):
+        self.target = target
+        self.requests = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                proxy.requests.append((self.command, self.path))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = dict((k, v) for k, v in self.headers.items() if k.lower() not in ("host", "connection"))
+                conn = http.client.HTTPConnection(proxy.target, timeout=60)
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    self.send_response(resp.status)
+                    for key, value in resp.getheaders():
+                        if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                            self.send_header(key, value)
+                    length = resp.getheader("Content-Length", "0") if self.command == "HEAD" else len(data)
+                    self.send_header("Content-Length", str(length))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                finally:
+                    conn.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://localhost:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def seen(self, method, path):
+        return (method, path) in self.requests
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

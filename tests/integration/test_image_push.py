@@ -3,6 +3,7 @@ the environment's loopback registry (plain HTTP) and extra ones started here
 (htpasswd + TLS with a CA made here; stopped before or killed during a push)."""
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from registry_fixtures import (  # noqa: E402
-    Registry, delete_repository, manifest_layers, tag_digest, tag_list)
+    RecordingProxy, Registry, delete_repository, manifest_layers, tag_digest, tag_list)
 
 pytestmark = pytest.mark.integration
 
@@ -260,3 +261,107 @@ def test_registry_killed_mid_push_then_rerun_completes(push, build, plain_regist
     assert result["changed"] is True, result
     assert result["tags"][0]["digest"] == tag_digest(reg.url, "team/big", "1.0.0")
     assert result["layers_pushed"] + result["layers_existing"] == 2
+
+
+@pytest.fixture
+def proxy(registry_addr):
+    """The environment's registry under another name and port (http://localhost:<port>)."""
+    recorder = RecordingProxy(registry_addr)
+    yield recorder
+    recorder.close()
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_registry_api_carries_push_repush_and_promote(push, build, loopback, registry_addr, standin_image, unique,
+                                                      proxy):
+    url, used = loopback
+    repository = "i6test/%s/api" % unique
+    used.append(repository)
+    image = build(standin_image, {"api.js": b"console.log('api %s')\n" % unique.encode()})
+    manifests = "/v2/%s/manifests/" % repository
+    # The reference names the registry as 127.0.0.1:<port> (the engine pushes there); its API is
+    # asked under another name and port, which only the proxy answers.
+    args = dict(name=image.id, repository="%s/%s" % (registry_addr, repository), tags=["1.0.0", "1.0.0-r1"],
+                allow_http=True, registry_api=proxy.url + "/")
+
+    result, _raw = push(args)
+    assert result["changed"] is True, result
+    digest = tag_digest(url, repository, "1.0.0")
+    assert digest and [(t["tag"], t["digest"], t["action"]) for t in result["tags"]] == [
+        ("1.0.0", digest, "pushed"), ("1.0.0-r1", digest, "pushed")]
+    assert proxy.seen("HEAD", manifests + "1.0.0")            # the look-up before the push
+    assert proxy.seen("PUT", manifests + "1.0.0-r1")          # the second tag, from the manifest
+    assert proxy.seen("GET", manifests + digest)              # the verification
+
+    del proxy.requests[:]
+    result, _raw = push(args)
+    assert result["changed"] is False, result
+    assert [t["action"] for t in result["tags"]] == ["unchanged", "unchanged"]
+    assert proxy.seen("HEAD", manifests + "1.0.0") and proxy.seen("HEAD", manifests + "1.0.0-r1")
+
+    del proxy.requests[:]
+    # Promotion through registry_api needs no engine: the one named here does not answer.
+    promo = dict(repository="%s/%s" % (registry_addr, repository), allow_http=True, registry_api=proxy.url,
+                 promote={"from": "1.0.0", "to": ["latest"]}, docker_host="tcp://127.0.0.1:%d" % closed_port())
+    result, _raw = push(promo)
+    assert result["changed"] is True and result["tags"][0]["action"] == "promoted", result
+    assert proxy.seen("PUT", manifests + "latest")
+    assert tag_digest(url, repository, "latest") == digest
+
+
+def test_registry_api_unreachable_fails_naming_it_and_pushes_nothing(push, build, loopback, registry_addr,
+                                                                     standin_image, unique, docker_client):
+    url, used = loopback
+    repository = "i6test/%s/closed" % unique
+    used.append(repository)
+    image = build(standin_image, {"closed.js": b"%s\n" % unique.encode()})
+    tags_before = local_tags(docker_client, image)
+    api = "http://localhost:%d" % closed_port()
+    result, _raw = push(dict(name=image.id, repository="%s/%s" % (registry_addr, repository), tags=["1.0.0"],
+                             allow_http=True, registry_api=api, retries=1, retry_delay=0.2))
+    assert result.get("failed") is True, result
+    assert "The registry %s (API at %s) failed look-up of tag 1.0.0 after 2 attempt(s)" % (registry_addr, api) \
+        in result["msg"]
+    assert "cannot connect to %s" % api in result["msg"]
+    assert tag_digest(url, repository, "1.0.0") is None and tag_list(url, repository) == []
+    assert local_tags(docker_client, image) == tags_before
+
+
+def test_registry_api_option_errors_name_the_input_and_the_fix(ansible_module, registry_addr):
+    from ansible_runner_helper import run_module_many
+    secret = "Url-pa55-" + registry_addr.replace(":", "-")
+    base = dict(repository="%s/i6test/options" % registry_addr, promote={"from": "1.0.0", "to": ["latest"]})
+    cases = [
+        (dict(base, registry_api="http://localhost:5000", allow_http=False), ["uses plain HTTP", "allow_http"]),
+        (dict(base, registry_api="https://localhost:5000/v2/"), ["path '/v2/'", "the module adds /v2/"]),
+        (dict(base, registry_api="localhost:5000"), ["is not an http(s) URL", "e.g. https://"]),
+        (dict(base, registry_api="https://bot:%s@localhost:5000" % secret), ["holds credentials", "username and password"]),
+    ]
+    # Verbose, so that the module's invocation (its arguments) is shown: the URL's password must be masked.
+    results, raw = run_module_many("image_push", [args for args, _words in cases], env={"ANSIBLE_VERBOSITY": "3"})
+    for (args, words), result in zip(cases, results):
+        assert result.get("failed") is True, (args, result)
+        for word in words:
+            assert word in result["msg"], (args, result["msg"])
+    assert secret not in raw and secret not in repr(results)
+
+
+def test_engine_reports_its_official_index_as_the_module_reads_it(docker_client):
+    """The real engine's info() has the shape official_index_api reads (no request is sent anywhere)."""
+    from urllib.parse import urlsplit
+
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import parse
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import (
+        official_index_names, resolve_api_url)
+    info = docker_client.info()
+    names = official_index_names(info)
+    assert names, info.get("RegistryConfig")
+    index_host = urlsplit(info["IndexServerAddress"]).netloc
+    for name in sorted(names) + [index_host]:
+        assert resolve_api_url(parse("%s/myorg/notes-backend" % name), lambda: info) == "https://" + index_host
+    assert resolve_api_url(parse("registry.example.com/myorg/notes-backend"), lambda: info) is None

@@ -251,3 +251,52 @@ def test_challenge_parsing_and_backoff():
 def test_manifest_without_layers():
     m = Manifest(b'{"mediaType": "x"}', "x", "sha256:0")
     assert m.layers == [] and m.config_digest is None
+
+
+def test_default_api_is_the_registry_host():
+    assert RegistryClient("registry.example.com").base_url == "https://registry.example.com"
+    assert RegistryClient("127.0.0.1:5000", allow_http=True).base_url == "http://127.0.0.1:5000"
+    c = RegistryClient("registry.example.com", api_url="https://registry.example.com/")
+    assert c.base_url == "https://registry.example.com" and c.where == "registry.example.com"
+
+
+def test_api_url_carries_every_request_while_messages_name_the_registry(fake):
+    reg = fake(auth="bearer")
+    # The reference's registry does not resolve: only the API address reaches the fake.
+    c = RegistryClient("registry.invalid", api_url="http://%s/" % reg.addr, allow_http=True,
+                       username=USER, password=PASSWORD, sleep=[].append)
+    assert c.base_url == "http://" + reg.addr
+    assert c.manifest_digest("team/app", "1.0.0") == DIGEST
+    assert c.put_manifest("team/app", "stable", c.get_manifest("team/app", "1.0.0")) == DIGEST
+    assert reg.manifests[("team/app", "stable")] == BODY
+    assert [r[1] for r in reg.requests if not r[1].startswith("/token")][-1] == "/v2/team/app/manifests/stable"
+    with pytest.raises(AuthenticationError) as info:
+        RegistryClient("registry.invalid", api_url="http://" + reg.addr, allow_http=True, username=USER,
+                       password="wrong").manifest_digest("team/app", "1.0.0")
+    assert "at registry registry.invalid (API at http://%s)" % reg.addr in str(info.value)
+
+
+def test_unreachable_api_url_is_named_with_the_registry():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        api = "http://localhost:%d" % s.getsockname()[1]
+    sleeps = []
+    c = RegistryClient("127.0.0.1:5000", api_url=api, allow_http=True, retries=1, retry_delay=0.25,
+                       sleep=sleeps.append)
+    with pytest.raises(DeployError) as info:
+        c.manifest_digest("team/app", "1.0.0", what="look-up of tag 1.0.0")
+    text = str(info.value)
+    assert "The registry 127.0.0.1:5000 (API at %s) failed look-up of tag 1.0.0 after 2 attempt(s)" % api in text
+    assert "cannot connect to %s" % api in text
+    assert sleeps == [0.25]
+
+
+def test_tls_failure_at_api_url_suggests_an_http_registry_api(fake):
+    reg = fake()
+    c = RegistryClient("registry.invalid", api_url="https://" + reg.addr, retries=0, sleep=[].append)
+    with pytest.raises(DeployError) as info:
+        c.manifest_digest("team/app", "1.0.0")
+    text = str(info.value)
+    assert "TLS with the registry registry.invalid (API at https://%s) failed" % reg.addr in text
+    assert "allow_http and an http:// registry_api" in text
