@@ -6,9 +6,11 @@ Every image is named below a unique prefix, labelled dev.bytelyst.test=1 and rem
 the end. Products are copies in a scratch directory with no common plat repo beside them.
 """
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -17,7 +19,7 @@ import image_contents
 import packed_workspace
 from product_fixtures import copy_product
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import wait_http
+from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import read_json, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -387,3 +389,73 @@ def test_notes_web_next_standalone_base_mode(env):
     # the page renders with @bytelyst/ui from the base
     assert wait_http(env.client, image.id, 3000, "/")["status"] == 200
 
+
+# Run by pnpm as the root project's postinstall in every install step: records what the step saw
+# of the build secrets (sha256 of each npmrc value and of the CA bundle), never the secrets themselves.
+SECRETS_SEEN = (
+    "node -e \"const fs = require('fs'), crypto = require('crypto');"
+    " const h = (b) => crypto.createHash('sha256').update(b).digest('hex');"
+    " const r = (f) => { try { return fs.readFileSync(f, 'utf8'); } catch (e) { return null; } };"
+    " const npmrc = r('/run/secrets/npmrc'), ca = r('/run/secrets/ca');"
+    " fs.writeFileSync('secrets-seen.json', JSON.stringify({"
+    " npmrc: npmrc === null ? null : npmrc.split('\\n').filter(Boolean).map((l) => h(l.slice(l.indexOf('=') + 1))),"
+    " ca: ca === null ? null : h(ca) }));\"")
+
+
+def test_secrets_absent_from_product_layers(env, tmp_path):
+    """npm_token and ca_bundle reach the install steps (as BuildKit secrets) and nothing else:
+    not the history, the image config, any layer's bytes, nor the module's result or output."""
+    run_id = uuid.uuid4().hex
+    token = "npm_BytelystSecretToken" + run_id
+    marker = "BYTELYST-SECRET-CA-" + run_id
+    ca_bundle = tmp_path / "ca.pem"
+    system_ca = ""
+    if env.ca:
+        with open(env.ca) as handle:
+            system_ca = handle.read()
+    ca_bundle.write_text("# %s\n%s" % (marker, system_ca))
+    product = copy_product("notes", str(tmp_path))
+    path = os.path.join(product, "backend", "package.json")
+    with open(path) as handle:
+        package = json.load(handle)
+    # unique per run: BuildKit's cache key has no secrets in it, so the install steps must not be cached
+    package["description"] = "secrets test %s" % run_id
+    package["scripts"]["postinstall"] = SECRETS_SEEN
+    with open(path, "w") as handle:
+        json.dump(package, handle, indent=2)
+    repo = "%s/notes-backend-secrets" % env.prefix
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, name=repo,
+                                                        npm_token=token, ca_bundle=str(ca_bundle)))
+    assert not result.get("failed"), raw[-4000:]
+    assert result["verify"]["status"] == 200
+    image_id = result["image_id"]
+    secrets = [token, marker]
+
+    # the final stage's install step saw both secrets (the test is not vacuous) ...
+    seen = read_json(env.client, image_id, "/app/backend/secrets-seen.json")
+    assert hashlib.sha256(token.encode()).hexdigest() in seen["npmrc"]
+    assert seen["ca"] == hashlib.sha256(ca_bundle.read_bytes()).hexdigest()
+    install_lines = [line for line in result["plan"]["dockerfile"].splitlines() if line.startswith("RUN --mount")]
+    assert install_lines and all("--mount=type=secret,id=npmrc" in line and "--mount=type=secret,id=ca" in line
+                                 for line in install_lines)
+
+    # ... and left nothing of them behind: the history,
+    history = subprocess.run([os.environ.get("BYTELYST_DOCKER_CLI") or "docker", "history", "--no-trunc", image_id],
+                             capture_output=True, text=True, check=True).stdout
+    assert "pnpm install" in history
+    for secret in secrets:
+        assert secret not in history
+    # the image config (env, labels, cmd, healthcheck and the rest),
+    attrs = json.dumps(env.client.images.get(image_id).attrs)
+    assert "dev.bytelyst.fingerprint" in attrs
+    for secret in secrets:
+        assert secret not in attrs
+    # every byte of every layer, the config file and the manifest of the saved image,
+    saved = image_contents.save(env.client, image_id, tmp_path / "image.tar")
+    hits, read = image_contents.find_bytes(saved, secrets + ["secrets-seen.json"])
+    assert read >= len(layers(env.client, image_id)) + 1
+    assert hits[b"secrets-seen.json"]  # the scan does find what is there
+    assert hits[token.encode()] == [] and hits[marker.encode()] == []
+    # the module's result and everything Ansible printed.
+    for secret in secrets:
+        assert secret not in json.dumps(result) and secret not in raw
