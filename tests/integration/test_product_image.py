@@ -6,17 +6,20 @@ Every image is named below a unique prefix, labelled dev.bytelyst.test=1 and rem
 the end. Products are copies in a scratch directory with no common plat repo beside them.
 """
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 
 import pytest
 
+import image_contents
 import packed_workspace
 from product_fixtures import copy_product
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import wait_http
+from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import read_json, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +41,7 @@ def env(tmp_path_factory, docker_client, standin_image):
     state.standin = standin_image
     state.ca = os.environ.get("BYTELYST_CA_BUNDLE")
     state.products = str(work / "products")
+    state.built = {}
     os.makedirs(state.products)
     try:
         state.packed = packed_workspace.pack(str(work))
@@ -237,26 +241,129 @@ def test_bad_input_fails_clearly_and_changes_nothing(env, case, tmp_path):
     assert tags_of(env.client, repo) == {}
 
 
-def test_tarball_mode_clock_backend(env):
-    product = copy_product("clock", env.products)
-    args = product_args(env, product, "backend", mode="tarball", runtime_image=env.standin, port=4017)
-    del args["base_image"], args["dev_base_image"]
-    result, raw = env.run("product_image", args)
-    assert not result.get("failed"), raw[-4000:]
-    assert result["verify"]["status"] == 200
+def scratch_product(env, name):
+    """The module's scratch copy of examples/products/<name> (made once)."""
+    path = os.path.join(env.products, name)
+    return path if os.path.isdir(path) else copy_product(name, env.products)
+
+
+def built(env, name, kind, mode, port):
+    """Build product name's kind once per module (mode base or tarball); return (product dir, result)."""
+    key = (name, kind, mode)
+    if key not in env.built:
+        product = scratch_product(env, name)
+        repo = "%s/%s-%s%s" % (env.prefix, name, kind, "-tarball" if mode == "tarball" else "")
+        args = product_args(env, product, kind, port=port, name=repo)
+        if mode == "tarball":
+            args.update(mode="tarball", runtime_image=env.standin)
+            del args["base_image"], args["dev_base_image"]
+        result, raw = env.run("product_image", args)
+        assert not result.get("failed"), raw[-4000:]
+        env.built[key] = (product, result)
+    return env.built[key]
+
+
+def check_runs(env, result, service, version, port, page=None):
+    """The image answers its health endpoint as the product's own server, with no process as root.
+
+    Beyond the module's own verification: the answer names the service and its version, every
+    process in the container runs as the image's non-root user, and page (path, text) renders."""
+    assert result["verify"]["status"] == 200 and result["verify"]["url"].endswith(":%d/health" % port)
     image = env.client.images.get(result["image_id"])
-    assert image.attrs["Config"]["Labels"]["dev.bytelyst.mode"] == "tarball"
+    assert image.attrs["Config"]["User"] == "node"
+    answer = image_contents.serve(env.client, image.id, port, "/health")
+    health = json.loads(answer["body"])
+    assert (health["status"], health["service"], health["version"]) == ("ok", service, version)
+    assert answer["procs"] and 1 in [p["pid"] for p in answer["procs"]]
+    assert all(p["uid"] == 1000 for p in answer["procs"]), answer["procs"]
+    if page:
+        answer = image_contents.serve(env.client, image.id, port, page[0])
+        assert page[1] in answer["body"]
+
+
+def check_on_base(env, result, product, kind):
+    """Labels name the base the image is built on, and its layers start with the base's."""
+    image = env.client.images.get(result["image_id"])
+    labels = image.attrs["Config"]["Labels"]
+    base = env.client.images.get(env.bases[kind])
+    assert labels["dev.bytelyst.base.ref"] == labels["org.opencontainers.image.base.name"] == env.bases[kind]
+    assert labels["dev.bytelyst.base.version"] == "1.0.0" == result["base_version"]
+    assert labels["dev.bytelyst.base.digest"] == base.id == result["base_digest"]
+    assert (labels["dev.bytelyst.mode"], labels["dev.bytelyst.kind"], labels["dev.bytelyst.product"]) == (
+        "base", kind, product)
+    assert labels["dev.bytelyst.fingerprint"] == result["fingerprint"]
+    base_layers = base.attrs["RootFS"]["Layers"]
+    assert layers(env.client, image.id)[:len(base_layers)] == base_layers
+    assert 0 < result["unique_bytes"] < base.attrs["Size"] / 4
+
+
+def check_no_tarballs(env, result, kind, tmp_path):
+    """No *.tgz in the image's filesystem, nor in any layer the build added on top of the runtime
+    image (no bytes spent on a tarball deleted later either), while the @bytelyst/* packages the
+    tarballs held are installed. (The runtime image's own layers are not the product's doing.)"""
+    names = image_contents.filesystem_names(env.client, result["image_id"])
+    assert [name for name in names if name.endswith(".tgz")] == []
+    installed = "app/%s/node_modules/@bytelyst/config/package.json" % kind
+    assert installed in names and "app/%s/package.json" % kind in names
+    assert not [name for name in names if name.startswith("app/%s/vendor" % kind)]
+    saved = image_contents.save(env.client, result["image_id"], tmp_path / "image.tar")
+    found = image_contents.layer_names(saved)
+    runtime_layers = layers(env.client, env.standin)
+    assert len(found) == len(layers(env.client, result["image_id"])) > len(runtime_layers)
+    added = found[len(runtime_layers):]
+    assert [(layer, name) for layer, names in added for name in names if ".tgz" in name] == []
+    assert any(installed in names for layer, names in added)
+
+
+def test_tarball_mode_clock_backend(env, tmp_path):
+    product, result = built(env, "clock", "backend", "tarball", 4017)
+    check_runs(env, result, "clock-backend", "0.9.2", 4017)
+    image = env.client.images.get(result["image_id"])
+    labels = image.attrs["Config"]["Labels"]
+    assert labels["dev.bytelyst.mode"] == "tarball" and labels["dev.bytelyst.base.ref"] == env.standin
     runtime_layers = env.client.images.get(env.standin).attrs["RootFS"]["Layers"]
     assert image.attrs["RootFS"]["Layers"][:len(runtime_layers)] == runtime_layers
     # the @bytelyst/* packages are the product's own, installed from the tarballs
     deps = result["plan"]["runtime_package"]["dependencies"]
     assert deps["@bytelyst/config"].startswith("file:./vendor/bytelyst-config-")
-    assert wait_http(env.client, image.id, 4017, "/health")["status"] == 200
+    # ... and the tarballs themselves stay out of the final image
+    check_no_tarballs(env, result, "backend", tmp_path)
+
+
+def test_tarball_mode_trading_web(env, tmp_path):
+    """A plain Node web in tarball mode: the page renders with the packages from the tarballs."""
+    product, result = built(env, "trading", "web", "tarball", 3001)
+    check_runs(env, result, "trading-web", "2.1.0", 3001, page=("/", "BLST"))
+    labels = env.client.images.get(result["image_id"]).attrs["Config"]["Labels"]
+    assert (labels["dev.bytelyst.mode"], labels["dev.bytelyst.kind"]) == ("tarball", "web")
+    deps = result["plan"]["runtime_package"]["dependencies"]
+    assert sorted(deps) == ["@bytelyst/config", "@bytelyst/format"]
+    check_no_tarballs(env, result, "web", tmp_path)
+
+
+def test_clock_backend_base_mode(env):
+    product, result = built(env, "clock", "backend", "base", 4019)
+    check_on_base(env, result, "clock", "backend")
+    check_runs(env, result, "clock-backend", "0.9.2", 4019)
+    # @bytelyst/format, config, errors, http, logger come from the base; only fastify is the product's
+    assert set(result["plan"]["runtime_package"]["dependencies"]) == {"fastify"}
+
+
+@pytest.mark.parametrize("name,port,text", [("clock", 3002, "ByteLyst Clock"), ("trading", 3003, "BLST")])
+def test_plain_node_web_base_mode(env, name, port, text):
+    """clock and trading webs (plain Node servers): everything they need is in the web base."""
+    product, result = built(env, name, "web", "base", port)
+    check_on_base(env, result, name, "web")
+    check_runs(env, result, "%s-web" % name, "0.9.2" if name == "clock" else "2.1.0", port, page=("/", text))
+    assert result["image_id"] == env.client.images.get(result["tags"][0]).id
+    # nothing left to install in the final stage: @bytelyst/config and format are the base's
+    assert not result["plan"]["runtime_package"].get("dependencies")
+    assert "pnpm install --prod" not in result["plan"]["dockerfile"]
 
 
 def test_trading_backend_base_mode(env):
     """A second product on the same base: @bytelyst/auth and its jose come from the base too."""
-    product = copy_product("trading", env.products)
+    product = scratch_product(env, "trading")
     result, raw = env.run("product_image", product_args(env, product, "backend", port=4018))
     assert not result.get("failed"), raw[-4000:]
     assert result["verify"]["status"] == 200
@@ -281,3 +388,74 @@ def test_notes_web_next_standalone_base_mode(env):
     assert image.attrs["Config"]["Cmd"] == ["node", "server.js"]
     # the page renders with @bytelyst/ui from the base
     assert wait_http(env.client, image.id, 3000, "/")["status"] == 200
+
+
+# Run by pnpm as the root project's postinstall in every install step: records what the step saw
+# of the build secrets (sha256 of each npmrc value and of the CA bundle), never the secrets themselves.
+SECRETS_SEEN = (
+    "node -e \"const fs = require('fs'), crypto = require('crypto');"
+    " const h = (b) => crypto.createHash('sha256').update(b).digest('hex');"
+    " const r = (f) => { try { return fs.readFileSync(f, 'utf8'); } catch (e) { return null; } };"
+    " const npmrc = r('/run/secrets/npmrc'), ca = r('/run/secrets/ca');"
+    " fs.writeFileSync('secrets-seen.json', JSON.stringify({"
+    " npmrc: npmrc === null ? null : npmrc.split('\\n').filter(Boolean).map((l) => h(l.slice(l.indexOf('=') + 1))),"
+    " ca: ca === null ? null : h(ca) }));\"")
+
+
+def test_secrets_absent_from_product_layers(env, tmp_path):
+    """npm_token and ca_bundle reach the install steps (as BuildKit secrets) and nothing else:
+    not the history, the image config, any layer's bytes, nor the module's result or output."""
+    run_id = uuid.uuid4().hex
+    token = "npm_BytelystSecretToken" + run_id
+    marker = "BYTELYST-SECRET-CA-" + run_id
+    ca_bundle = tmp_path / "ca.pem"
+    system_ca = ""
+    if env.ca:
+        with open(env.ca) as handle:
+            system_ca = handle.read()
+    ca_bundle.write_text("# %s\n%s" % (marker, system_ca))
+    product = copy_product("notes", str(tmp_path))
+    path = os.path.join(product, "backend", "package.json")
+    with open(path) as handle:
+        package = json.load(handle)
+    # unique per run: BuildKit's cache key has no secrets in it, so the install steps must not be cached
+    package["description"] = "secrets test %s" % run_id
+    package["scripts"]["postinstall"] = SECRETS_SEEN
+    with open(path, "w") as handle:
+        json.dump(package, handle, indent=2)
+    repo = "%s/notes-backend-secrets" % env.prefix
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, name=repo,
+                                                        npm_token=token, ca_bundle=str(ca_bundle)))
+    assert not result.get("failed"), raw[-4000:]
+    assert result["verify"]["status"] == 200
+    image_id = result["image_id"]
+    secrets = [token, marker]
+
+    # the final stage's install step saw both secrets (the test is not vacuous) ...
+    seen = read_json(env.client, image_id, "/app/backend/secrets-seen.json")
+    assert hashlib.sha256(token.encode()).hexdigest() in seen["npmrc"]
+    assert seen["ca"] == hashlib.sha256(ca_bundle.read_bytes()).hexdigest()
+    install_lines = [line for line in result["plan"]["dockerfile"].splitlines() if line.startswith("RUN --mount")]
+    assert install_lines and all("--mount=type=secret,id=npmrc" in line and "--mount=type=secret,id=ca" in line
+                                 for line in install_lines)
+
+    # ... and left nothing of them behind: the history,
+    history = subprocess.run([os.environ.get("BYTELYST_DOCKER_CLI") or "docker", "history", "--no-trunc", image_id],
+                             capture_output=True, text=True, check=True).stdout
+    assert "pnpm install" in history
+    for secret in secrets:
+        assert secret not in history
+    # the image config (env, labels, cmd, healthcheck and the rest),
+    attrs = json.dumps(env.client.images.get(image_id).attrs)
+    assert "dev.bytelyst.fingerprint" in attrs
+    for secret in secrets:
+        assert secret not in attrs
+    # every byte of every layer, the config file and the manifest of the saved image,
+    saved = image_contents.save(env.client, image_id, tmp_path / "image.tar")
+    hits, read = image_contents.find_bytes(saved, secrets + ["secrets-seen.json"])
+    assert read >= len(layers(env.client, image_id)) + 1
+    assert hits[b"secrets-seen.json"]  # the scan does find what is there
+    assert hits[token.encode()] == [] and hits[marker.encode()] == []
+    # the module's result and everything Ansible printed.
+    for secret in secrets:
+        assert secret not in json.dumps(result) and secret not in raw

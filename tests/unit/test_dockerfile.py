@@ -12,9 +12,15 @@ def spec(mode="base", kind="backend", **kwargs):
     return DockerfileSpec(mode, kind, images[0], images[1], **args)
 
 
+def all_stages(text):
+    first, *rest = text.split("\n\nFROM ")
+    return [first.splitlines()] + [("FROM " + stage).splitlines() for stage in rest]
+
+
 def stages(text):
-    builder, final = text.split("\n\nFROM ")
-    return builder.splitlines(), ("FROM " + final).splitlines()
+    """(builder, final): the first and the last stage."""
+    found = all_stages(text)
+    return found[0], found[-1]
 
 
 def index(lines, prefix):
@@ -70,14 +76,41 @@ def test_base_next_web_copies_standalone_only():
 
 
 def test_tarball_backend_installs_pnpm_and_vendor():
-    builder, final = stages(render(spec(mode="tarball", vendor=True, pnpm_version="10.6.5")))
+    builder, deps, final = all_stages(render(spec(mode="tarball", vendor=True, pnpm_version="10.6.5")))
     assert builder[1] == "FROM node:22-slim AS builder"
     assert "pnpm@10.6.5" in [line for line in builder if "npm install -g" in line][0]
     assert index(builder, "COPY vendor/ ./vendor/") < index(builder, "COPY bytelyst/builder.json")
     assert "--config.auto-install-peers=true" in [line for line in builder if "pnpm install" in line][0]
+    # the production install (tarballs included) happens in a stage of its own ...
+    assert deps[0] == "FROM node:22-slim AS deps"
+    assert "pnpm@10.6.5" in [line for line in deps if "npm install -g" in line][0]
+    install = [line for line in deps if "pnpm install" in line][0]
+    assert index(deps, "COPY --chown=node:node vendor/") < index(deps, "COPY --chown=node:node bytelyst/runtime") < (
+        deps.index(install))
+    assert "--prod" in install and "--mount=type=secret,id=npmrc,uid=1000" in deps[deps.index(install) - 1]
+    # ... and the final stage takes only node_modules from it: no tarball, no pnpm
     assert final[0] == "FROM node:22-slim"
-    assert index(final, "COPY --chown=node:node vendor/") < index(final, "COPY --chown=node:node bytelyst/runtime")
+    assert not [line for line in final if "vendor" in line or "pnpm" in line]
+    assert index(final, "COPY --chown=node:node bytelyst/runtime") < index(
+        final, "COPY --from=deps --chown=node:node /app/backend/node_modules ./node_modules") < index(
+        final, "COPY --from=builder")
     assert final[-2] == "USER node"
+
+
+def test_tarball_without_production_dependencies_has_no_deps_stage():
+    text = render(spec(mode="tarball", vendor=True, install_final=False))
+    assert len(all_stages(text)) == 2 and "AS deps" not in text and "--from=deps" not in text
+    final = stages(text)[1]
+    assert not [line for line in final if "vendor" in line or "pnpm" in line]
+
+
+def test_tarball_next_web_has_no_deps_stage():
+    text = render(spec(mode="tarball", kind="web", vendor=True, start=["node", "server.js"], port=3000,
+                       health_path="/api/health", next_standalone=True))
+    assert len(all_stages(text)) == 2 and "AS deps" not in text
+    final = stages(text)[1]
+    assert not [line for line in final if "vendor" in line or "pnpm" in line]
+    assert "COPY --from=builder --chown=node:node /tmp/bytelyst-standalone/ ./" in final
 
 
 def test_plain_node_web_is_like_a_backend():
