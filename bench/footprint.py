@@ -167,19 +167,24 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
         client.close()
 
 
-def sample(quick, hooks=None):
+def sample(quick, hooks=None, kinds=None):
     """The hand-written sample products (notes, clock, trading); --quick: two backends."""
     work = common.scratch("disk-sample")
     workspace, products_root = common.copy_sample(work)
-    names, kinds = (["clock", "trading"], ["backend"]) if quick else (["notes", "clock", "trading"], ["backend", "web"])
+    names, default_kinds = (["clock", "trading"], ["backend"]) if quick else (["notes", "clock", "trading"], ["backend", "web"])
+    kinds = kinds or default_kinds
     return compare("sample", work, workspace, products_root, common.products_spec(names, kinds), kinds, hooks)
 
 
-def synthetic(quick):
-    """The synthetic workspace: 20 products, 63 packages of 2 MiB payload each (~130 MB shared); --quick: 3, 12, 256 KiB."""
+def synthetic(quick, count=None, kinds=None):
+    """The synthetic workspace: 20 products, 63 packages of 2 MiB payload each (~130 MB shared); --quick: 3, 12, 256 KiB.
+
+    count and kinds override the number of products and their kinds (the packages stay as above).
+    """
     work = common.scratch("disk-synthetic")
-    count, packages, payload = (3, 12, 256) if quick else (20, 63, 2048)
-    kinds = ["backend"] if quick else ["backend", "web"]
+    default_count, packages, payload = (3, 12, 256) if quick else (20, 63, 2048)
+    count = count or default_count
+    kinds = kinds or (["backend"] if quick else ["backend", "web"])
     workspace, products_root = common.generate_workspace(os.path.join(work, "ws"), count, packages, payload)
     names = ["product-%02d" % i for i in range(1, count + 1)]
     result = compare("synthetic", work, workspace, products_root,
@@ -203,9 +208,9 @@ def rows(result):
     ]
 
 
-def run(quick=False, hooks=None):
+def run(quick=False, hooks=None, synthetic_products=None, kinds=None):
     """Both workspaces; returns the JSON written to bench/results/disk.json (hooks: run on the sample)."""
-    data = dict(sample=sample(quick, hooks), synthetic=synthetic(quick), quick=quick)
+    data = dict(sample=sample(quick, hooks, kinds), synthetic=synthetic(quick, synthetic_products, kinds), quick=quick)
     for name in hooks or {}:
         data[name] = data["sample"].pop(name)
     data["json"] = common.save("disk", data)

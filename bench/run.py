@@ -56,7 +56,16 @@ def _parse(argv):
     parser.add_argument("--quick", action="store_true", help="fewer and smaller products: a try, not figures to quote")
     parser.add_argument("--only", default=",".join(MEASUREMENTS),
                         help="comma-separated subset of %s (default: all)" % ",".join(MEASUREMENTS))
+    parser.add_argument("--synthetic-products", type=int, default=None, metavar="N",
+                        help="disk: products of the synthetic workspace (default 20, --quick 3); its packages stay full size")
+    parser.add_argument("--kinds", default=None,
+                        help="disk: comma-separated kinds per product, backend and/or web (default both, --quick backend)")
     args = parser.parse_args(argv)
+    args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
+    if args.kinds and set(args.kinds) - {"backend", "web"}:
+        parser.error("--kinds takes backend and/or web, not %s" % ",".join(args.kinds))
+    if args.synthetic_products is not None and args.synthetic_products < 2:
+        parser.error("--synthetic-products needs at least 2 products to compare sharing")
     args.only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = [m for m in args.only if m not in MEASUREMENTS]
     if unknown:
@@ -64,7 +73,7 @@ def _parse(argv):
     return args
 
 
-def run_one(name, quick, with_registry, rows, notes):
+def run_one(name, quick, with_registry, rows, notes, args=None):
     """Run one measurement, add its rows; a failure is reported and the others still run."""
     import fleet  # pylint: disable=import-outside-toplevel
     import footprint  # pylint: disable=import-outside-toplevel
@@ -75,7 +84,7 @@ def run_one(name, quick, with_registry, rows, notes):
     print("== %s" % name, flush=True)
     if name == "disk":
         hooks = {"registry": registry.hook(common.scratch("registry"))} if with_registry else None
-        data = footprint.run(quick, hooks)
+        data = footprint.run(quick, hooks, getattr(args, "synthetic_products", None), getattr(args, "kinds", None))
         rows += disk_rows(data)
         if hooks:
             rows += registry.rows(data["registry"])
@@ -112,7 +121,7 @@ def main(argv=None):
         todo.remove("registry")
     for name in todo:
         try:
-            run_one(name, args.quick, together and name == "disk", rows, notes)
+            run_one(name, args.quick, together and name == "disk", rows, notes, args)
         except (common.BenchError, OSError, ValueError, KeyError) as err:
             failed.append(name)
             print("!! %s failed: %s" % (name, err), file=sys.stderr, flush=True)
