@@ -2,11 +2,16 @@
 # Runs every test of the collection on this machine, setting up what they need first
 # (scripts/setup.sh: venv, Docker engine, registry, Compose, Node 22 + pnpm, stand-in image).
 #
-#   scripts/test.sh                 all stages
-#   scripts/test.sh unit lint       only the named stages
+#   scripts/test.sh                 all stages, in two lanes at once (see below)
+#   scripts/test.sh unit lint       only the named stages, one after the other
 # Stages: unit, integration, sanity, lint, build (collection artifact), molecule (the default
 # scenario: the main job run from the built artifact installed into a fresh collections path),
 # and fleet (the Molecule fleet scenario: three extra engines, one reached over SSH).
+# All stages run in two lanes side by side, each lane's stages one after the other: unit then
+# integration, and sanity, lint, build, molecule, fleet. The lanes share nothing they could
+# trip over (own registry namespaces, compose projects, engines for the fleet, pytest
+# directories); a lane's output is printed when it ends. BYTELYST_TEST_LANES=1 runs everything
+# in one lane.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/common.sh"
@@ -16,11 +21,11 @@ source "$BYTELYST_DEV_HOME/env.sh"
 cd "$BYTELYST_REPO"
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(unit integration sanity lint build molecule fleet)
-failed=()
+
 
 stage_unit() { python -m pytest tests/unit -q; }
-stage_integration() { python -m pytest tests/integration -q -m integration --durations=15; }
+# Its own pytest directory: the Molecule verifiers (testinfra) run pytest at the same time.
+stage_integration() { python -m pytest tests/integration -q -m integration --durations=15 -p no:cacheprovider --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
 stage_lint() { ansible-lint --offline -q; }
 stage_build() { bash "$here/build_collection.sh"; }
@@ -32,18 +37,41 @@ stage_molecule() {
 }
 stage_fleet() { BYTELYST_RUN_ID=${BYTELYST_RUN_ID:-$(date +%Y%m%d%H%M%S)} molecule test -s fleet; }
 
-for stage in "${stages[@]}"; do
-  log "stage: $stage"
-  start=$SECONDS
-  if "stage_$stage"; then
-    log "stage $stage passed in $((SECONDS - start)) s"
-  else
-    log "stage $stage FAILED after $((SECONDS - start)) s"
-    failed+=("$stage")
-  fi
-done
+# run_lane FAILED_FILE STAGE...: the stages one after the other; failed ones go to FAILED_FILE.
+run_lane() {
+  local failed_file=$1 stage start
+  shift
+  for stage in "$@"; do
+    log "stage: $stage"
+    start=$SECONDS
+    if "stage_$stage"; then
+      log "stage $stage passed in $((SECONDS - start)) s"
+    else
+      log "stage $stage FAILED after $((SECONDS - start)) s"
+      echo "$stage" >>"$failed_file"
+    fi
+  done
+}
 
-if [ ${#failed[@]} -gt 0 ]; then
-  die "failed stages: ${failed[*]}"
+failed_file=$(mktemp)
+lane_log=$(mktemp)
+trap 'rm -f "$failed_file" "$lane_log"' EXIT
+if [ ${#stages[@]} -gt 0 ] || [ "${BYTELYST_TEST_LANES:-2}" = 1 ]; then
+  [ ${#stages[@]} -gt 0 ] || stages=(unit integration sanity lint build molecule fleet)
+  run_lane "$failed_file" "${stages[@]}"
+else
+  stages=(unit integration sanity lint build molecule fleet)
+  run_lane "$failed_file" sanity lint build molecule fleet >"$lane_log" 2>&1 &
+  other=$!
+  log "lane 2 (sanity lint build molecule fleet) runs beside this one; its output follows when it ends"
+  run_lane "$failed_file" unit integration
+  wait "$other" || true
+  log "----- lane 2 output -----"
+  cat "$lane_log"
+  log "----- end of lane 2 output -----"
 fi
-log "all stages passed: ${stages[*]}"
+
+if [ -s "$failed_file" ]; then
+  die "failed stages: $(tr '\n' ' ' <"$failed_file")"
+fi
+log "all stages passed: ${stages[*]} ($SECONDS s)"
