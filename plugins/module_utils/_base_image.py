@@ -154,9 +154,12 @@ def dockerfile(runtime_image, flavour, version, pnpm_version):
         % (SECRET_MOUNTS, SECRETS_ENV, pnpm_version, pnpm_version),
         "WORKDIR /app",
         "COPY package.json .npmrc /app/",
-        "COPY %s/ /app/%s/" % (TARBALL_DIR, TARBALL_DIR),
-        "RUN %s --mount=type=cache,target=%s set -e; %sexport CI=1; pnpm install %s; chown -R node:node /app"
-        % (SECRET_MOUNTS, STORE, SECRETS_ENV, install_flags),
+        # The tarballs are bind-mounted for the install only: copied into a layer, they would
+        # stay in the image beside the installed packages (twice, once chown copied them up).
+        "RUN %s --mount=type=cache,target=%s --mount=type=bind,source=%s,target=/app/%s "
+        "set -e; %sexport CI=1; pnpm install %s; "
+        "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
+        % (SECRET_MOUNTS, STORE, TARBALL_DIR, TARBALL_DIR, SECRETS_ENV, install_flags, TARBALL_DIR),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
         % (PROVIDES_SCRIPT, PROVIDES_PATH, flavour, version, PROVIDES_PATH),

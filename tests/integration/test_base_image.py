@@ -150,6 +150,21 @@ def test_non_root_user_owns_app(session, built, docker_client):
     assert out == ["1000", "node", "node"]
 
 
+def test_shared_packages_are_stored_once(session, built, docker_client):
+    """The tarballs serve the install only: no *.tgz in the image, and the layers the base adds
+    to the runtime hold the installed packages about once (not tarballs + a chown copy too)."""
+    image = docker_client.images.get(built("backend")["image_id"])
+    found = docker_client.containers.run(image.id, ["sh", "-c", "find / -xdev -name '*.tgz' | grep -c . || true"],
+                                         remove=True, entrypoint=[]).decode().strip()
+    assert found == "0"
+    installed = int(docker_client.containers.run(
+        image.id, ["sh", "-c", "du -sk /app/node_modules | cut -f1"], remove=True, entrypoint=[]).decode()) * 1024
+    runtime = docker_client.images.get(session["standin"])
+    added = image.attrs["Size"] - runtime.attrs["Size"]
+    # pnpm itself (installed on top of the runtime when its version differs) adds at most a few MB.
+    assert added < installed * 1.3 + 20 * 1024 * 1024, (added, installed)
+
+
 def test_second_run_builds_nothing(session, built, docker_client):
     first = built("backend")
     before = tag_state(docker_client, session["prefix"])
