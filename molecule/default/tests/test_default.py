@@ -26,6 +26,17 @@ def test_both_services_run_healthy(host):
         assert service["Health"] == "healthy"
 
 
+def test_deploy_set_the_health_timings_and_kept_the_image_probe(host):
+    for service in containers(host).values():
+        container = inspect(host, service["ID"])
+        image = inspect(host, container["Image"])
+        health = container["Config"]["Healthcheck"]
+        # bytelyst_healthcheck of the scenario: interval 1s, start_period 3s, retries 20
+        assert (health["Interval"], health["StartPeriod"], health["Retries"]) == (10**9, 3 * 10**9, 20)
+        assert health["Test"] == image["Config"]["Healthcheck"]["Test"]
+        assert image["Config"]["Healthcheck"]["Interval"] == 10 * 10**9
+
+
 def test_health_endpoints_answer_with_versions(host):
     body = json.loads(host.check_output("curl -fsS %s" % BACKEND))
     assert body["status"] == "ok" and body["version"] == "1.4.0"
