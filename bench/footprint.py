@@ -40,7 +40,9 @@ def export_tree(client, ref, path, dest):
 
 
 def _kind_of(ref):
-    return "web" if ref.split(":", 1)[0].endswith("-web") else "backend"
+    """backend or web, from the repository name (host:port/path/notes-web:1.4.0 -> web)."""
+    repository = ref.rsplit(":", 1)[0] if ":" in ref.rsplit("/", 1)[-1] else ref
+    return "web" if repository.endswith("-web") else "backend"
 
 
 def product_trees(client, refs, work):

@@ -84,8 +84,12 @@ def _merge(target, deps):
             target[name] = spec
 
 
-def package_json(manifest, flavour, names, name, version):
-    """The base's own /app/package.json: tarball dependencies, overrides, peers (and dev tools for dev)."""
+def package_json(manifest, flavour, names, version):
+    """The base's own /app/package.json: tarball dependencies, overrides, peers (and dev tools for dev).
+
+    It names the flavour, not the image: the same inputs give the same layers whatever the
+    image is called or where it is pushed, so BuildKit reuses them (and the products built on them).
+    """
     tarballs = dict((n, "file:./%s/%s" % (TARBALL_DIR, manifest["packages"][n]["tarball"])) for n in names)
     peers, dev = {}, {}
     for n in names:
@@ -95,7 +99,7 @@ def package_json(manifest, flavour, names, name, version):
     dependencies = dict(peers)
     dependencies.update(tarballs)
     data = {
-        "name": name,
+        "name": "bytelyst-common-base-%s" % flavour,
         "version": version,
         "private": True,
         "description": "ByteLyst common base image (%s flavour)" % flavour,
@@ -206,12 +210,12 @@ class Plan(object):
             shutil.copyfile(source, os.path.join(directory, TARBALL_DIR, os.path.basename(source)))
 
 
-def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version, name,
+def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
          packages=None, npm_registry=None):
     """A Plan. runtime: {"id": image id, "digests": repo digests} of runtime_image."""
     names = select_packages(manifest, flavour, packages)
     files = {
-        "package.json": package_json(manifest, flavour, names, name, version),
+        "package.json": package_json(manifest, flavour, names, version),
         ".npmrc": npmrc(npm_registry),
     }
     text = dockerfile(runtime_image, flavour, version, pnpm_version)
@@ -308,7 +312,7 @@ def ensure(client, opts, check_mode=False, now=None):
     manifest = _manifest.load(opts["manifest"])
     runtime = runtime_info(client, opts["runtime_image"])
     the_plan = plan(manifest, opts["flavour"], opts["runtime_image"], runtime, opts["version"],
-                    opts["pnpm_version"], name, opts.get("packages"), opts.get("npm_registry"))
+                    opts["pnpm_version"], opts.get("packages"), opts.get("npm_registry"))
     _manifest.verify(manifest, the_plan.packages)
     tags = _tags.plan_tags(name, opts["version"], opts.get("registry"), _date(opts, now), opts.get("promote"))
     state = _tags.check_version(client, tags.version, the_plan.fingerprint, opts.get("force"))

@@ -1,32 +1,25 @@
 """Helpers for the AWX-style and dev compose tests.
 
-packed_once() packs the sample workspace once per pytest process (both test modules need a
-manifest; packing is the slow part), private_data_dir() lays out what AWX hands
-ansible-runner, and remove_images_below() cleans up every tag under a unique prefix.
+packed_once() is packed_workspace.packed_once() (the sample workspace packed once per pytest
+process), private_data_dir() lays out what AWX hands ansible-runner, and
+remove_images_below() cleans up every tag under a unique prefix.
 """
 
-import atexit
 import os
 import shutil
 import socket
 import subprocess
-import tempfile
 
 import yaml
 
 import packed_workspace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_PACKED = {}
 
 
 def packed_once():
-    """Directory with the sample workspace's tarballs and manifest (packed on first use)."""
-    if "dir" not in _PACKED:
-        scratch = tempfile.mkdtemp(prefix="bytelyst-packed-")
-        atexit.register(shutil.rmtree, scratch, True)
-        _PACKED["dir"] = packed_workspace.pack(scratch)
-    return _PACKED["dir"]
+    """Directory with the sample workspace's tarballs and manifest (packed once per process)."""
+    return packed_workspace.packed_once()
 
 
 def free_port_block(size, start=20000, stop=60000, step=97):

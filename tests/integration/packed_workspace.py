@@ -7,6 +7,7 @@ changed_copy(src, dest, name) makes a second manifest directory in which one pac
 tarball has different content (the quick way to test "one package changed").
 """
 
+import atexit
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 
@@ -117,6 +119,22 @@ def pack(dest):
         os.makedirs(out)
         _with_pnpm(workspace, out)
     return out
+
+
+_PACKED = {}
+
+
+def packed_once():
+    """The sample workspace packed once per pytest process (read-only for the tests that share it).
+
+    Packing (pnpm install, tsc, pnpm pack) is the slow part of several suites' set-up; the
+    tarballs are byte-for-byte reproducible, so one packed copy serves them all.
+    """
+    if "dir" not in _PACKED:
+        scratch = tempfile.mkdtemp(prefix="bytelyst-packed-")
+        atexit.register(shutil.rmtree, scratch, True)
+        _PACKED["dir"] = pack(scratch)
+    return _PACKED["dir"]
 
 
 def changed_copy(src, dest, name, files=None, raw=None):

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from packed_workspace import changed_copy, pack, run_many, runner
+from packed_workspace import changed_copy, packed_once, run_many, runner
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def session(tmp_path_factory, docker_client, standin_image):
         ca_bundle.write_text("# %s\n%s" % (ca_marker, handle.read()))
     state = {
         "root": root,
-        "packed": pack(str(root)),
+        "packed": packed_once(),
         "prefix": "bytelyst-test/base-%s" % token,
         "npm_token": "NPM-TOKEN-MARKER-" + token,
         "ca_marker": ca_marker,

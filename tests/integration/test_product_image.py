@@ -44,7 +44,7 @@ def env(tmp_path_factory, docker_client, standin_image):
     state.built = {}
     os.makedirs(state.products)
     try:
-        state.packed = packed_workspace.pack(str(work))
+        state.packed = packed_workspace.packed_once()
         state.bases = {}
         for flavour in ("dev", "backend", "web"):
             args = {"manifest": state.packed, "flavour": flavour, "runtime_image": standin_image,

@@ -66,7 +66,7 @@ def test_unknown_package_and_flavour_are_refused(manifest):
 
 def test_package_json_points_every_internal_package_at_its_tarball(manifest):
     names = base.select_packages(manifest, "web")
-    data = json.loads(base.package_json(manifest, "web", names, "bytelyst-common-base-web", "1.0.0"))
+    data = json.loads(base.package_json(manifest, "web", names, "1.0.0"))
     assert data["name"] == "bytelyst-common-base-web"
     assert data["dependencies"]["@bytelyst/ui"] == "file:./tarballs/bytelyst-ui-0.2.0.tgz"
     assert data["pnpm"]["overrides"] == dict((n, data["dependencies"][n]) for n in names)
@@ -76,7 +76,7 @@ def test_package_json_points_every_internal_package_at_its_tarball(manifest):
 
 def test_dev_package_json_adds_dev_tools_once(manifest):
     names = base.select_packages(manifest, "dev")
-    data = json.loads(base.package_json(manifest, "dev", names, "b", "1.0.0"))
+    data = json.loads(base.package_json(manifest, "dev", names, "1.0.0"))
     assert data["devDependencies"]["typescript"] == "5.9.3"
     assert data["devDependencies"]["@types/node"] == "22.20.5"
     assert "react" not in data["devDependencies"]  # already a dependency (peer): one copy
@@ -109,7 +109,7 @@ def test_dockerfile_contract(flavour):
 def test_fingerprint_follows_every_input(manifest):
     def fp(**change):
         opts = dict(manifest=manifest, flavour="backend", runtime_image="node:22-slim", runtime=RUNTIME,
-                    version="1.0.0", pnpm_version="10.6.5", name="b")
+                    version="1.0.0", pnpm_version="10.6.5")
         opts.update(change)
         return base.plan(**opts).fingerprint
     reference = fp()
@@ -128,7 +128,7 @@ def test_fingerprint_follows_every_input(manifest):
 
 
 def test_context_holds_only_tarballs_package_json_and_npmrc(manifest, tmp_path):
-    the_plan = base.plan(manifest, "web", "node:22-slim", RUNTIME, "1.0.0", "10.6.5", "b")
+    the_plan = base.plan(manifest, "web", "node:22-slim", RUNTIME, "1.0.0", "10.6.5")
     context = tmp_path / "ctx"
     the_plan.write_context(str(context))
     assert sorted(os.listdir(str(context))) == [".npmrc", "package.json", "tarballs"]
@@ -137,7 +137,7 @@ def test_context_holds_only_tarballs_package_json_and_npmrc(manifest, tmp_path):
 
 
 def test_labels(manifest):
-    the_plan = base.plan(manifest, "backend", "node:22-slim", RUNTIME, "1.0.0", "10.6.5", "b")
+    the_plan = base.plan(manifest, "backend", "node:22-slim", RUNTIME, "1.0.0", "10.6.5")
     labels = base.labels(the_plan, "1.0.0", "node:22-slim", RUNTIME, "2026-11-27T10:00:00Z", "sha256:m",
                          {"org.opencontainers.image.vendor": "Acme", "dev.bytelyst.fingerprint": "forged"})
     assert labels["org.opencontainers.image.base.digest"] == "sha256:d1"
