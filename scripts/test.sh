@@ -8,7 +8,8 @@
 # scenario: the main job run from the built artifact installed into a fresh collections path),
 # and fleet (the Molecule fleet scenario: three extra engines, one reached over SSH).
 # All stages run in two lanes side by side, each lane's stages one after the other: unit then
-# integration, and sanity, lint, build, molecule, fleet. The lanes share nothing they could
+# most of integration (integration1), and sanity, lint, build, molecule, the AWX and dev
+# compose integration tests (integration2), fleet. The lanes share nothing they could
 # trip over (own registry namespaces, compose projects, engines for the fleet, pytest
 # directories); a lane's output is printed when it ends. BYTELYST_TEST_LANES=1 runs everything
 # in one lane.
@@ -25,7 +26,14 @@ stages=("$@")
 
 stage_unit() { python -m pytest tests/unit -q; }
 # Its own pytest directory: the Molecule verifiers (testinfra) run pytest at the same time.
-stage_integration() { python -m pytest tests/integration -q -m integration --durations=15 -p no:cacheprovider --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
+# The lanes split the integration suite: these files run in lane 2 (own pytest directory).
+lane2_files=(tests/integration/test_awx_runner.py tests/integration/test_dev_compose.py)
+integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
+stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
+stage_integration1() {
+  integration tests/integration "${lane2_files[@]/#/--ignore=}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration"
+}
+stage_integration2() { integration "${lane2_files[@]}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration2"; }
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
 stage_lint() { ansible-lint --offline -q; }
 stage_build() { bash "$here/build_collection.sh"; }
@@ -61,10 +69,10 @@ if [ ${#stages[@]} -gt 0 ] || [ "${BYTELYST_TEST_LANES:-2}" = 1 ]; then
   run_lane "$failed_file" "${stages[@]}"
 else
   stages=(unit integration sanity lint build molecule fleet)
-  run_lane "$failed_file" sanity lint build molecule fleet >"$lane_log" 2>&1 &
+  run_lane "$failed_file" sanity lint build molecule integration2 fleet >"$lane_log" 2>&1 &
   other=$!
-  log "lane 2 (sanity lint build molecule fleet) runs beside this one; its output follows when it ends"
-  run_lane "$failed_file" unit integration
+  log "lane 2 (sanity lint build molecule integration2 fleet) runs beside this one; its output follows when it ends"
+  run_lane "$failed_file" unit integration1
   wait "$other" || true
   log "----- lane 2 output -----"
   cat "$lane_log"
