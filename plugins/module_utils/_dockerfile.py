@@ -82,7 +82,11 @@ def secret_env():
 
 
 def install_step(prod, uid, auto_install_peers):
+    # The store and pnpm's metadata cache and state (by default under the user's home, where
+    # they would land in the image's layer: 7.8 MB per sample backend) live in the cache mount.
     flags = list(PNPM_FLAGS) + ["--config.store-dir=/tmp/pnpm-store",
+                                "--config.cache-dir=/tmp/pnpm-store/.cache",
+                                "--config.state-dir=/tmp/pnpm-store/.state",
                                 "--config.auto-install-peers=%s" % ("true" if auto_install_peers else "false")]
     if prod:
         flags.insert(0, "--prod")

@@ -3,6 +3,7 @@ bytes and file names) and what a container of it does when it runs.
 
 save(client, ref, path)           docker save of ref (docker SDK image.save()) into path
 layer_names(path)                 [(layer, [file names in that layer])], bottom layer first
+layer_files(path)                 [(layer, {regular file: size})], bottom layer first
 filesystem_names(client, image)   every path in the filesystem a container of image starts with
 find_bytes(path, needles)         {needle: [archive members whose bytes hold it]}
 serve(client, image, port, path)  start the image's own command; its answer and its processes' uids
@@ -39,6 +40,16 @@ def layer_names(path):
         for layer in _layers(archive):
             with tarfile.open(fileobj=archive.extractfile(layer), mode="r:") as inner:
                 found.append((layer, inner.getnames()))
+    return found
+
+
+def layer_files(path):
+    """[(layer path in the archive, {regular file name: size})], bottom layer first."""
+    found = []
+    with tarfile.open(str(path), "r:") as archive:
+        for layer in _layers(archive):
+            with tarfile.open(fileobj=archive.extractfile(layer), mode="r:") as inner:
+                found.append((layer, dict((m.name, m.size) for m in inner.getmembers() if m.isfile())))
     return found
 
 

@@ -347,6 +347,14 @@ def test_clock_backend_base_mode(env):
     check_runs(env, result, "clock-backend", "0.9.2", 4019)
     # @bytelyst/format, config, errors, http, logger come from the base; only fastify is the product's
     assert set(result["plan"]["runtime_package"]["dependencies"]) == {"fastify"}
+    # the product's own layers hold /app/backend only: pnpm's store, metadata cache and state
+    # stay in the build's cache mount (the cache under /home/node once took 7.8 MB a product)
+    base_count = len(layers(env.client, env.bases["backend"]))
+    saved = image_contents.save(env.client, result["image_id"], product + ".tar")
+    own = [n for dummy, files in image_contents.layer_files(saved)[base_count:] for n in files]
+    assert any(n.startswith("app/backend/node_modules/") for n in own)
+    assert [n for n in own if not n.startswith("app/backend/")] == []
+    os.remove(saved)
 
 
 @pytest.mark.parametrize("name,port,text", [("clock", 3002, "ByteLyst Clock"), ("trading", 3003, "BLST")])

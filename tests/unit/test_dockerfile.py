@@ -45,6 +45,25 @@ def test_base_backend_layer_order_and_runtime():
     assert "--config.auto-install-peers=false" in install  # peers come from the base, never a second copy
 
 
+def test_pnpm_store_cache_and_state_stay_in_the_cache_mount():
+    for mode in ("base", "tarball"):
+        text = render(spec(mode=mode))
+        installs = [line for line in text.splitlines() if "pnpm install " in line]
+        assert installs
+        for line in installs:
+            for option in ("store-dir", "cache-dir", "state-dir"):
+                value = line.split("--config.%s=" % option, 1)[1].split()[0]
+                assert value.startswith("/tmp/pnpm-store"), (option, line)
+        uid = "1000" if mode == "base" else "0"
+        assert "--mount=type=cache,id=bytelyst-pnpm-store-%s,target=/tmp/pnpm-store" % uid in text
+
+
+def test_healthcheck_timings():
+    final = stages(render(spec()))[1]
+    line = final[index(final, "HEALTHCHECK")]
+    assert "--interval=10s" in line and "--start-period=30s" in line and "--retries=3" in line
+
+
 def test_secrets_are_mounts_only():
     text = render(spec())
     assert "--mount=type=secret,id=ca,uid=1000" in text and "--mount=type=secret,id=npmrc,uid=1000" in text
