@@ -1,8 +1,7 @@
 """Helpers for the AWX-style and dev compose tests.
 
-packed_once() is packed_workspace.packed_once() (the sample workspace packed once per pytest
-process), private_data_dir() lays out what AWX hands ansible-runner, and
-remove_images_below() cleans up every tag under a unique prefix.
+private_data_dir() lays out what AWX hands ansible-runner, and remove_images_below() cleans
+up every tag under a unique prefix. The packed sample workspace is packed_workspace.packed_once().
 """
 
 import os
@@ -15,11 +14,6 @@ import yaml
 import packed_workspace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def packed_once():
-    """Directory with the sample workspace's tarballs and manifest (packed once per process)."""
-    return packed_workspace.packed_once()
 
 
 def free_port_block(size, start=20000, stop=60000, step=97):

@@ -33,24 +33,24 @@ def _layers(archive):
     return manifest[0]["Layers"]
 
 
-def layer_names(path):
-    """[(layer path in the archive, [names of the files, directories and whiteouts in it])]."""
+def _layer_members(path):
+    """[(layer path in the archive, [its tar members])], bottom layer first."""
     found = []
     with tarfile.open(str(path), "r:") as archive:
         for layer in _layers(archive):
             with tarfile.open(fileobj=archive.extractfile(layer), mode="r:") as inner:
-                found.append((layer, inner.getnames()))
+                found.append((layer, inner.getmembers()))
     return found
+
+
+def layer_names(path):
+    """[(layer path in the archive, [names of the files, directories and whiteouts in it])]."""
+    return [(layer, [m.name for m in members]) for layer, members in _layer_members(path)]
 
 
 def layer_files(path):
     """[(layer path in the archive, {regular file name: size})], bottom layer first."""
-    found = []
-    with tarfile.open(str(path), "r:") as archive:
-        for layer in _layers(archive):
-            with tarfile.open(fileobj=archive.extractfile(layer), mode="r:") as inner:
-                found.append((layer, dict((m.name, m.size) for m in inner.getmembers() if m.isfile())))
-    return found
+    return [(layer, dict((m.name, m.size) for m in members if m.isfile())) for layer, members in _layer_members(path)]
 
 
 def filesystem_names(client, image):

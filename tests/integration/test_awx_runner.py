@@ -21,6 +21,7 @@ import uuid
 import pytest
 
 import awx_fixtures
+import packed_workspace
 from product_fixtures import copy_product
 
 pytestmark = pytest.mark.integration
@@ -57,7 +58,7 @@ def job(tmp_path_factory, docker_client, standin_image):
             text = handle.read()
         with open(server, "w") as handle:
             handle.write(text.replace("const SERVICE = 'clock-backend';", "const SERVICE = 'clock-backend-b';"))
-        state.packed = awx_fixtures.packed_once()
+        state.packed = packed_workspace.packed_once()
         state.extravars = {
             # what the product deploy survey asks
             "bytelyst_selected_products": ["clock"],

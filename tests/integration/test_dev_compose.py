@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 import awx_fixtures
+import packed_workspace
 from product_fixtures import copy_product
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ def compose(argv, env):
 @pytest.fixture
 def dev_base(docker_client, standin_image, ansible_module):
     prefix = "bytelyst-test-%s/" % uuid.uuid4().hex[:8]
-    args = {"manifest": awx_fixtures.packed_once(), "flavour": "dev", "runtime_image": standin_image,
+    args = {"manifest": packed_workspace.packed_once(), "flavour": "dev", "runtime_image": standin_image,
             "version": "1.0.0", "name": prefix + "base-dev", "date_tag": False,
             "labels": {"dev.bytelyst.test": "1"}}
     if os.environ.get("BYTELYST_CA_BUNDLE"):
