@@ -11,8 +11,6 @@ import subprocess
 
 import yaml
 
-import packed_workspace
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
