@@ -1,4 +1,5 @@
-"""After the good rollout: every deploy host runs every product it hosts on base 1.2.0."""
+"""After the good rollout (1.0.0) and the bad one (1.1.0, stopped and rolled back at the canary):
+every deploy host runs every product it hosts, healthy, on base 1.0.0."""
 
 import json
 
@@ -35,10 +36,10 @@ def test_every_hosted_product_runs(host):
         assert c["State"]["Health"]["Status"] == "healthy"
 
 
-def test_every_product_runs_base_1_2_0(host):
+def test_every_product_runs_base_1_0_0(host):
     sock, containers = running(host)
     for c in containers:
         image = json.loads(host.check_output("DOCKER_HOST=%s docker image inspect %s" % (sock, c["Image"])))[0]
         labels = image["Config"]["Labels"]
-        assert labels["dev.bytelyst.base.version"] == "1.2.0", c["Name"]
+        assert labels["dev.bytelyst.base.version"] == "1.0.0", c["Name"]
         assert "@sha256:" in c["Config"]["Image"]  # pinned by digest
