@@ -145,7 +145,10 @@ PROVIDES_SCRIPT = (
 
 def dockerfile(runtime_image, flavour, version, pnpm_version):
     """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg)."""
-    install_flags = "--config.node-linker=hoisted --no-frozen-lockfile --package-import-method=copy --store-dir " + STORE
+    # pnpm's metadata cache and state (by default under root's home, where they would land in
+    # the base's layer) live in the store's cache mount too.
+    install_flags = ("--config.node-linker=hoisted --no-frozen-lockfile --package-import-method=copy "
+                     "--store-dir %s --config.cache-dir=%s/.cache --config.state-dir=%s/.state" % (STORE, STORE, STORE))
     if flavour != "dev":
         install_flags += " --prod"
     lines = [

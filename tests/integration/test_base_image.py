@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+import image_contents
 from packed_workspace import changed_copy, packed_once, run_many, runner
 
 pytestmark = pytest.mark.integration
@@ -148,6 +149,17 @@ def test_non_root_user_owns_app(session, built, docker_client):
     out = docker_client.containers.run(image.id, ["sh", "-c", "id -u; stat -c %U /app /app/node_modules"],
                                        remove=True, entrypoint=[]).decode().split()
     assert out == ["1000", "node", "node"]
+
+
+def test_pnpm_leaves_nothing_under_root_home(session, built, docker_client, tmp_path):
+    """pnpm's store, metadata cache and state stay in the build's cache mount: the layers the base
+    adds hold nothing under /root (pnpm's metadata cache once took 4.1 MB of the backend base)."""
+    image_id = built("backend")["image_id"]
+    runtime_layers = len(docker_client.images.get(session["standin"]).attrs["RootFS"]["Layers"])
+    saved = image_contents.save(docker_client, image_id, tmp_path / "base.tar")
+    own = [n for dummy, files in image_contents.layer_files(saved)[runtime_layers:] for n in files]
+    assert any(n.startswith("app/node_modules/@bytelyst/") for n in own)
+    assert [n for n in own if n.startswith("root/")] == []
 
 
 def test_shared_packages_are_stored_once(session, built, docker_client):

@@ -98,6 +98,9 @@ def test_dockerfile_contract(flavour):
     assert "--mount=type=secret,id=npm_token" in text and "--mount=type=secret,id=ca_bundle" in text
     assert "NODE_EXTRA_CA_CERTS=/run/secrets/ca_bundle" in text
     assert "--mount=type=cache,target=%s" % base.STORE in text
+    install = [line for line in lines if "pnpm install " in line][0]
+    for option in ("--store-dir ", "--config.cache-dir=", "--config.state-dir="):
+        assert install.split(option, 1)[1].startswith(base.STORE), option  # nothing of pnpm's in the layer
     assert "pnpm install --config.node-linker=hoisted" in text
     assert ("--prod" in text) == (flavour != "dev")
     assert "ENV NODE_ENV=%s" % ("development" if flavour == "dev" else "production") in text
