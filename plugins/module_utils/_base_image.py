@@ -120,8 +120,10 @@ def npmrc(npm_registry=None):
 
 
 # Shell run before every step that reaches the registry: the CA bundle and the token come
-# only from secret mounts; the token's npmrc is written to a tmpfs that no layer keeps.
+# only from secret mounts; the token's npmrc is written to a tmpfs that no layer keeps. npm
+# writes no debug log or update check under /root (they would stay in the layer).
 SECRETS_ENV = (
+    "export npm_config_logs_max=0 npm_config_update_notifier=false; "
     "if [ -f /run/secrets/%(ca)s ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/%(ca)s "
     "npm_config_cafile=/run/secrets/%(ca)s; fi; "
     "if [ -f /run/secrets/%(token)s ]; then reg=$(npm config get registry); "
