@@ -5,9 +5,11 @@ bytelyst.deploy.workspace_pack when that module exists, otherwise with pnpm dire
 (install --frozen-lockfile, build, pack per package) and _manifest.write.
 changed_copy(src, dest, name) makes a second manifest directory in which one package's
 tarball has different content (the quick way to test "one package changed").
+packed_once() packs once per content: the result is kept under $BYTELYST_DEV_HOME, keyed on
+the sample's sources, the collection's plugins and pnpm's version, for later processes and runs.
 """
 
-import atexit
+import hashlib
 import io
 import json
 import os
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 
@@ -124,16 +127,60 @@ def pack(dest):
 _PACKED = {}
 
 
+def _inputs_key():
+    """sha256 over what packing depends on: the sample's sources (no build output), the
+    collection's plugins (workspace_pack and the manifest format) and the host's pnpm version."""
+    digest = hashlib.sha256(_sh(["pnpm", "--version"], REPO).encode())
+    for top in (SAMPLE, os.path.join(REPO, "plugins")):
+        for dirpath, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d not in ("node_modules", "dist", "__pycache__"))
+            for name in sorted(files):
+                if name.endswith(".tsbuildinfo"):
+                    continue
+                path = os.path.join(dirpath, name)
+                digest.update(os.path.relpath(path, REPO).encode() + b"\0")
+                with open(path, "rb") as handle:
+                    digest.update(handle.read() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _still_good(out):
+    """True when out holds a manifest whose tarballs all match their recorded digests."""
+    try:
+        return _manifest.verify(_manifest.load(out))
+    except Exception:  # absent, half-written or changed: pack afresh
+        return False
+
+
 def packed_once():
-    """The sample workspace packed once per pytest process (read-only for the tests that share it).
+    """The sample workspace packed once per content (read-only for the tests that share it).
 
     Packing (pnpm install, tsc, pnpm pack) is the slow part of several suites' set-up; the
-    tarballs are byte-for-byte reproducible, so one packed copy serves them all.
+    tarballs are byte-for-byte reproducible, so one packed copy serves every suite, both test
+    lanes and later runs until an input changes. A copy is packed in a scratch directory and
+    renamed into place, so two processes packing at once both end with a complete one.
     """
     if "dir" not in _PACKED:
-        scratch = tempfile.mkdtemp(prefix="bytelyst-packed-")
-        atexit.register(shutil.rmtree, scratch, True)
-        _PACKED["dir"] = pack(scratch)
+        cache = os.path.join(os.environ.get("BYTELYST_DEV_HOME") or tempfile.gettempdir(), "packed-sample")
+        final = os.path.join(cache, _inputs_key())
+        if not _still_good(os.path.join(final, "packed")):
+            os.makedirs(cache, exist_ok=True)
+            scratch = tempfile.mkdtemp(prefix="packing-", dir=cache)
+            pack(scratch)
+            for name in os.listdir(cache):  # copies of older inputs, scratch left by killed runs
+                path = os.path.join(cache, name)
+                if name.startswith("packing-"):
+                    if path != scratch and time.time() - os.path.getmtime(path) > 3600:
+                        shutil.rmtree(path, ignore_errors=True)
+                elif name != os.path.basename(final):
+                    shutil.rmtree(path, ignore_errors=True)
+            if os.path.exists(final) and not _still_good(os.path.join(final, "packed")):
+                shutil.rmtree(final, ignore_errors=True)  # changed by someone: replace it
+            try:
+                os.rename(scratch, final)
+            except OSError:  # another process put its copy there first
+                shutil.rmtree(scratch, ignore_errors=True)
+        _PACKED["dir"] = os.path.join(final, "packed")
     return _PACKED["dir"]
 
 
