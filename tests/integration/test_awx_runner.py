@@ -75,8 +75,8 @@ def job(tmp_path_factory, docker_client, standin_image):
             "bytelyst_deploy_root": state.deploy_root,
             "bytelyst_products_root": state.products,
             "bytelyst_wait_timeout": 90,
-            # probe every second: the health gate answers without waiting out the image's interval
-            "bytelyst_healthcheck": {"interval": "1s", "start_period": "3s", "retries": 20},
+            # probe every 3 s: the health gate answers without waiting out the image's interval
+            "bytelyst_healthcheck": {"interval": "3s", "start_period": "10s", "retries": 5},
         }
         if os.environ.get("BYTELYST_CA_BUNDLE"):
             state.extravars["bytelyst_ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]

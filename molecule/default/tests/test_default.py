@@ -31,8 +31,8 @@ def test_deploy_set_the_health_timings_and_kept_the_image_probe(host):
         container = inspect(host, service["ID"])
         image = inspect(host, container["Image"])
         health = container["Config"]["Healthcheck"]
-        # bytelyst_healthcheck of the scenario: interval 1s, start_period 3s, retries 20
-        assert (health["Interval"], health["StartPeriod"], health["Retries"]) == (10**9, 3 * 10**9, 20)
+        # bytelyst_healthcheck of the scenario: interval 3s, start_period 10s, retries 5
+        assert (health["Interval"], health["StartPeriod"], health["Retries"]) == (3 * 10**9, 10 * 10**9, 5)
         assert health["Test"] == image["Config"]["Healthcheck"]["Test"]
         assert image["Config"]["Healthcheck"]["Interval"] == 10 * 10**9
 
