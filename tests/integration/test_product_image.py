@@ -45,16 +45,19 @@ def env(tmp_path_factory, docker_client, standin_image):
     os.makedirs(state.products)
     try:
         state.packed = packed_workspace.packed_once()
-        state.bases = {}
-        for flavour in ("dev", "backend", "web"):
+        flavours = ("dev", "backend", "web")
+        many = []
+        for flavour in flavours:
             args = {"manifest": state.packed, "flavour": flavour, "runtime_image": standin_image,
                     "version": "1.0.0", "name": "%s/base-%s" % (state.prefix, flavour), "date_tag": "false",
                     "labels": TEST_LABELS}
             if state.ca:
                 args["ca_bundle"] = state.ca
-            result, raw = state.run("base_image", args)
+            many.append(args)
+        results, raw = packed_workspace.run_many("base_image", many)  # one Ansible start-up for the three
+        for result in results:
             assert not result.get("failed"), raw[-3000:]
-            state.bases[flavour] = "%s/base-%s:1.0.0" % (state.prefix, flavour)
+        state.bases = dict((flavour, "%s/base-%s:1.0.0" % (state.prefix, flavour)) for flavour in flavours)
         yield state
     finally:
         for image in docker_client.images.list():
@@ -167,9 +170,13 @@ def test_source_only_change_rebuilds_only_the_top_layer(env, notes_backend):
         copy_product("notes", env.products)
 
 
-@pytest.mark.parametrize("case", ["range", "workspace_caret"])
-def test_incompatible_range_is_refused_before_any_build(env, case, tmp_path):
-    product = copy_product("notes", str(tmp_path))
+INCOMPATIBLE = ["range", "workspace_caret"]
+BAD_INPUT = ["no_dir", "no_package_json", "no_base", "bad_kind", "tarball_without_manifest"]
+
+
+def incompatible_case(env, case, work):
+    """(args, expected texts) of a product whose @bytelyst/* range the base cannot meet."""
+    product = copy_product("notes", work)
     manifest = env.packed
     if case == "range":
         path = os.path.join(product, "backend", "package.json")
@@ -181,7 +188,7 @@ def test_incompatible_range_is_refused_before_any_build(env, case, tmp_path):
         expect = ["@bytelyst/config ^3.0.0", "provides 2.0.0"]
     else:
         # the workspace moved on to errors 2.0.0: workspace:^ now means ^2.0.0, the base has 1.2.0
-        manifest = str(tmp_path / "packed")
+        manifest = os.path.join(work, "packed")
         shutil.copytree(env.packed, manifest)
         path = os.path.join(manifest, "bytelyst-manifest.json")
         with open(path) as handle:
@@ -190,31 +197,13 @@ def test_incompatible_range_is_refused_before_any_build(env, case, tmp_path):
         with open(path, "w") as handle:
             json.dump(data, handle)
         expect = ["@bytelyst/http ^2.0.0", "declared 'workspace:^'", "provides 1.3.0"]
-    repo = "%s/notes-backend-bad" % env.prefix
-    result, raw = env.run("product_image", product_args(env, product, "backend", manifest=manifest, name=repo))
-    assert result.get("failed")
-    assert result["msg"].startswith("Incompatible base image %s" % env.bases["backend"])
-    for text in expect:
-        assert text in result["msg"]
-    assert "command" not in result  # refused before any build ran
-    assert tags_of(env.client, repo) == {}
+    repo = "%s/notes-backend-bad-%s" % (env.prefix, case.replace("_", "-"))
+    return product_args(env, product, "backend", manifest=manifest, name=repo), expect
 
 
-def test_failed_health_check_keeps_previous_tags(env, notes_backend):
-    product, first = notes_backend
-    repo = "%s/notes-backend" % env.prefix
-    before = tags_of(env.client, repo)
-    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, force=True,
-                                                        health_path="/not-there", verify_timeout=15))
-    assert result.get("failed"), raw[-3000:]
-    assert "did not answer 200" in result["msg"] and "/not-there" in result["msg"]
-    assert tags_of(env.client, repo) == before
-    assert before["%s:1.4.0" % repo] == first["image_id"]
-
-
-@pytest.mark.parametrize("case", ["no_dir", "no_package_json", "no_base", "bad_kind", "tarball_without_manifest"])
-def test_bad_input_fails_clearly_and_changes_nothing(env, case, tmp_path):
-    product = copy_product("notes", str(tmp_path))
+def bad_input_case(env, case, work):
+    """(args, expected text) of an input the module must refuse before building."""
+    product = copy_product("notes", work)
     repo = "%s/notes-bad-%s" % (env.prefix, case.replace("_", "-"))
     args = product_args(env, product, "backend", name=repo)
     expect = {
@@ -235,10 +224,51 @@ def test_bad_input_fails_clearly_and_changes_nothing(env, case, tmp_path):
     else:
         args.update(mode="tarball", runtime_image=env.standin)
         del args["manifest"]
-    result, raw = env.run("product_image", args)
-    assert result.get("failed"), raw[-2000:]
-    assert expect in result["msg"]
-    assert tags_of(env.client, repo) == {}
+    return args, [expect]
+
+
+@pytest.fixture(scope="module")
+def refused(env, tmp_path_factory):
+    """Every refused input of this file, run as one play (one Ansible start-up for all):
+    {case: (args, expected texts, result)}."""
+    cases = []
+    for case in INCOMPATIBLE:
+        cases.append((case,) + incompatible_case(env, case, str(tmp_path_factory.mktemp(case))))
+    for case in BAD_INPUT:
+        cases.append((case,) + bad_input_case(env, case, str(tmp_path_factory.mktemp(case))))
+    results, raw = packed_workspace.run_many("product_image", [args for _, args, _ in cases])
+    return dict((case, (args, expect, result, raw)) for (case, args, expect), result in zip(cases, results))
+
+
+@pytest.mark.parametrize("case", INCOMPATIBLE)
+def test_incompatible_range_is_refused_before_any_build(env, refused, case):
+    args, expect, result, raw = refused[case]
+    assert result.get("failed"), raw[-3000:]
+    assert result["msg"].startswith("Incompatible base image %s" % env.bases["backend"])
+    for text in expect:
+        assert text in result["msg"]
+    assert "command" not in result  # refused before any build ran
+    assert tags_of(env.client, args["name"]) == {}
+
+
+def test_failed_health_check_keeps_previous_tags(env, notes_backend):
+    product, first = notes_backend
+    repo = "%s/notes-backend" % env.prefix
+    before = tags_of(env.client, repo)
+    result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, force=True,
+                                                        health_path="/not-there", verify_timeout=15))
+    assert result.get("failed"), raw[-3000:]
+    assert "did not answer 200" in result["msg"] and "/not-there" in result["msg"]
+    assert tags_of(env.client, repo) == before
+    assert before["%s:1.4.0" % repo] == first["image_id"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_bad_input_fails_clearly_and_changes_nothing(env, refused, case):
+    args, expect, result, raw = refused[case]
+    assert result.get("failed"), raw[-3000:]
+    assert expect[0] in result["msg"]
+    assert tags_of(env.client, args["name"]) == {}
 
 
 def scratch_product(env, name):
