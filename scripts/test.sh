@@ -2,17 +2,18 @@
 # Runs every test of the collection on this machine, setting up what they need first
 # (scripts/setup.sh: venv, Docker engine, registry, Compose, Node 22 + pnpm, stand-in image).
 #
-#   scripts/test.sh                 all stages, in two lanes at once (see below)
+#   scripts/test.sh                 all stages, in four lanes at once (see below)
 #   scripts/test.sh unit lint       only the named stages, one after the other
 # Stages: unit, integration, sanity, lint, build (collection artifact), molecule (the default
 # scenario: the main job run from the built artifact installed into a fresh collections path),
 # and fleet (the Molecule fleet scenario: three extra engines, one reached over SSH).
-# All stages run in two lanes side by side, each lane's stages one after the other: unit then
-# most of integration (integration1), and sanity, lint, build, molecule, the image push, AWX and
-# dev compose integration tests (integration2), fleet. The lanes share nothing they could
-# trip over (own registry namespaces, compose projects, engines for the fleet, pytest
-# directories); a lane's output is printed when it ends. BYTELYST_TEST_LANES=1 runs everything
-# in one lane.
+# All stages run in four lanes side by side, each lane's stages one after the other: unit then
+# half of the integration suite (integration1: images and the workspace), the other half
+# (integration2: deploys, registry, usage, AWX, dev compose), sanity, lint, build and molecule,
+# and the fleet. Each lane alone keeps about one core busy; four of them keep both cores of a
+# small CI machine busy to the end. The lanes share nothing they could trip over (own registry
+# namespaces, compose projects, engines for the fleet, pytest directories); a lane's output is
+# printed when it ends. BYTELYST_TEST_LANES=1 runs everything in one lane.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/common.sh"
@@ -25,17 +26,17 @@ stages=("$@")
 
 
 stage_unit() { python -m pytest tests/unit -q; }
-# Its own pytest directory: the Molecule verifiers (testinfra) run pytest at the same time.
-# The lanes split the integration suite: these files run in lane 2 (own pytest directory).
-# From per-stage and per-test CPU measurements: lane 1 ~770 CPU-seconds, lane 2 ~760; keep them even.
-lane2_files=(tests/integration/test_awx_runner.py tests/integration/test_dev_compose.py
-  tests/integration/test_image_push.py)
+# The lanes split the integration suite in two halves of about the same CPU time (per-test CPU
+# measured from /proc/stat, warm: ~370 CPU-seconds each), each with its own pytest directory.
+integration2_files=(tests/integration/test_compose_deploy.py tests/integration/test_image_usage.py
+  tests/integration/test_image_prune.py tests/integration/test_image_push.py
+  tests/integration/test_awx_runner.py tests/integration/test_dev_compose.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {
-  integration tests/integration "${lane2_files[@]/#/--ignore=}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration"
+  integration tests/integration "${integration2_files[@]/#/--ignore=}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration"
 }
-stage_integration2() { integration "${lane2_files[@]}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration2"; }
+stage_integration2() { integration "${integration2_files[@]}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration2"; }
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
 stage_lint() { ansible-lint --offline -q; }
 stage_build() { bash "$here/build_collection.sh"; }
@@ -64,21 +65,28 @@ run_lane() {
 }
 
 failed_file=$(mktemp)
-lane_log=$(mktemp)
-trap 'rm -f "$failed_file" "$lane_log"' EXIT
+lane_dir=$(mktemp -d)
+trap 'rm -rf "$failed_file" "$lane_dir"' EXIT
 if [ ${#stages[@]} -gt 0 ] || [ "${BYTELYST_TEST_LANES:-2}" = 1 ]; then
   [ ${#stages[@]} -gt 0 ] || stages=(unit integration sanity lint build molecule fleet)
   run_lane "$failed_file" "${stages[@]}"
 else
   stages=(unit integration sanity lint build molecule fleet)
-  run_lane "$failed_file" sanity lint build molecule integration2 fleet >"$lane_log" 2>&1 &
-  other=$!
-  log "lane 2 (sanity lint build molecule integration2 fleet) runs beside this one; its output follows when it ends"
+  background=("integration2" "sanity lint build molecule" "fleet")
+  pids=()
+  for i in "${!background[@]}"; do
+    # shellcheck disable=SC2086 # one word per stage
+    run_lane "$failed_file" ${background[$i]} >"$lane_dir/$i.log" 2>&1 &
+    pids+=($!)
+    log "lane $((i + 2)) (${background[$i]}) runs beside this one; its output follows when it ends"
+  done
   run_lane "$failed_file" unit integration1
-  wait "$other" || true
-  log "----- lane 2 output -----"
-  cat "$lane_log"
-  log "----- end of lane 2 output -----"
+  for i in "${!background[@]}"; do
+    wait "${pids[$i]}" || true
+    log "----- lane $((i + 2)) output (${background[$i]}) -----"
+    cat "$lane_dir/$i.log"
+    log "----- end of lane $((i + 2)) output -----"
+  done
 fi
 
 if [ -s "$failed_file" ]; then
