@@ -236,7 +236,7 @@ def refused(env, tmp_path_factory):
         cases.append((case,) + incompatible_case(env, case, str(tmp_path_factory.mktemp(case))))
     for case in BAD_INPUT:
         cases.append((case,) + bad_input_case(env, case, str(tmp_path_factory.mktemp(case))))
-    results, raw = packed_workspace.run_many("product_image", [args for _, args, _ in cases])
+    results, raw = packed_workspace.run_many("product_image", [case[1] for case in cases])
     return dict((case, (args, expect, result, raw)) for (case, args, expect), result in zip(cases, results))
 
 
