@@ -8,11 +8,15 @@ trap 'rm -rf "$out"' EXIT
 bash "$(dirname "$0")/install_artifact.sh" "$out"
 cd "$BYTELYST_REPO"
 artifact=$(ls "$out"/bytelyst-deploy-*.tar.gz)
+# Every module's page, rendered from the installed artifact (one ansible-doc for all of them).
+modules=()
 for module in plugins/modules/*.py; do
-  [ -f "$module" ] || continue
-  name=$(basename "$module" .py)
-  ANSIBLE_COLLECTIONS_PATH="$out/collections" ansible-doc "bytelyst.deploy.$name" >/dev/null \
-    || die "ansible-doc bytelyst.deploy.$name failed from the installed artifact"
+  [ -f "$module" ] && modules+=("bytelyst.deploy.$(basename "$module" .py)")
+done
+ANSIBLE_NOCOLOR=1 ANSIBLE_COLLECTIONS_PATH="$out/collections" ansible-doc "${modules[@]}" >"$out/docs.txt" \
+  || die "ansible-doc failed from the installed artifact for one of: ${modules[*]}"
+for module in "${modules[@]}"; do
+  grep -qF "> MODULE $module ($out/collections/" "$out/docs.txt" || die "ansible-doc rendered no page for $module from the installed artifact"
 done
 log "collection artifact $(basename "$artifact") builds and installs"
 
