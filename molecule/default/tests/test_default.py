@@ -63,13 +63,19 @@ def test_containers_run_pinned_digests(host):
 
 
 def test_the_job_ran_from_the_installed_artifact(host):
-    """scripts/test.sh installs the built artifact and names its collections path; the job's
-    workspace (examples/ inside the collection) was installed and built there."""
+    """scripts/test.sh installs the built artifact and names its collections path; prepare.yml
+    copied the sample workspace's sources from there into the working copy the job built."""
     root = os.environ.get("BYTELYST_INSTALLED_COLLECTIONS")
     if not root:
         pytest.skip("not run through scripts/test.sh (no installed artifact named)")
     collection = "%s/ansible_collections/bytelyst/deploy" % root
     # MANIFEST.json exists only in an installed artifact, never in a checkout.
     assert host.file(collection + "/MANIFEST.json").is_file
-    built = host.run("ls %s/examples/common_plat/packages/*/dist/index.js" % collection)
+    workspace = "/var/lib/bytelyst-dev/molecule/common_plat"
+    listing = ("cd %s && find . \\( -name node_modules -o -name dist \\) -prune -o -type f -print"
+               " | sort | xargs sha256sum")
+    sources = host.check_output(listing % (collection + "/examples/common_plat"))
+    assert sources.count("/package.json") >= 7
+    assert host.check_output(listing % workspace) == sources
+    built = host.run("ls %s/packages/*/dist/index.js" % workspace)
     assert built.rc == 0 and len(built.stdout.split()) >= 6, built.stderr
