@@ -21,6 +21,9 @@ case "${1:-up}" in
     [ -f "$dir/client_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key" -C bytelyst-tests
     cp "$dir/client_key.pub" "$dir/authorized_keys"
     chmod 600 "$dir/authorized_keys"
+    # Ansible copies files over SFTP; without it every transfer first fails over SFTP and SCP.
+    sftp_server=/usr/lib/openssh/sftp-server
+    [ -x "$sftp_server" ] || apt_install openssh-sftp-server
     cat >"$dir/sshd_config" <<CONF
 Port $port
 ListenAddress 127.0.0.1
@@ -33,6 +36,7 @@ PermitRootLogin prohibit-password
 UsePAM no
 StrictModes no
 AcceptEnv LANG LC_*
+Subsystem sftp $sftp_server
 CONF
     if ! answers 2>/dev/null; then
       /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
