@@ -84,19 +84,29 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOC
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _prune
 
+try:
+    from docker.errors import NotFound
+except ImportError:  # engine_client reports the missing Docker SDK
+    NotFound = Exception
+
 
 def describe(client):
+    """Our view of the engine's images and the image ids containers use. Images and containers
+    another process removes while we read them are skipped: they need no pruning."""
     images = []
-    for image in client.images.list(all=False):
-        attrs = image.attrs
+    for summary in client.api.images():
+        try:
+            attrs = client.api.inspect_image(summary["Id"])
+        except NotFound:
+            continue
         images.append({
-            "id": image.id,
-            "tags": image.tags,
+            "id": attrs["Id"],
+            "tags": [t for t in attrs.get("RepoTags") or [] if t != "<none>:<none>"],
             "repo_digests": attrs.get("RepoDigests") or [],
             "labels": (attrs.get("Config") or {}).get("Labels") or {},
             "created": attrs.get("Created") or "",
         })
-    used = set(c.attrs.get("Image") for c in client.containers.list(all=True))
+    used = set(c.attrs.get("Image") for c in client.containers.list(all=True, ignore_removed=True))
     return images, used
 
 
