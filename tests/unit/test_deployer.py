@@ -181,7 +181,8 @@ def test_first_deploy_pins_gates_and_records_the_release(site):
     assert result["images"] == dict((s, pinned(r)) for s, r in V1.items())
     assert result["release"]["id"] == "r1" and result["release"]["result"] == "success"
     assert result["containers"] == {"api": "c1", "web": "c2"}
-    assert result["lock"] == {"waited": 0.0, "taken_over": None}
+    # Nobody held the lock: taken at once (the wait is real time; a loaded machine may take 0.1 s).
+    assert result["lock"]["taken_over"] is None and 0.0 <= result["lock"]["waited"] < 1.0
     assert [r["id"] for r in result["history"]] == ["r1"]
     assert history(site)["current"] == "r1"
     assert audit(site)[0].startswith('project=notes action=deploy release=r1 result=success by="ci job 7"')
