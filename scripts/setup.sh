@@ -44,8 +44,14 @@ setup_engine() {
   command -v dockerd >/dev/null || apt_install docker.io
   apt_install iptables
   log "starting dockerd in the background (log: $BYTELYST_DEV_HOME/dockerd.log)"
+  # Our own daemon config (the system's /etc/docker/daemon.json is left alone): BuildKit's
+  # cache is garbage-collected down to 10 GB, else every test build adds to it for ever.
+  cat >"$BYTELYST_DEV_HOME/dockerd.json" <<'JSON'
+{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "10GB"}}}
+JSON
   # setsid: the engine outlives this script and the terminal that started it.
-  setsid dockerd --pidfile /var/run/docker.pid >>"$BYTELYST_DEV_HOME/dockerd.log" 2>&1 < /dev/null &
+  setsid dockerd --pidfile /var/run/docker.pid --config-file "$BYTELYST_DEV_HOME/dockerd.json" \
+    >>"$BYTELYST_DEV_HOME/dockerd.log" 2>&1 < /dev/null &
   wait_for 60 "Docker engine" docker info || die "dockerd did not answer within 60 s; see $BYTELYST_DEV_HOME/dockerd.log"
   log "stop it with: kill \$(cat /var/run/docker.pid)"
 }
