@@ -191,6 +191,12 @@ def up_failure(output):
     return "; ".join(lines[-5:]) or "no output"
 
 
+def render_definition(definition):
+    """The compose file compose_deploy writes from its definition option (JSON is valid YAML)."""
+    return ("# Written by bytelyst.deploy.compose_deploy from its definition option; edits here are overwritten.\n"
+            + json.dumps(definition, indent=2) + "\n")
+
+
 def render_override(images):
     """Our override file: every service's image pinned. JSON is valid YAML, so no YAML library."""
     services = dict((name, {"image": images[name]}) for name in sorted(images))

@@ -28,7 +28,7 @@ import tempfile
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run as run_command
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import (
     ComposeProject, containers_by_service, default_compose_file, env_file_text, is_healthy, parse_config_hashes,
-    parse_json_output, published_ports, render_override, resolve_image, up_failure)
+    parse_json_output, published_ports, render_definition, render_override, resolve_image, up_failure)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import engine_client
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._health import run_checks
@@ -36,23 +36,30 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import Proje
 from ansible_collections.bytelyst.deploy.plugins.module_utils._release import History, images_text
 
 OVERRIDE_NAME = "compose.bytelyst.yml"
+DEFINITION_NAME = "compose.yml"
 ENV_NAME = "deploy.env"
 DEFAULT_HISTORY_ROOT = "/var/lib/bytelyst/deploy"
 LOG_TAIL = 30
 
 
-def write_private(path, text):
-    """Write text to path with mode 0600 (only when it differs); True when written."""
+def read_text(path):
+    """The file's text, or None when there is no such file."""
     try:
         with open(path) as f:
-            if f.read() == text:
-                return False
+            return f.read()
     except (IOError, OSError):
-        pass
+        return None
+
+
+def write_private(path, text, mode=0o600):
+    """Write text to path with mode (only when it differs), atomically; True when written."""
+    if read_text(path) == text:
+        return False
     tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, mode)
     os.rename(tmp, path)
     return True
 
@@ -89,9 +96,45 @@ class Deployer(object):
         self.history = History(self.history_dir, self.name, params["keep_releases"])
         self.secrets = [str(v) for v in (params["env"] or {}).values() if v not in (None, "")]
         self.scratch = None
+        self.definition = None  # with the definition option: {path, text, previous}
         self.result = {"changed": False, "override_file": self.override_path, "recreate": [], "images": {}}
 
     # -- inputs -------------------------------------------------------------------------
+    def definition_files(self):
+        """With the definition option: (project dir, [the file compose reads]). The text goes to a
+        candidate beside the history (or to scratch in check mode); compose.yml in project_src is
+        written only when the deploy is applied (commit_definition)."""
+        src = self.p["project_src"]
+        if not src:
+            raise DeployError("definition is set but project_src is not.",
+                              hint="Set project_src: the directory the definition is written to as compose.yml.")
+        text = render_definition(self.p["definition"])
+        path = os.path.join(src, DEFINITION_NAME)
+        previous = read_text(path)
+        self.definition = {"path": path, "text": text, "previous": previous}
+        self.result["definition_file"] = {"path": path, "changed": previous != text}
+        candidate = os.path.join(self.workdir, DEFINITION_NAME + ".candidate")
+        write_private(candidate, text)
+        # A first deploy's project_src does not exist yet: it is created on commit, not before.
+        return (src if os.path.isdir(src) else self.workdir), [candidate]
+
+    def commit_definition(self, project):
+        """Write compose.yml from the definition (when it differs); the project reads it from now on."""
+        if self.definition is None:
+            return project
+        src = os.path.dirname(self.definition["path"])
+        os.makedirs(src, mode=0o750, exist_ok=True)
+        write_private(self.definition["path"], self.definition["text"], mode=0o640)
+        return ComposeProject(project.name, src, [self.definition["path"]], project.override,
+                              project.env_file, project.cli, project.docker_host, project.secrets)
+
+    def definition_diff(self):
+        if self.definition is None or self.definition["previous"] == self.definition["text"]:
+            return []
+        return [{"before": self.definition["previous"] or "", "after": self.definition["text"],
+                 "before_header": self.definition["path"] + " (now)",
+                 "after_header": self.definition["path"] + " (from definition)"}]
+
     def project_files(self):
         src, files = self.p["project_src"], self.p["files"] or []
         if not src and not files:
@@ -113,11 +156,14 @@ class Deployer(object):
         return self.runner(command, check=check, what=what)
 
     def plan_project(self):
-        base, files = self.project_files()
-        # Check mode writes nothing on the host: the env file and candidate go to a scratch dir.
+        # Check mode writes nothing on the host: the env file and candidates go to a scratch dir.
         if self.check_mode:
             self.scratch = tempfile.mkdtemp(prefix="bytelyst-deploy-")
         self.workdir = self.scratch or self.history_dir
+        if self.p.get("definition") is not None:
+            base, files = self.definition_files()
+        else:
+            base, files = self.project_files()
         self.env_path = os.path.join(self.workdir, ENV_NAME)
         write_private(self.env_path, env_file_text(self.p["env"]))
         return ComposeProject(self.name, base, files, None, self.env_path, self.p["docker_cli"] or "docker",
@@ -278,15 +324,20 @@ class Deployer(object):
             recreate = self.recreate_list(hashes, containers)
             current = self.history.current()
             before = current["images"] if current else dict((s, c["image"]) for s, c in containers.items())
-            self.result.update(images=images, recreate=recreate,
-                               diff={"before": images_text(before), "after": images_text(images),
-                                     "before_header": "running images", "after_header": "pinned images"})
+            diff = {"before": images_text(before), "after": images_text(images),
+                    "before_header": "running images", "after_header": "pinned images"}
+            file_changes = self.definition_diff()
+            # One diff for the images; a list of two when the definition changes compose.yml too.
+            self.result.update(images=images, recreate=recreate, diff=[diff] + file_changes if file_changes else diff)
             in_sync = not recreate and current is not None and current["images"] == images
             if in_sync or self.check_mode:
-                self.result["changed"] = not in_sync
+                self.result["changed"] = not in_sync or bool(file_changes)
                 self.result["release"] = current
+                if not self.check_mode:
+                    project = self.commit_definition(project)
                 return self.finish(project if not self.check_mode else None)
             self.check_ports(config, containers)
+            project = self.commit_definition(project)
             if target is not None:
                 release = self.history.new_release("rollback", images, self.triggered_by)
                 release["restores"] = target["id"]
@@ -301,6 +352,10 @@ class Deployer(object):
                 lock.release()
             if self.scratch:
                 shutil.rmtree(self.scratch, ignore_errors=True)
+            elif self.definition is not None:
+                candidate = os.path.join(self.workdir, DEFINITION_NAME + ".candidate")
+                if os.path.exists(candidate):
+                    os.remove(candidate)
 
     def finish(self, project):
         if project is not None:

@@ -229,17 +229,17 @@ def measure(client, refs=None, labels=None, products=None, repositories=None, in
     criteria; without refs, the engine's images that carry our labels.
     """
     label_filters = parse_label_filters(labels)
+    pool = []
+    for ref in refs or []:  # before the engine's whole listing: a wrong name fails at once
+        image = image_or_none(client, ref)
+        if image is None:
+            raise DeployError(
+                "The image %s is not on this engine." % ref,
+                hint="Check the name and tag (docker image ls), build or pull it, or remove it from images.",
+            )
+        pool.append(image.attrs)
     every_image = _inspect_all(client)
     if refs:
-        pool = []
-        for ref in refs:
-            image = image_or_none(client, ref)
-            if image is None:
-                raise DeployError(
-                    "The image %s is not on this engine." % ref,
-                    hint="Check the name and tag (docker image ls), build or pull it, or remove it from images.",
-                )
-            pool.append(image.attrs)
         known = set(img["Id"] for img in every_image)
         every_image += [img for img in pool if img["Id"] not in known]
         selected = select(pool, label_filters, products, repositories, include_untagged=True, ours=False)

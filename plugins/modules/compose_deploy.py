@@ -43,6 +43,14 @@ options:
       - Compose files, in order; relative paths resolve from O(project_src).
     type: list
     elements: path
+  definition:
+    description:
+      - The compose file itself, as a mapping (C(services), C(volumes), ...), instead of O(files).
+      - It is written to C(compose.yml) in O(project_src) (created with mode 0750 if absent), which it requires.
+        The file is written only once the definition has passed validation, image resolution and the port check,
+        so a refused deploy leaves the previous file in place; it is rewritten only when it differs.
+      - Check mode plans against the new definition without writing it, and diff mode shows how the file changes.
+    type: dict
   env:
     description:
       - Variables for C(${NAME}) interpolation in the compose files, written to an env file with mode 0600
@@ -121,7 +129,8 @@ options:
 notes:
   - Check mode pulls nothing, builds nothing, touches no container and writes nothing on the host; it reports the plan
     (which services would be recreated, digests resolved from the engine or the registry).
-  - Diff mode shows, per service, the running image reference (by digest) and the new one.
+  - Diff mode shows, per service, the running image reference (by digest) and the new one; with O(definition),
+    also how C(compose.yml) changes.
   - A rollback restores the images (digests) of a release; the compose files used are the ones given to the task.
   - Services that only have a C(build) section are refused; build and push images first.
 seealso:
@@ -148,6 +157,17 @@ EXAMPLES = r"""
         timeout: 30
     wait_timeout: 90
     triggered_by: "ci job {{ lookup('ansible.builtin.env', 'CI_JOB_ID') }}"
+
+- name: Deploy clock from a definition (written to /srv/clock/compose.yml)
+  bytelyst.deploy.compose_deploy:
+    project_name: clock
+    project_src: /srv/clock
+    definition:
+      services:
+        backend:
+          image: registry.example.invalid/clock/backend:0.9.2
+          ports: ["127.0.0.1:4017:4017"]
+          restart: unless-stopped
 
 - name: Return to the previous healthy release
   bytelyst.deploy.compose_deploy:
@@ -201,6 +221,11 @@ override_file:
   description: Path of the generated override file that pins the images.
   returned: always
   type: str
+definition_file:
+  description: With O(definition), the path of the compose file written from it, and whether it changed.
+  returned: when O(definition) is set
+  type: dict
+  sample: {"path": "/srv/clock/compose.yml", "changed": true}
 failed_release:
   description: On a failed gate, the release that failed.
   returned: failure
@@ -243,6 +268,7 @@ def main():
         project_name=dict(type="str", required=True),
         project_src=dict(type="path"),
         files=dict(type="list", elements="path"),
+        definition=dict(type="dict"),
         env=dict(type="dict", no_log=True),
         images=dict(type="dict"),
         pull_policy=dict(type="str", default="missing", choices=["missing", "always", "never"]),
@@ -261,7 +287,9 @@ def main():
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("project_src", "files")])
+                           required_one_of=[("project_src", "files")],
+                           mutually_exclusive=[("definition", "files")],
+                           required_by={"definition": "project_src"})
     module.exit_json(**run(module))
 
 

@@ -90,23 +90,29 @@ except ImportError:  # engine_client reports the missing Docker SDK
     NotFound = Exception
 
 
-def describe(client):
-    """Our view of the engine's images and the image ids containers use. Images and containers
-    another process removes while we read them are skipped: they need no pruning."""
+def describe(client, prefixes=None):
+    """Our view of the engine's images and the image ids containers use.
+
+    The engine's listing carries tags, digests and labels; only images in scope (ours, in
+    prefixes) are inspected, for their creation time to the nanosecond (images built within
+    one second still sort newest first). Images and containers another process removes while
+    we read them are skipped: they need no pruning."""
     images = []
     for summary in client.api.images():
+        image = {
+            "id": summary["Id"],
+            "tags": [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"],
+            "repo_digests": [d for d in summary.get("RepoDigests") or [] if d != "<none>@<none>"],
+            "labels": summary.get("Labels") or {},
+        }
+        if not _prune.in_scope(image, prefixes):
+            continue
         try:
-            attrs = client.api.inspect_image(summary["Id"])
+            image["created"] = client.api.inspect_image(summary["Id"]).get("Created") or ""
         except NotFound:
             continue
-        images.append({
-            "id": attrs["Id"],
-            "tags": [t for t in attrs.get("RepoTags") or [] if t != "<none>:<none>"],
-            "repo_digests": attrs.get("RepoDigests") or [],
-            "labels": (attrs.get("Config") or {}).get("Labels") or {},
-            "created": attrs.get("Created") or "",
-        })
-    used = set(c.attrs.get("Image") for c in client.containers.list(all=True, ignore_removed=True))
+        images.append(image)
+    used = set(c.get("ImageID") for c in client.api.containers(all=True))
     return images, used
 
 
@@ -123,7 +129,7 @@ def main():
             raise DeployError("keep must be at least 1, got %d." % module.params["keep"],
                               hint="Keep at least the newest image of each repository.")
         client = engine_client(module.params["docker_host"])
-        images, used = describe(client)
+        images, used = describe(client, module.params["repositories"])
         recorded = _prune.recorded_refs(module.params["history_dirs"])
         reasons, remove = _prune.plan(images, used, recorded, module.params["keep"],
                                       module.params["repositories"])
@@ -145,8 +151,7 @@ def main():
             for img in images if img["id"] in reasons]
     result = dict(changed=bool(removed), removed=removed, kept=kept, failed_removals=failed)
     if module._diff:
-        scope = module.params["repositories"]
-        before = sorted(t for img in images if _prune.in_scope(img, scope) for t in (img["tags"] or [img["id"]]))
+        before = sorted(t for img in images for t in (img["tags"] or [img["id"]]))
         gone = set(t for img in removed for t in (img["tags"] or [img["id"]]))
         result["diff"] = {"before": "\n".join(before) + "\n",
                           "after": "\n".join(t for t in before if t not in gone) + "\n"}

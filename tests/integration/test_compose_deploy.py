@@ -221,37 +221,71 @@ def _held_lock(app, tmp_path, holder):
     return {"lock_timeout": 2}, "held by release-bot-7 (pid %d on %s) since 2026-11-27T09:00:00Z" % (os.getpid(), socket.gethostname())
 
 
-@pytest.mark.parametrize("case", ["invalid compose file", "unknown service", "image not in registry", "port taken", "lock timeout"])
-def test_bad_input_changes_nothing(app, deploy, images, registry_addr, tmp_path, case):
+def _snapshot(app):
+    """What a refused deploy must leave as it was: containers, history files, the project's compose.yml."""
+    return (app.state(), read(os.path.join(app.history, "releases.json")),
+            read(os.path.join(app.history, "compose.bytelyst.yml")), read(os.path.join(app.history, "audit.log")),
+            read(os.path.join(app.src, "compose.yml")), sorted(os.listdir(app.history)))
+
+
+REFUSED = ["invalid compose file", "invalid definition", "unknown service", "image not in registry", "port taken"]
+
+
+@pytest.fixture(scope="module")
+def refused(app, images, tmp_path_factory):
+    """Every refused input but the held lock, run as one play (one Ansible start-up for all):
+    ({case: (result, expected text)}, raw output, project before, after, /version after)."""
+    tmp = tmp_path_factory.mktemp("refused")
     holder = socket.socket()
     try:
-        ref = images["v1"]
-        extra = {}
-        if case == "invalid compose file":
-            extra, expected = _bad_compose(app, tmp_path)
-        elif case == "unknown service":
-            extra, expected = {"images": {"web": images["v1"], "wbe": images["v1"]}}, "images names service(s) wbe"
-        elif case == "image not in registry":
-            ref = images["v1"].rsplit(":", 1)[0] + ":no-such-tag"
-            expected = "Image %s is neither on the target engine nor in its registry" % ref
-        elif case == "port taken":
-            extra, expected = _taken_port(app, tmp_path, holder)
-        else:
-            extra, expected = _held_lock(app, tmp_path, holder)
-        before = (app.state(), read(os.path.join(app.history, "releases.json")),
-                  read(os.path.join(app.history, "compose.bytelyst.yml")), read(os.path.join(app.history, "audit.log")))
-        result, raw = deploy(app.args(ref, **extra))
+        cases = {
+            "invalid compose file": _bad_compose(app, tmp),
+            "invalid definition": ({"definition": {"services": {"web": {"image": images["v1"], "ports": 12}}}},
+                                   "validation of the compose files"),
+            "unknown service": ({"images": {"web": images["v1"], "wbe": images["v1"]}},
+                                "images names service(s) wbe"),
+            "image not in registry": ({"images": {"web": images["v1"].rsplit(":", 1)[0] + ":no-such-tag"}},
+                                      "Image %s:no-such-tag is neither on the target engine nor in its registry"
+                                      % images["v1"].rsplit(":", 1)[0]),
+            "port taken": _taken_port(app, tmp, holder),
+        }
+        before = _snapshot(app)
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from ansible_runner_helper import run_module_many
+        results, raw = run_module_many("compose_deploy", [app.args(images["v1"], **cases[c][0]) for c in REFUSED])
+        after = _snapshot(app)
+        version = http_get(app.url + "/version")
+    finally:
+        holder.close()
+    return dict((c, (r, cases[c][1])) for c, r in zip(REFUSED, results)), raw, before, after, version
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_bad_input_changes_nothing(refused, case):
+    outcomes, raw, before, after, version = refused
+    result, expected = outcomes[case]
+    assert result.get("failed") is True, raw[-3000:]
+    assert expected in result["msg"]
+    assert result["changed"] is False
+    assert after == before
+    assert version == (200, "v2")
+
+
+def test_held_lock_times_out_and_changes_nothing(app, deploy, images, tmp_path):
+    holder = socket.socket()
+    lock = os.path.join(app.history, "lock")
+    try:
+        extra, expected = _held_lock(app, tmp_path, holder)
+        before = _snapshot(app)
+        result, raw = deploy(app.args(images["v1"], **extra))
         assert result.get("failed") is True, raw
         assert expected in result["msg"]
         assert result["changed"] is False
-        after = (app.state(), read(os.path.join(app.history, "releases.json")),
-                 read(os.path.join(app.history, "compose.bytelyst.yml")), read(os.path.join(app.history, "audit.log")))
-        assert after == before
+        assert _snapshot(app) == before
         assert http_get(app.url + "/version") == (200, "v2")
     finally:
         holder.close()
-        lock = os.path.join(app.history, "lock")
-        if case == "lock timeout" and os.path.isdir(lock):
+        if os.path.isdir(lock):
             os.remove(os.path.join(lock, "holder.json"))
             os.rmdir(lock)
 
@@ -363,39 +397,51 @@ def run_playbook(path, extra_env=None, check=False):
 
 
 def test_deploy_role_renders_compose_and_deploys(tmp_path, images, docker_client):
+    """The role hands compose_deploy the rendered definition: compose.yml appears once deployed,
+    a second run changes nothing, and check mode plans a new definition without writing it."""
     name = "bl-role-%s" % os.urandom(4).hex()
     port = free_port()
-    play = [{
-        "hosts": "localhost", "connection": "local", "gather_facts": False,
-        "roles": [{"role": "bytelyst.deploy.deploy", "vars": {
-            "deploy_project": name,
-            "deploy_project_dir": str(tmp_path / "project"),
-            "deploy_history_dir": str(tmp_path / "history"),
-            "deploy_wait_timeout": WAIT,
-            "deploy_triggered_by": "pytest role",
-            "deploy_env": {"GREETING": "hello"},
-            "deploy_services": [{
-                "name": "web", "image": images["v2"], "ports": ["127.0.0.1:%d:3000" % port],
-                "environment": {"GREETING": "${GREETING}"}, "volumes": ["data:/data"],
-                "health_url": "http://127.0.0.1:%d/health" % port,
-            }],
-            "deploy_volumes": ["data"],
-        }}],
-    }]
-    path = tmp_path / "play.yml"
-    path.write_text(yaml.safe_dump(play))
+
+    def play(image):
+        path = tmp_path / ("play-%s.yml" % image.rsplit(":", 1)[1])
+        path.write_text(yaml.safe_dump([{
+            "hosts": "localhost", "connection": "local", "gather_facts": False,
+            "roles": [{"role": "bytelyst.deploy.deploy", "vars": {
+                "deploy_project": name,
+                "deploy_project_dir": str(tmp_path / "project"),
+                "deploy_history_dir": str(tmp_path / "history"),
+                "deploy_wait_timeout": WAIT,
+                "deploy_triggered_by": "pytest role",
+                "deploy_env": {"GREETING": "hello"},
+                "deploy_services": [{
+                    "name": "web", "image": image, "ports": ["127.0.0.1:%d:3000" % port],
+                    "environment": {"GREETING": "${GREETING}"}, "volumes": ["data:/data"],
+                    "health_url": "http://127.0.0.1:%d/health" % port,
+                }],
+                "deploy_volumes": ["data"],
+            }}],
+        }]))
+        return str(path)
+
     try:
-        proc = run_playbook(str(path))
+        proc = run_playbook(play(images["v2"]))
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-        rendered = yaml.safe_load((tmp_path / "project" / "compose.yml").read_text())
+        compose_file = tmp_path / "project" / "compose.yml"
+        rendered = yaml.safe_load(compose_file.read_text())
         assert rendered["services"]["web"]["ports"] == ["127.0.0.1:%d:3000" % port]
+        assert rendered["services"]["web"]["image"] == images["v2"]
         assert "data" in rendered["volumes"]
         assert http_get("http://127.0.0.1:%d/version" % port) == (200, "v2")
         container = docker_client.containers.list(filters={"label": "com.docker.compose.project=%s" % name})[0]
         assert container.attrs["Config"]["Image"] == docker_client.images.get(images["v2"]).attrs["RepoDigests"][0]
         assert "GREETING=hello" in container.attrs["Config"]["Env"]
-        again = run_playbook(str(path))
+        again = run_playbook(play(images["v2"]))
         assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
+        before = (compose_file.read_text(), project_state(docker_client, name))
+        planned = run_playbook(play(images["v1"]), check=True)
+        assert planned.returncode == 0 and "changed=1" in planned.stdout, planned.stdout[-3000:]
+        assert (compose_file.read_text(), project_state(docker_client, name)) == before
+        assert http_get("http://127.0.0.1:%d/version" % port) == (200, "v2")
     finally:
         compose_down(name, str(tmp_path))
 
@@ -404,7 +450,7 @@ def test_docker_host_role_prepares_directories_and_daemon_options(tmp_path):
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": "/srv/docker"}))
     play = [{
-        "hosts": "localhost", "connection": "local", "gather_facts": True, "gather_subset": ["!all", "min"],
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
         "roles": [{"role": "bytelyst.deploy.docker_host", "vars": {
             "docker_host_daemon_json": str(daemon_json),
             "docker_host_deploy_root": str(tmp_path / "deploy"),

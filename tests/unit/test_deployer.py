@@ -59,8 +59,9 @@ class FakeCompose(object):
     def merged(self, files):
         services = {}
         for path in files:
-            with open(path) as f:
-                for name, spec in json.load(f)["services"].items():
+            with open(path) as f:  # JSON (which is YAML), after any comment lines
+                text = "".join(line for line in f if not line.startswith("#"))
+                for name, spec in json.loads(text)["services"].items():
                     services.setdefault(name, {}).update(spec)
         return services
 
@@ -150,7 +151,7 @@ def params(site, **kw):
     out = dict(project_name="notes", project_src=str(site / "notes"), files=None, env={"DB_PASSWORD": "s3cret"},
                images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
                http_checks=None, history_dir=str(site / "history"), keep_releases=10, lock_timeout=5,
-               triggered_by="ci job 7", docker_host=None, docker_cli=None)
+               triggered_by="ci job 7", docker_host=None, docker_cli=None, definition=None)
     out.update(kw)
     return out
 
@@ -386,3 +387,81 @@ def test_write_private_writes_only_changes_with_mode_0600(tmp_path):
     path = str(tmp_path / "f")
     assert write_private(path, "a") and not write_private(path, "a") and write_private(path, "b")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and open(path).read() == "b"
+
+
+DEFINITION = {"services": {"web": {"image": V1["web"], "environment": {"DB_PASSWORD": "${DB_PASSWORD}"}},
+                           "api": {"image": V1["api"]}}}
+
+
+def test_a_definition_is_written_to_compose_yml_and_deployed(site):
+    compose = FakeCompose()
+    src = site / "clock"  # not there yet: created
+    result = deploy(site, compose, project_src=str(src), definition=DEFINITION)
+    written = (src / "compose.yml").read_text()
+    assert written.startswith("# Written by bytelyst.deploy.compose_deploy")
+    assert json.loads(written.split("\n", 1)[1]) == DEFINITION
+    assert stat.S_IMODE(os.stat(str(src / "compose.yml")).st_mode) == 0o640
+    assert result["changed"] and result["definition_file"] == {"path": str(src / "compose.yml"), "changed": True}
+    assert compose.ups[0]["images"] == dict((s, pinned(r)) for s, r in V1.items())
+    assert sorted(os.listdir(str(site / "history"))) == ["audit.log", "compose.bytelyst.yml", "deploy.env", "releases.json"]
+    assert isinstance(result["diff"], list) and result["diff"][1]["before"] == "" and result["diff"][1]["after"] == written
+
+    compose.calls = []
+    again = deploy(site, compose, project_src=str(src), definition=DEFINITION)
+    assert not again["changed"] and again["definition_file"]["changed"] is False and "up" not in compose.calls
+    assert isinstance(again["diff"], dict)
+
+
+def test_a_definition_change_that_recreates_nothing_still_rewrites_the_file(site):
+    compose = FakeCompose()
+    src = site / "clock"
+    deploy(site, compose, project_src=str(src), definition=DEFINITION)
+    changed = dict(DEFINITION, volumes={"data": {}})
+    compose.calls = []
+    result = deploy(site, compose, project_src=str(src), definition=changed)
+    assert result["changed"] and result["recreate"] == [] and "up" not in compose.calls
+    assert json.loads((src / "compose.yml").read_text().split("\n", 1)[1]) == changed
+    assert result["release"]["id"] == "r1"
+
+
+def test_check_mode_plans_a_new_definition_without_writing_it(site):
+    compose = FakeCompose()
+    src = site / "clock"
+    deploy(site, compose, project_src=str(src), definition=DEFINITION)
+    before = (src / "compose.yml").read_text()
+    new = {"services": dict(DEFINITION["services"], web=dict(DEFINITION["services"]["web"], image=V2["web"]))}
+    compose.calls = []
+    result = deploy(site, compose, check_mode=True, project_src=str(src), definition=new)
+    assert compose.calls == ["config", "ps", "config --hash"]
+    assert result["changed"] and result["recreate"] == ["web"]
+    assert (src / "compose.yml").read_text() == before
+    assert V2["web"] in result["diff"][1]["after"] and V1["web"] in result["diff"][1]["before"]
+
+
+@pytest.mark.parametrize("case", ["unknown service", "missing image"])
+def test_a_refused_definition_leaves_the_previous_file(site, case):
+    compose = FakeCompose()
+    src = site / "clock"
+    deploy(site, compose, project_src=str(src), definition=DEFINITION)
+    before = (src / "compose.yml").read_text()
+    new = {"services": dict(DEFINITION["services"], web=dict(DEFINITION["services"]["web"], image=V2["web"]))}
+    extra = ({"images": {"worker": V2["web"]}} if case == "unknown service"
+             else {"engine": FakeEngine(V1.values()), "pull_policy": "never"})
+    with pytest.raises(DeployError):
+        deploy(site, compose, project_src=str(src), definition=new, **extra)
+    assert (src / "compose.yml").read_text() == before
+    assert not (site / "history" / "compose.yml.candidate").exists()
+
+
+def test_write_private_writes_the_mode_asked_for(tmp_path):
+    path = str(tmp_path / "f")
+    assert write_private(path, "a", mode=0o640)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+def test_check_mode_of_a_first_definition_creates_no_directory(site):
+    compose = FakeCompose()
+    src = site / "clock"
+    result = deploy(site, compose, check_mode=True, project_src=str(src), definition=DEFINITION)
+    assert result["changed"] and result["definition_file"]["changed"] and result["recreate"] == ["api", "web"]
+    assert not src.exists() and not (site / "history").exists()
