@@ -10,9 +10,11 @@ the sample's sources, the collection's plugins and pnpm's version, for later pro
 """
 
 import hashlib
+import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,20 +129,36 @@ def pack(dest):
 _PACKED = {}
 
 
+_IMPORT = re.compile(r"plugins\.module_utils(?: import |\.)(_\w+)")
+
+
+def _packing_code():
+    """workspace_pack and the module_utils it imports, transitively: the code packing runs (a
+    change elsewhere in plugins/ does not make the packed copy stale)."""
+    utils = os.path.join(REPO, "plugins", "module_utils")
+    paths, todo = [], [os.path.join(REPO, "plugins", "modules", "workspace_pack.py")]
+    while todo:
+        path = todo.pop()
+        if path in paths or not os.path.exists(path):
+            continue
+        paths.append(path)
+        with open(path) as handle:
+            todo.extend(os.path.join(utils, name + ".py") for name in _IMPORT.findall(handle.read()))
+    return sorted(paths)
+
+
 def _inputs_key():
-    """sha256 over what packing depends on: the sample's sources (no build output), the
-    collection's plugins (workspace_pack and the manifest format) and the host's pnpm version."""
+    """sha256 over what packing depends on: the sample's sources (no build output), the code
+    of workspace_pack (and so the manifest format) and the host's pnpm version."""
     digest = hashlib.sha256(_sh(["pnpm", "--version"], REPO).encode())
-    for top in (SAMPLE, os.path.join(REPO, "plugins")):
-        for dirpath, dirs, files in os.walk(top):
-            dirs[:] = sorted(d for d in dirs if d not in ("node_modules", "dist", "__pycache__"))
-            for name in sorted(files):
-                if name.endswith(".tsbuildinfo"):
-                    continue
-                path = os.path.join(dirpath, name)
-                digest.update(os.path.relpath(path, REPO).encode() + b"\0")
-                with open(path, "rb") as handle:
-                    digest.update(handle.read() + b"\0")
+    paths = []
+    for dirpath, dirs, files in os.walk(SAMPLE):
+        dirs[:] = sorted(d for d in dirs if d not in ("node_modules", "dist", "__pycache__"))
+        paths.extend(os.path.join(dirpath, name) for name in sorted(files) if not name.endswith(".tsbuildinfo"))
+    for path in paths + _packing_code():
+        digest.update(os.path.relpath(path, REPO).encode() + b"\0")
+        with open(path, "rb") as handle:
+            digest.update(handle.read() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -203,7 +221,10 @@ def changed_copy(src, dest, name, files=None, raw=None):
         with tarfile.open(path, "r:gz") as old:
             members = [(m, old.extractfile(m).read() if m.isfile() else None) for m in old.getmembers()
                        if m.name not in files]
-        with tarfile.open(path, "w:gz") as new:
+        # The same bytes every run (gzip header time 0, member times kept or 0): warm runs
+        # find the image built from this tarball in the build cache, as a user's rebuild would.
+        with open(path, "wb") as raw_file, gzip.GzipFile(fileobj=raw_file, mode="wb", mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w") as new:
             for member, data in members:
                 new.addfile(member, io.BytesIO(data) if data is not None else None)
             for member_name, text in sorted(files.items()):
