@@ -164,7 +164,7 @@ base_ref:
   returned: success
   type: str
 base_digest:
-  description: Its registry digest when it has one, else its image id.
+  description: Its registry digest in the repository RV(base_ref) names, when it was pushed there, else its image id.
   returned: success
   type: str
 base_version:
@@ -195,6 +195,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
+from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import repo_digest, split_ref
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
     PROVIDES_LABEL, bytelyst_requirements, check_command, check_payload, parse_answer, third_party_ranges, verdict)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
@@ -228,8 +229,11 @@ def require_image(client, ref, option):
     return image
 
 
-def digest_of(image):
-    return ((image.attrs.get("RepoDigests") or [None])[0]) or image.id
+def digest_of(image, ref):
+    """The base's registry digest in the repository ref names (repo@sha256:...), or its image id
+    when it was never pushed there. The same image pushed to another namespace or registry has
+    digests there too; those name copies this product was not built from, which may go away."""
+    return repo_digest(image.attrs, split_ref(ref)[0]) or image.id
 
 
 def compat_check(cli, ref, payload, what, name=None):
@@ -322,10 +326,10 @@ def labels_for(plan, p):
         "org.opencontainers.image.version": plan["version"],
         "org.opencontainers.image.revision": plan["revision"] or "",
         "org.opencontainers.image.base.name": plan["base_ref"],
-        "org.opencontainers.image.base.digest": digest_of(on),
+        "org.opencontainers.image.base.digest": digest_of(on, plan["base_ref"]),
         "dev.bytelyst.base.ref": plan["base_ref"],
         "dev.bytelyst.base.version": plan["base_version"] or "",
-        "dev.bytelyst.base.digest": digest_of(on),
+        "dev.bytelyst.base.digest": digest_of(on, plan["base_ref"]),
         "dev.bytelyst.fingerprint": plan["fingerprint"],
         "dev.bytelyst.product": plan["product"].name,
         "dev.bytelyst.kind": p["kind"],
@@ -419,7 +423,7 @@ def main():
         missing = [ref for ref in plan["refs"] if existing is None or
                    getattr(image_or_none(client, ref), "id", None) != existing]
         result = dict(changed=bool(missing), fingerprint=plan["fingerprint"], tags=plan["refs"],
-                      base_ref=plan["base_ref"], base_digest=digest_of(plan["on"]),
+                      base_ref=plan["base_ref"], base_digest=digest_of(plan["on"], plan["base_ref"]),
                       base_version=plan["base_version"], image_id=existing or "", size=0, unique_bytes=0,
                       plan=dict(mode=p["mode"], kind=p["kind"], name=plan["name"], version=plan["version"],
                                 revision=plan["revision"], build=existing is None, dockerfile=plan["dockerfile"],

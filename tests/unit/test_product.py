@@ -183,3 +183,21 @@ def test_git_revision_is_the_last_commit_touching_the_product(tmp_path):
     assert product_image.git_revision(str(tmp_path / "notes")) == notes_sha
     (tmp_path / "notes" / "a").write_text("changed")
     assert product_image.git_revision(str(tmp_path / "notes")) is None  # uncommitted change: no revision tag
+
+
+class _Image(object):
+    def __init__(self, digests):
+        self.id = "sha256:" + "e" * 64
+        self.attrs = {"RepoDigests": digests}
+
+
+def test_base_digest_label_names_the_base_in_its_own_repository():
+    from ansible_collections.bytelyst.deploy.plugins.modules import product_image
+    digest = "sha256:" + "d" * 64
+    # The same image pushed under two namespaces: the label names the one the product was built on.
+    both = _Image(["reg.invalid:5000/other/base-backend@" + digest, "reg.invalid:5000/team/base-backend@" + digest])
+    assert product_image.digest_of(both, "reg.invalid:5000/team/base-backend:1.0.0") == \
+        "reg.invalid:5000/team/base-backend@" + digest
+    # Pushed elsewhere only, or never: the image id.
+    assert product_image.digest_of(both, "reg.invalid:5000/mine/base-backend:1.0.0") == both.id
+    assert product_image.digest_of(_Image([]), "base-backend:1.0.0") == both.id
