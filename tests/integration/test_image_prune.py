@@ -1,21 +1,26 @@
 """image_prune on the real engine: only our images, never one in use or recorded."""
 
 import json
+import uuid
 
 import pytest
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def prune_images(docker_client, standin_image, unique, tmp_path):
+@pytest.fixture(scope="module")
+def prune_images(docker_client, standin_image, tmp_path_factory):
+    """Four images of one repository (distinct by a label: no container runs to build them),
+    the second used by a container. The tests of this file run in order: the refusal first."""
+    unique = uuid.uuid4().hex[:8]
     repo = "bytelyst-test/prune-%s" % unique
+    context = tmp_path_factory.mktemp("prune")
     ids = {}
     for n in range(4):
-        (tmp_path / "Dockerfile").write_text(
-            "FROM %s\nLABEL dev.bytelyst.product=prune-%s dev.bytelyst.test=1\nRUN echo %s-%d > /v\n"
-            % (standin_image, unique, unique, n))
-        image, dummy = docker_client.images.build(path=str(tmp_path), tag="%s:%d" % (repo, n), rm=True)
+        (context / "Dockerfile").write_text(
+            "FROM %s\nLABEL dev.bytelyst.product=prune-%s dev.bytelyst.test=1 dev.bytelyst.test.n=%d\n"
+            % (standin_image, unique, n))
+        image, dummy = docker_client.images.build(path=str(context), tag="%s:%d" % (repo, n), rm=True)
         ids[n] = image.id
     container = docker_client.containers.create("%s:1" % repo, ["true"])
     yield repo, ids
@@ -29,6 +34,15 @@ def prune_images(docker_client, standin_image, unique, tmp_path):
 
 def tags_left(docker_client, repo):
     return sorted(t for img in docker_client.images.list(name=repo) for t in img.tags)
+
+
+def test_prune_refuses_keep_below_one(ansible_module, docker_client, prune_images):
+    repo, ids = prune_images
+    before = tags_left(docker_client, repo)
+    result, raw = ansible_module("image_prune", {"keep": 0, "repositories": [repo]})
+    assert result["failed"] is True
+    assert "keep must be at least 1, got 0" in result["msg"]
+    assert tags_left(docker_client, repo) == before
 
 
 def test_prune_keeps_used_recorded_and_newest(ansible_module, docker_client, prune_images, tmp_path):
@@ -54,12 +68,3 @@ def test_prune_keeps_used_recorded_and_newest(ansible_module, docker_client, pru
 
     result, raw = ansible_module("image_prune", args)
     assert result["changed"] is False, raw
-
-
-def test_prune_refuses_keep_below_one(ansible_module, docker_client, prune_images):
-    repo, ids = prune_images
-    before = tags_left(docker_client, repo)
-    result, raw = ansible_module("image_prune", {"keep": 0, "repositories": [repo]})
-    assert result["failed"] is True
-    assert "keep must be at least 1, got 0" in result["msg"]
-    assert tags_left(docker_client, repo) == before
