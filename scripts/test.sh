@@ -8,8 +8,8 @@
 # scenario: the main job run from the built artifact installed into a fresh collections path),
 # and fleet (the Molecule fleet scenario: three extra engines, one reached over SSH).
 # All stages run in four lanes side by side, each lane's stages one after the other: unit then
-# half of the integration suite (integration1: images and workspace packing), the other half
-# (integration2: deploys, registry, usage, AWX, dev compose, the sample workspace on the host),
+# half of the integration suite (integration1: images and the workspace), the other half
+# (integration2: deploys, registry, usage, AWX, dev compose, the harness),
 # sanity, lint, build and molecule,
 # and the fleet. Each lane alone keeps about one core busy; four of them keep both cores of a
 # small CI machine busy to the end. The lanes share nothing they could trip over (own registry
@@ -28,11 +28,12 @@ stages=("$@")
 
 stage_unit() { python -m pytest tests/unit -q; }
 # The lanes split the integration suite in two halves of about the same CPU time (per-test CPU
-# measured from /proc/stat, warm: ~340 CPU-seconds each), each with its own pytest directory.
+# measured from /proc/stat, warm and alone: ~310 CPU-seconds each, unit tests included),
+# each with its own pytest directory.
 integration2_files=(tests/integration/test_compose_deploy.py tests/integration/test_image_usage.py
   tests/integration/test_image_prune.py tests/integration/test_image_push.py
   tests/integration/test_awx_runner.py tests/integration/test_dev_compose.py
-  tests/integration/test_sample_workspace.py)
+  tests/integration/test_harness.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {
