@@ -96,7 +96,7 @@ class Deployer(object):
         self.history = History(self.history_dir, self.name, params["keep_releases"])
         self.secrets = [str(v) for v in (params["env"] or {}).values() if v not in (None, "")]
         self.scratch = None
-        self.definition = None  # with the definition option: {path, text, previous}
+        self.definition = None  # with the definition option: {path, text, previous, candidate}
         self.result = {"changed": False, "override_file": self.override_path, "recreate": [], "images": {}}
 
     # -- inputs -------------------------------------------------------------------------
@@ -111,9 +111,9 @@ class Deployer(object):
         text = render_definition(self.p["definition"])
         path = os.path.join(src, DEFINITION_NAME)
         previous = read_text(path)
-        self.definition = {"path": path, "text": text, "previous": previous}
-        self.result["definition_file"] = {"path": path, "changed": previous != text}
         candidate = os.path.join(self.workdir, DEFINITION_NAME + ".candidate")
+        self.definition = {"path": path, "text": text, "previous": previous, "candidate": candidate}
+        self.result["definition_file"] = {"path": path, "changed": previous != text}
         write_private(candidate, text)
         # A first deploy's project_src does not exist yet: it is created on commit, not before.
         return (src if os.path.isdir(src) else self.workdir), [candidate]
@@ -352,10 +352,8 @@ class Deployer(object):
                 lock.release()
             if self.scratch:
                 shutil.rmtree(self.scratch, ignore_errors=True)
-            elif self.definition is not None:
-                candidate = os.path.join(self.workdir, DEFINITION_NAME + ".candidate")
-                if os.path.exists(candidate):
-                    os.remove(candidate)
+            elif self.definition is not None and os.path.exists(self.definition["candidate"]):
+                os.remove(self.definition["candidate"])
 
     def finish(self, project):
         if project is not None:
