@@ -465,3 +465,12 @@ def test_check_mode_of_a_first_definition_creates_no_directory(site):
     result = deploy(site, compose, check_mode=True, project_src=str(src), definition=DEFINITION)
     assert result["changed"] and result["definition_file"]["changed"] and result["recreate"] == ["api", "web"]
     assert not src.exists() and not (site / "history").exists()
+
+
+def test_a_definition_without_project_src_fails_naming_the_fix(site):
+    compose = FakeCompose()
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, project_src=None, definition=DEFINITION)
+    assert "definition is set but project_src is not" in str(err.value)
+    assert "Set project_src" in err.value.hint
+    assert compose.calls == [] and not (site / "history" / "releases.json").exists()
