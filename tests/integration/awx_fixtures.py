@@ -11,6 +11,8 @@ import subprocess
 
 import yaml
 
+from engine_listing import remove_tags_under
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -62,13 +64,7 @@ def write_extravars(root, extravars):
 
 def remove_images_below(client, prefix):
     """Remove every image tag that starts with prefix (only our unique names)."""
-    for image in client.images.list():
-        for tag in image.tags:
-            if tag.startswith(prefix):
-                try:
-                    client.images.remove(tag, force=True)
-                except Exception:  # already gone, or removed with another tag
-                    pass
+    remove_tags_under(client, prefix)
 
 
 def compose_down(project, project_dir=None):

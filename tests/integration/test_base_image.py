@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 import image_contents
+from engine_listing import remove_tags_under, tags_under
 from packed_workspace import changed_copy, packed_once, run_many, runner
 
 pytestmark = pytest.mark.integration
@@ -45,10 +46,7 @@ def session(tmp_path_factory, docker_client, standin_image):
     try:
         yield state
     finally:
-        for image in docker_client.images.list():
-            for tag in image.tags:
-                if tag.startswith(state["prefix"]):
-                    docker_client.images.remove(tag, force=True)
+        remove_tags_under(docker_client, state["prefix"])
 
 
 def args_for(state, flavour, **extra):
@@ -68,7 +66,7 @@ def args_for(state, flavour, **extra):
 
 def tag_state(client, prefix):
     """{tag: image id} of every tag under prefix: what must not move when something fails."""
-    return dict((tag, image.id) for image in client.images.list() for tag in image.tags if tag.startswith(prefix))
+    return tags_under(client, prefix)
 
 
 def node_in(client, image, script, workdir="/app/backend", user=None):

@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from engine_listing import image_exists
+
 pytestmark = pytest.mark.integration
 
 KIB = 1024
@@ -78,7 +80,7 @@ def scene(docker_client, standin_image):
         for image in reversed(built):  # children before their base
             for tag in image.tags:
                 docker_client.images.remove(tag, force=True)
-            if image.id in [i.id for i in docker_client.images.list(all=True)]:
+            if image_exists(docker_client, image.id):
                 docker_client.images.remove(image.id, force=True)
 
 

@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 import image_contents
+from engine_listing import remove_tags_under
 import packed_workspace
 from product_fixtures import copy_product
 
@@ -60,13 +61,7 @@ def env(tmp_path_factory, docker_client, standin_image):
         state.bases = dict((flavour, "%s/base-%s:1.0.0" % (state.prefix, flavour)) for flavour in flavours)
         yield state
     finally:
-        for image in docker_client.images.list():
-            for tag in image.tags:
-                if tag.startswith(state.prefix + "/"):
-                    try:
-                        docker_client.images.remove(tag, force=True)
-                    except Exception:
-                        pass
+        remove_tags_under(docker_client, state.prefix + "/")
 
 
 def product_args(env, product_dir, kind, **extra):
