@@ -30,6 +30,9 @@ def _collections_root():
 COLLECTIONS_ROOT = _collections_root()
 if COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)
+# tests/ itself: ansible_runner_helper (modules run through ansible-playbook) imports from here.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS_ROOT
 # Reproducible image metadata: identical inputs give identical image ids from one run to
 # the next, so BuildKit reuses the layers built on them (warm runs stay fast).
@@ -86,7 +89,6 @@ def unique():
 @pytest.fixture
 def ansible_module():
     """ansible_module(name, args, check=False, diff=False) -> (result, raw output)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from ansible_runner_helper import run_module
 
     return run_module

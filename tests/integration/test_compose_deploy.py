@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 import yaml
+from ansible_runner_helper import run_module_many
 
 from deploy_images import build_and_push, remove_images
 
@@ -250,8 +251,6 @@ def refused(app, images, tmp_path_factory):
             "port taken": _taken_port(app, tmp, holder),
         }
         before = _snapshot(app)
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        from ansible_runner_helper import run_module_many
         results, raw = run_module_many("compose_deploy", [app.args(images["v1"], **cases[c][0]) for c in REFUSED])
         after = _snapshot(app)
         version = http_get(app.url + "/version")
