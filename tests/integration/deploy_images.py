@@ -6,8 +6,11 @@ Every image has a HEALTHCHECK with a 1s interval so Compose's --wait decides fas
 Images are pushed to the loopback registry, so they have repo digests.
 """
 
+import json
 import os
 import tempfile
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import health_argv
 
 SERVER_JS = r"""
 const http = require('http');
@@ -49,11 +52,9 @@ if (mode === 'nobind') {
 }
 """
 
-HEALTHCHECK = (
-    'HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD ["node", "-e", '
-    '"require(\'http\').get(\'http://127.0.0.1:3000/health\', r => process.exit(r.statusCode === 200 ? 0 : 1))'
-    '.on(\'error\', () => process.exit(1))"]'
-)
+# The products' own probe (bash over /dev/tcp, node where there is no bash): a 1 s interval
+# of node probes cost a fifth of a core per running test container.
+HEALTHCHECK = "HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD " + json.dumps(health_argv(3000, "/health"))
 
 VARIANTS = {
     "v1": ("v1", "ok"),
