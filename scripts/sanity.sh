@@ -19,6 +19,12 @@ find "$dest" -mindepth 1 -maxdepth 1 ! -name .git ! -name tests -exec rm -rf {} 
 (cd "$BYTELYST_REPO" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   [ -e "$f" ] && printf '%s\0' "$f"; done | tar --null -T - -cf -) | tar -C "$dest" -xf -
 cd "$dest"
+# ansible-test makes its virtual environments from the interpreter it runs on and keeps them;
+# drop the ones another interpreter made (the venv's base changed), so they are made afresh.
+base_bin=$(python -c 'import os, sys; print(os.path.dirname(os.path.realpath(getattr(sys, "_base_executable", sys.executable))))')
+for cfg in ~/.ansible/test/venv/*/*/*/pyvenv.cfg tests/output/.tmp/delegation/*/pyvenv.cfg; do
+  if [ -f "$cfg" ] && ! grep -qxF "home = $base_bin" "$cfg"; then rm -rf "$(dirname "$cfg")"; fi
+done
 # ansible-test bootstraps pip in its venvs with a script it downloads; use our offline one.
 pip_version=$(python -c 'import re,ansible_test,os;p=os.path.join(os.path.dirname(ansible_test.__file__),"_internal","python_requirements.py");print(re.search(r"PIP_VERSION\s*=\s*.([0-9.]+)",open(p).read()).group(1))' 2>/dev/null || echo 24.2)
 mkdir -p ~/.ansible/test/cache

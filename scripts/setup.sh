@@ -17,15 +17,30 @@ need_root "$@"
 
 mkdir -p "$BYTELYST_DEV_HOME"
 
+# The venv's interpreter: Debian's own python3, the one python3-venv is for, built with PGO and
+# LTO (Ansible and pytest run ~20 % faster on it than on an unoptimised build such as a pyenv
+# one found first on PATH); BYTELYST_PYTHON names another (3.11, what ansible-core 2.19 needs).
+venv_python() {
+  if [ -n "${BYTELYST_PYTHON:-}" ]; then
+    echo "$BYTELYST_PYTHON"
+  elif /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    echo /usr/bin/python3
+  else
+    command -v python3
+  fi
+}
+
 setup_venv() {
-  local hash venv
-  hash=$(cat "$BYTELYST_REPO/requirements.txt" "$BYTELYST_REPO/requirements-dev.txt" | sha256sum | cut -c1-12)
+  local hash venv python
+  python=$(venv_python)
+  hash=$( (cat "$BYTELYST_REPO/requirements.txt" "$BYTELYST_REPO/requirements-dev.txt"
+    "$python" -c 'import sys; print(sys.executable, sys.version)') | sha256sum | cut -c1-12)
   venv="$BYTELYST_DEV_HOME/venv-$hash"
   if [ ! -f "$venv/.complete" ]; then
     apt_install python3-venv python3-pip
-    log "creating virtual environment $venv (requirements-dev.txt)"
+    log "creating virtual environment $venv ($python, requirements-dev.txt)"
     rm -rf "$venv"
-    python3 -m venv "$venv"
+    "$python" -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip
     "$venv/bin/pip" install -q -r "$BYTELYST_REPO/requirements-dev.txt" 2>"$BYTELYST_DEV_HOME/pip.log" \
       || { tail -n 20 "$BYTELYST_DEV_HOME/pip.log" >&2; die "pip install failed; see $BYTELYST_DEV_HOME/pip.log"; }
