@@ -32,12 +32,13 @@ venv_python() {
 
 setup_venv() {
   local hash venv python
+  apt_install python3-venv python3-pip  # Debian's python3 with venv (a fresh machine may have none)
   python=$(venv_python)
+  [ -n "$python" ] || die "no python3 found: set BYTELYST_PYTHON to a Python 3.11 interpreter"
   hash=$( (cat "$BYTELYST_REPO/requirements.txt" "$BYTELYST_REPO/requirements-dev.txt"
     "$python" -c 'import sys; print(sys.executable, sys.version)') | sha256sum | cut -c1-12)
   venv="$BYTELYST_DEV_HOME/venv-$hash"
   if [ ! -f "$venv/.complete" ]; then
-    apt_install python3-venv python3-pip
     log "creating virtual environment $venv ($python, requirements-dev.txt)"
     rm -rf "$venv"
     "$python" -m venv "$venv"
