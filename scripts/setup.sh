@@ -10,6 +10,7 @@
 #   - a local registry (Debian's docker-registry) on loopback
 #   - Node.js 22 and pnpm 10 for the build host
 #   - a stand-in image for node:22-slim, built with nothing pulled
+#   - the programs the tests call (htpasswd, openssl, git, ip, chattr)
 # It writes $BYTELYST_DEV_HOME/env.sh, which the other scripts source.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -170,6 +171,17 @@ setup_collection_path() {
   ln -sfn "$BYTELYST_REPO" "$BYTELYST_COLLECTIONS/ansible_collections/bytelyst/deploy"
 }
 
+setup_test_tools() {
+  # Programs the tests and scripts call besides the stack above: htpasswd (a registry with
+  # basic auth), openssl (a CA for TLS registries), git (product revisions), ip (fleet
+  # bridges), chattr (a read-only file in a failure test), flock/setsid (lanes, daemons).
+  apt_install apache2-utils openssl git iproute2 e2fsprogs util-linux
+  local tool
+  for tool in htpasswd openssl git ip chattr flock setsid; do
+    command -v "$tool" >/dev/null || die "$tool is still missing after installing its Debian package; install it by hand"
+  done
+}
+
 write_env() {
   cat >"$BYTELYST_DEV_HOME/env.sh" <<EOF
 # Written by scripts/setup.sh: the development stack's environment.
@@ -189,6 +201,7 @@ EOF
 }
 
 apt_install curl ca-certificates
+setup_test_tools
 setup_venv
 setup_engine
 setup_buildkit_client
