@@ -20,11 +20,19 @@ for module in "${modules[@]}"; do
 done
 log "collection artifact $(basename "$artifact") builds and installs"
 
-# The execution environment definition produces a build context that installs our requirements.
+# The execution environment definition produces a build context that installs our requirements
+# and this collection from the artifact just built (never from Galaxy, where it is not published).
+version=$(sed -n 's/^version: *//p' galaxy.yml)
+grep -q "dist/bytelyst-deploy-$version.tar.gz" execution-environment.yml \
+  || die "execution-environment.yml names another artifact than bytelyst-deploy-$version.tar.gz (galaxy.yml's version)"
 ee=$(mktemp -d)
-ansible-builder create -f execution-environment.yml -c "$ee/context" >/dev/null
-grep -q '^docker==' "$ee/context/_build/requirements.txt" || die "EE context lacks the docker SDK requirement"
-grep -q 'bytelyst.deploy' "$ee/context/_build/requirements.yml" || die "EE context does not install bytelyst.deploy"
-grep -q 'ansible-core==' "$ee/context/Dockerfile" || die "EE Dockerfile does not pin ansible-core"
+cp execution-environment.yml requirements.txt bindep.txt "$ee/"
+mkdir -p "$ee/dist" && cp "$artifact" "$ee/dist/"
+ansible-builder create -f "$ee/execution-environment.yml" -c "$ee/context" >/dev/null
+grep -q '^docker' "$ee/context/_build/requirements.txt" || die "EE context lacks the docker SDK requirement"
+grep -q "bytelyst-deploy-$version.tar.gz" "$ee/context/_build/requirements.yml" || die "EE context does not install the bytelyst.deploy artifact"
+cmp -s "$artifact" "$ee/context/_build/collections/bytelyst-deploy-$version.tar.gz" || die "EE context does not hold the artifact built here"
+grep -q 'ansible-core' "$ee/context/Dockerfile" || die "EE Dockerfile does not install ansible-core"
+grep -q 'awx-ee:[0-9]' "$ee/context/Dockerfile" || die "EE base image is not pinned by tag"
 rm -rf "$ee"
 log "execution environment context generates (ansible-builder create)"
