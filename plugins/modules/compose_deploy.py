@@ -130,10 +130,10 @@ options:
     description:
       - Settings that hand a container the host, which the task refuses unless they are listed here
         (checked on the configuration as C(docker compose config) resolves it, in check mode too).
-      - V(privileged) permits C(privileged: true); V(host_network) permits C(network_mode: host); V(host_pid)
+      - "V(privileged) permits C(privileged: true); V(host_network) permits C(network_mode: host); V(host_pid)
         permits C(pid: host); V(docker_socket) permits a bind mount of the Docker socket (C(/var/run/docker.sock),
         C(/run/docker.sock), the socket of O(docker_host), any file named C(docker.sock), a symlink to one,
-        or the directory holding one, or C(/)).
+        or the directory holding one, or C(/))."
       - A refusal names the service and the value to list here; nothing is changed.
     type: list
     elements: str
