@@ -9,9 +9,11 @@ import pytest
 import yaml
 from ansible_runner_helper import run_module, run_module_many
 
-# The release story's project and images (test_compose_deploy.py); module-scoped, so this
-# file gets a project of its own.
-from test_compose_deploy import WAIT, app, compose_down, free_port, http_get, images, project_state  # noqa: F401
+import test_compose_deploy as release_story
+from test_compose_deploy import WAIT, compose_down, free_port, http_get, project_state
+
+# The release story's fixtures: its images, and a project (module-scoped, so this file gets its own).
+app, images = release_story.app, release_story.images
 
 pytestmark = pytest.mark.integration
 
