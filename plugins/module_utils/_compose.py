@@ -101,8 +101,12 @@ def env_file_text(env):
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def parse_json_output(text, command="docker compose"):
-    """Compose prints a JSON array, one object, or one object per line: always a list."""
+def parse_json_output(text, command="docker compose", shown=None):
+    """Compose prints a JSON array, one object, or one object per line: always a list.
+
+    text is the raw output (Result.stdout). It may hold secrets (`config` prints interpolated
+    values), so an error shows only `shown`, the caller's redacted copy (Result.output), if any.
+    """
     text = (text or "").strip()
     if not text:
         return []
@@ -120,7 +124,7 @@ def parse_json_output(text, command="docker compose"):
             items.append(json.loads(line))
         except ValueError as exc:
             raise DeployError("Could not parse the JSON output of %s: %s." % (command, exc),
-                              hint="Check that the Compose CLI is v2.", output=text[-2000:])
+                              hint="Check that the Compose CLI is v2.", output=(shown or "")[-2000:] or None)
     return items
 
 

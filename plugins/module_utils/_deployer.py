@@ -29,6 +29,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._command import ru
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import (
     ComposeProject, containers_by_service, default_compose_file, env_file_text, is_healthy, parse_config_hashes,
     parse_json_output, published_ports, render_definition, render_override, resolve_image, up_failure)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._deploy_input import refuse_risky, validate_params
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import engine_client
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._health import run_checks
@@ -307,6 +308,7 @@ class Deployer(object):
     def execute(self):
         lock = None
         try:
+            validate_params(self.p)
             if not self.check_mode:
                 os.makedirs(self.history_dir, mode=0o750, exist_ok=True)
                 lock = ProjectLock(os.path.join(self.history_dir, "lock"), self.triggered_by,
@@ -318,6 +320,7 @@ class Deployer(object):
             self.history.load()
             project = self.plan_project()
             config = self.load_config(project)
+            refuse_risky(config, self.p.get("allow"), self.p["docker_host"])
             images, target = self.target_images(config)
             containers = self.current_state(project)
             hashes = self.desired_hashes(project, images)

@@ -126,7 +126,25 @@ options:
       - Who or what triggered this deploy, for the history and the audit log (a user, a CI job).
       - Defaults to the remote user name.
     type: str
+  allow:
+    description:
+      - Settings that hand a container the host, which the task refuses unless they are listed here
+        (checked on the configuration as C(docker compose config) resolves it, in check mode too).
+      - "V(privileged) permits C(privileged: true); V(host_network) permits C(network_mode: host); V(host_pid)
+        permits C(pid: host); V(docker_socket) permits a bind mount of the Docker socket (C(/var/run/docker.sock),
+        C(/run/docker.sock), the socket of O(docker_host), any file named C(docker.sock), a symlink to one,
+        or the directory holding one, or C(/))."
+      - A refusal names the service and the value to list here; nothing is changed.
+    type: list
+    elements: str
+    choices: [privileged, host_network, host_pid, docker_socket]
+    default: []
 notes:
+  - Inputs are checked before anything changes - O(project_name) follows Compose's rule (lowercase letters, digits,
+    dashes and underscores, starting with a letter or digit); O(http_checks) URLs are http or https with a host and
+    a port from 1 to 65535, statuses 100 to 599 and timeouts 1 to 3600 seconds; O(wait_timeout) is 1 to 3600,
+    O(lock_timeout) 0 to 10800 (0 does not wait), O(keep_releases) 2 to 100; O(env) keys are variable names
+    (letters, digits and underscores, not starting with a digit) and values are single-line strings or numbers.
   - Check mode pulls nothing, builds nothing, touches no container and writes nothing on the host; it reports the plan
     (which services would be recreated, digests resolved from the engine or the registry).
   - Diff mode shows, per service, the running image reference (by digest) and the new one; with O(definition),
@@ -284,6 +302,8 @@ def main():
         keep_releases=dict(type="int", default=10),
         lock_timeout=dict(type="int", default=600),
         triggered_by=dict(type="str"),
+        allow=dict(type="list", elements="str", default=[],
+                   choices=["privileged", "host_network", "host_pid", "docker_socket"]),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,

@@ -3,6 +3,9 @@
 Versions v1 and v2 are healthy; v3 is broken three ways: it exits at start ("exit"),
 its /health answers 500 ("unhealthy"), or it never binds its port ("nobind").
 Every image has a HEALTHCHECK with a 1s interval so Compose's --wait decides fast.
+GET /env/NAME answers the container's variable NAME (404 when unset), and with PORT set
+the server listens on that port too (the health check keeps 3000): tests see what
+configuration reached the container.
 Images are pushed to the loopback registry, so they have repo digests.
 """
 
@@ -32,6 +35,11 @@ const server = http.createServer((req, res) => {
     return res.end('ok');
   }
   if (req.url === '/version') return res.end(version);
+  if (req.url.startsWith('/env/')) {
+    const value = process.env[decodeURIComponent(req.url.slice(5))];
+    if (value === undefined) { res.statusCode = 404; return res.end(); }
+    return res.end(value);
+  }
   if (req.url === '/data' && req.method === 'POST') {
     let body = '';
     req.on('data', (chunk) => { body += chunk; });
@@ -49,6 +57,9 @@ if (mode === 'nobind') {
   setInterval(() => {}, 1000);
 } else {
   server.listen(3000, () => console.log(`${version} listening on 3000`));
+  if (process.env.PORT && process.env.PORT !== '3000') {
+    http.createServer((req, res) => server.emit('request', req, res)).listen(Number(process.env.PORT));
+  }
 }
 """
 

@@ -70,6 +70,16 @@ def test_parse_json_output_array_lines_and_object():
     assert "docker compose ps" in str(err.value)
 
 
+def test_parse_error_shows_only_the_redacted_output():
+    raw = '{"services": {"web": {"environment": {"DB_PASSWORD": "hunter22"}}}} trailing'
+    with pytest.raises(DeployError) as err:
+        parse_json_output(raw, "docker compose config")
+    assert "hunter22" not in str(err.value) and err.value.output is None
+    with pytest.raises(DeployError) as err:
+        parse_json_output(raw, "docker compose config", shown=raw.replace("hunter22", "********"))
+    assert "hunter22" not in str(err.value) and '"DB_PASSWORD": "********"' in err.value.output
+
+
 def test_parse_labels_keeps_commas_inside_values():
     labels = parse_labels(json.loads(PS_LINE)["Labels"])
     assert labels["com.docker.compose.config-hash"] == "81da676b"
