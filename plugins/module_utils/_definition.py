@@ -287,12 +287,22 @@ def render(services, volumes=None, restart="unless-stopped", hardening=None, sec
     return {"definition": definition, "secrets": all_secrets, "http_checks": checks}
 
 
+def image_of(built):
+    """The reference to deploy from what the build reported: a reference, or a result with tags."""
+    if isinstance(built, dict):
+        tags = built.get("tags") or []
+        if not tags:
+            raise DefinitionError("The build result %s has no tags to deploy." % shown(built.get("image_id") or built))
+        return tags[0]
+    return built
+
+
 def product_services(product, name, images, publish_address="127.0.0.1", port_offset=0,
                      health_host="127.0.0.1", healthcheck=None):
-    """deploy_services (and volumes) of one bytelyst_products entry.
+    """deploy_services of one bytelyst_products entry.
 
     Each product service (built by the playbooks) gets the image built for it (images:
-    {service: reference}), its port published at publish_address on host_port + port_offset
+    {service: reference, or product_image's result with its tags}), its port published at publish_address on host_port + port_offset
     and an HTTP check of health_path; extra_services (a database, a cache) are given whole,
     image included. healthcheck: timings for the product services' own probe."""
     where = "bytelyst_products.%s" % name
@@ -318,7 +328,7 @@ def product_services(product, name, images, publish_address="127.0.0.1", port_of
         port = spec["host_port"] + int(port_offset)
         environment = {"PORT": spec["port"]}
         environment.update(spec.get("environment") or {})
-        service = {"name": service_name, "image": images[service_name],
+        service = {"name": service_name, "image": image_of(images[service_name]),
                    "ports": ["%s:%d:%d" % (publish_address, port, spec["port"])],
                    "environment": environment,
                    "health_url": "http://%s:%d%s" % (health_host, port, spec.get("health_path") or "/health")}

@@ -183,6 +183,12 @@ def test_product_services_refuses_typos_and_bad_names(change, message):
     assert message in str(err.value)
 
 
+def test_product_services_takes_the_first_tag_of_a_build_result():
+    services = product_services({"services": {"backend": {"kind": "backend", "port": 1, "host_port": 2}}},
+                                "notes", {"backend": {"tags": ["r/b:1.0.0", "r/b:latest"], "image_id": "sha256:1"}})
+    assert services[0]["image"] == "r/b:1.0.0" and services[0]["health_url"] == "http://127.0.0.1:2/health"
+
+
 def test_product_services_needs_an_image_per_built_service():
     with pytest.raises(DefinitionError) as err:
         product_services(products_entry(), "notes", {"web": "r/w:1"})
