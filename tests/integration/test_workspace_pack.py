@@ -417,7 +417,7 @@ def test_a_killed_run_leaves_the_output_whole_and_the_next_run_cleans_up(copy, t
     proc = subprocess.Popen(["ansible-playbook", "-i", "localhost,", str(play)], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(1200):
+        for dummy in range(1200):
             if os.path.exists(marker) or proc.poll() is not None:
                 break
             time.sleep(0.1)
@@ -429,7 +429,7 @@ def test_a_killed_run_leaves_the_output_whole_and_the_next_run_cleans_up(copy, t
             module_pid, build_pid = [int(pid) for pid in handle.read().split()]
         os.kill(module_pid, signal.SIGKILL)
         os.kill(build_pid, signal.SIGKILL)
-        for _ in range(100):
+        for dummy in range(100):
             if not os.path.exists("/proc/%d" % module_pid):
                 break
             time.sleep(0.1)

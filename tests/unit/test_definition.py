@@ -143,12 +143,11 @@ def test_depends_on_and_extra_services_and_http_checks():
 
 
 def products_entry():
-    return {"dir": "notes", "services": {
-        "backend": {"kind": "backend", "port": 4016, "host_port": 4016, "health_path": "/health",
-                    "environment": {"LOG_LEVEL": "info"}, "secrets": {"DB_PASSWORD": "s"},
-                    "volumes": ["notes-data:/data"], "depends_on": {"db": "service_healthy"}, "mem_limit": "256m"}},
-        "extra_services": {"db": {"image": "postgres:16", "read_only": False,
-                                  "volumes": ["notes-db:/var/lib/postgresql/data"]}}}
+    backend = {"kind": "backend", "port": 4016, "host_port": 4016, "health_path": "/health",
+               "environment": {"LOG_LEVEL": "info"}, "secrets": {"DB_PASSWORD": "s"},
+               "volumes": ["notes-data:/data"], "depends_on": {"db": "service_healthy"}, "mem_limit": "256m"}
+    db = {"image": "postgres:16", "read_only": False, "volumes": ["notes-db:/var/lib/postgresql/data"]}
+    return {"dir": "notes", "services": {"backend": backend}, "extra_services": {"db": db}}
 
 
 def test_product_services_maps_a_bytelyst_products_entry():

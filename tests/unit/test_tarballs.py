@@ -339,10 +339,10 @@ def test_at_every_step_of_a_swap_a_complete_directory_exists(tmp_path, monkeypat
     assert steps
     if exchange_available:
         # output is complete after every step: the old or the new generation, never nothing
-        assert all(found and found[0] == str(out) for _, found in steps), steps
+        assert all(found and found[0] == str(out) for dummy, found in steps), steps
     else:
         # a complete generation exists somewhere at every step (the old one is kept until the new is in place)
-        assert all(found for _, found in steps), steps
+        assert all(found for dummy, found in steps), steps
     assert json.loads((out / "bytelyst-manifest.json").read_text()) == {"generation": 2}
     assert sorted(os.listdir(str(tmp_path))) == [".out.previous", "out"]
     assert json.loads((tmp_path / ".out.previous" / "bytelyst-manifest.json").read_text()) == {"generation": 1}
