@@ -9,6 +9,11 @@ candidates. An image is kept when a container uses it (running or stopped), when
 recorded release (releases.json) names it, when it is among the newest `keep` images of
 its repository, or when a kept product image is built on it. Planning is pure: it takes
 plain dicts, so the rules are unit-tested without an engine.
+
+Failing closed: a history that cannot be read stops the prune before anything is removed,
+and each project's deploy lock is held while pruning (take_locks), so a deploy cannot start
+in between; a project whose lock another deploy holds keeps every image of the
+repositories it records (busy_repositories).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +23,11 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, describe
+
+HISTORY_FILE = "releases.json"
+LOCK_NAME = "lock"  # compose_deploy's lock: <history_dir>/lock
 OUR_LABELS = ("dev.bytelyst.product", "dev.bytelyst.base.flavour")
 
 
@@ -34,18 +44,109 @@ def repositories(image):
     return sorted(names)
 
 
-def recorded_refs(history_dirs):
-    """Every image reference any recorded release names, per history file."""
-    refs = set()
-    for directory in history_dirs or []:
-        path = os.path.join(directory, "releases.json")
-        if not os.path.exists(path):
-            continue
+def read_history(directory):
+    """The image references a release history records, or None when the directory has none.
+
+    A history that is there but cannot be read, or is not what compose_deploy writes (an
+    object with a 'releases' list of releases, each with an id and an images mapping), is a
+    DeployError naming the file: pruning without knowing what a rollback needs could remove it."""
+    path = os.path.join(directory, HISTORY_FILE)
+    if not os.path.lexists(path):
+        return None
+    hint = ("Nothing was removed. Restore the file (from its previous copy or a backup) or move the "
+            "project's history directory out of history_dirs, then prune again.")
+    try:
         with open(path) as handle:
             data = json.load(handle)
-        for release in data.get("releases") or []:
-            refs.update((release.get("images") or {}).values())
+    except (IOError, OSError) as exc:
+        raise DeployError("Cannot read the release history %s: %s." % (path, exc.strerror or exc), hint=hint,
+                          history=path)
+    except ValueError as exc:
+        raise DeployError("The release history %s is not valid JSON (%s)." % (path, exc), hint=hint, history=path)
+    if not isinstance(data, dict) or not isinstance(data.get("releases"), list):
+        raise DeployError("The release history %s has no 'releases' list (found %s)." % (
+            path, type(data.get("releases") if isinstance(data, dict) else data).__name__), hint=hint, history=path)
+    refs = set()
+    for index, release in enumerate(data["releases"]):
+        images = release.get("images") if isinstance(release, dict) else None
+        if not isinstance(release, dict) or not release.get("id") or not isinstance(images, dict) or not all(
+                isinstance(ref, str) for ref in images.values()):
+            raise DeployError("The release history %s has a release (number %d in its list) without an id or an "
+                              "images mapping of service to reference." % (path, index + 1), hint=hint, history=path)
+        refs.update(images.values())
     return refs
+
+
+def recorded_refs(history_dirs):
+    """Every image reference any recorded release names (DeployError on a history that cannot be read)."""
+    refs = set()
+    for directory in history_dirs or []:
+        refs.update(read_history(directory) or ())
+    return refs
+
+
+def ref_repository(ref):
+    """The repository a reference names: 'r/notes/web@sha256:..' and 'r/notes/web:1' -> 'r/notes/web'."""
+    name = ref.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    return None if name.startswith("sha256") else name
+
+
+def take_locks(history_dirs, timeout, check_mode=False, lock_class=ProjectLock):
+    """Hold the deploy lock of every project in history_dirs, so no deploy starts while we prune.
+
+    Returns (held locks, busy) where busy maps each directory whose lock another process holds
+    (still after timeout) to that holder in words. Check mode takes no lock: a lock that is
+    there counts as busy. A lock that cannot be made (no permission) releases the others and
+    raises."""
+    held, busy = [], {}
+    for directory in history_dirs or []:
+        if not os.path.isdir(directory):
+            continue
+        lock = lock_class(os.path.join(directory, LOCK_NAME), "image_prune", "image prune")
+        if check_mode:
+            if os.path.isdir(lock.path):
+                busy[directory] = describe(lock.holder())
+            continue
+        try:
+            lock.acquire(timeout)
+        except DeployError as err:
+            if "lock_holder" not in err.details:
+                release(held)
+                raise
+            busy[directory] = describe(err.details["lock_holder"])
+            continue
+        held.append(lock)
+    return held, busy
+
+
+def release(locks):
+    for lock in locks:
+        lock.release()
+
+
+def busy_repositories(busy):
+    """repository -> why its images stay, for the projects whose deploy is in progress.
+
+    A deploy in progress may be about to run any image of the repositories its project
+    records. One whose history records none yet (a first deploy) leaves no way to tell which
+    images it needs: DeployError, nothing removed."""
+    repos = {}
+    for directory in sorted(busy):
+        names = set(filter(None, (ref_repository(ref) for ref in read_history(directory) or ())))
+        if not names:
+            raise DeployError(
+                "A deploy holds the lock of %s (%s) and its history records no images yet, so image_prune cannot "
+                "tell which images that deploy is about to run." % (directory, busy[directory]),
+                hint="Nothing was removed. Prune again once that deploy has finished.", history_dir=directory)
+        for name in names:
+            repos.setdefault(name, busy_reason(directory))
+    return repos
+
+
+def busy_reason(directory):
+    return "deploy in progress in %s" % directory
 
 
 def matches_ref(image, ref):
@@ -71,12 +172,13 @@ def in_scope(image, prefixes):
     return any(repo.startswith(prefix) for repo in repositories(image) for prefix in prefixes)
 
 
-def plan(images, used_ids, recorded, keep, prefixes=None):
+def plan(images, used_ids, recorded, keep, prefixes=None, busy=None):
     """Split our images into keep (id -> reasons) and remove (list of images).
 
     images: dicts {id, tags, repo_digests, labels, created}; used_ids: ids of images that
     containers use; recorded: references named by release histories; keep: newest per repo;
-    prefixes: only repositories starting with one of these are considered (None: all of ours).
+    prefixes: only repositories starting with one of these are considered (None: all of ours);
+    busy: repository -> reason, repositories whose every image stays (a deploy in progress).
     """
     ours = [img for img in images if in_scope(img, prefixes)]
     reasons = {}
@@ -89,6 +191,9 @@ def plan(images, used_ids, recorded, keep, prefixes=None):
     for image in ours:
         if image["id"] in used_ids:
             add(image, "used by a container")
+        for repo in repositories(image) + [ref_repository(d) for d in image.get("repo_digests") or []]:
+            if repo in (busy or {}):
+                add(image, busy[repo])
         for ref in recorded:
             if matches_ref(image, ref):
                 add(image, "recorded release %s" % ref)

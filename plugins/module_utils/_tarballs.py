@@ -9,7 +9,9 @@ first (fingerprint every selected package, compare with the previous manifest: t
 reasons to rebuild) and applies second: kept tarballs are linked into a staging directory
 beside the output, the packages to rebuild are built and packed there (in dependency
 order, several at once), the manifest is written, and the staging directory replaces the
-output. A failure anywhere leaves the previous output as it was.
+output in one step (swap). A failure anywhere leaves the previous output as it was; a run
+killed half-way leaves a staging directory that the next run removes (under a lock that
+keeps two runs from writing beside the same output at once).
 
 pnpm is run through `runner` (_command.run unless a test passes a fake).
 """
@@ -18,6 +20,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import fcntl
 import os
 import shutil
 import tempfile
@@ -144,21 +148,145 @@ def make_staging(output):
             hint="Choose an output whose parent directory this user can write, or fix its permissions.")
 
 
+# renameat2(2) flag: swap two paths in one step (Linux 3.15+, most local file systems).
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+def _renameat2():
+    """libc's renameat2, or None where there is none (not Linux, an old C library)."""
+    try:
+        import ctypes
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (ImportError, OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def exchange(first, second):
+    """Swap two existing paths atomically; False when the system or file system cannot."""
+    function = _renameat2()
+    if function is None:
+        return False
+    import ctypes
+    if function(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), second)
+
+
+def previous_path(output):
+    """Where the output replaced last stays until the next swap."""
+    return os.path.join(os.path.dirname(output), ".%s.previous" % os.path.basename(output))
+
+
 def swap(staging, output):
-    """Replace output by staging: two renames on one file system, the old one removed last."""
-    old = None
-    if os.path.exists(output):
+    """Replace output by staging so that output is always a complete directory.
+
+    The two directories are exchanged in one step (renameat2 RENAME_EXCHANGE): a reader
+    opening output finds the old or the new one, never nothing. The old one is kept beside
+    it (previous_path) until the next swap, so a reader that was part-way through it (it
+    listed the old directory, or read the old manifest) still finds every file it names;
+    the manifest's sha256 tells a reader that mixed the two. Where the exchange is not
+    available, two renames are used with the old directory kept until the new one is in
+    place (a moment without output; a run killed in it is repaired by clean_leftovers)."""
+    previous = previous_path(output)
+    if not os.path.lexists(output):
+        os.rename(staging, output)
+        return
+    if not exchange(staging, output):
         old = tempfile.mkdtemp(prefix=".%s.old-" % os.path.basename(output), dir=os.path.dirname(output))
         os.rmdir(old)
         os.rename(output, old)
-    try:
-        os.rename(staging, output)
-    except OSError:
-        if old:
+        try:
+            os.rename(staging, output)
+        except OSError:
             os.rename(old, output)
-        raise
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+            raise
+        staging = old
+    # staging now holds the replaced output: it becomes the previous one.
+    if os.path.lexists(previous):
+        shutil.rmtree(previous, ignore_errors=True)
+    try:
+        os.rename(staging, previous)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def leftovers(output):
+    """Staging and old directories of output that earlier runs left behind (killed, say)."""
+    parent, base = os.path.dirname(output), os.path.basename(output)
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return []
+    return sorted(os.path.join(parent, n) for n in names
+                  if n.startswith(".%s.staging-" % base) or n.startswith(".%s.old-" % base))
+
+
+def clean_leftovers(output):
+    """Remove what killed runs left beside output (call holding the output lock); returns the paths.
+
+    A run killed between the two renames of the fallback swap left no output but a complete
+    old one: that is put back first."""
+    found = leftovers(output)
+    if not os.path.lexists(output):
+        olds = [p for p in found if os.path.basename(p).startswith(".%s.old-" % os.path.basename(output))]
+        if olds:
+            newest = max(olds, key=lambda p: os.stat(p).st_mtime)
+            os.rename(newest, output)
+            found.remove(newest)
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found
+
+
+class OutputLock(object):
+    """One writer per output's parent directory at a time: flock on the directory itself.
+
+    The kernel drops the lock when its holder dies, so leftovers found by the holder are
+    from runs that are gone. Nothing is written to take it."""
+
+    def __init__(self, output, timeout, clock=time.time, sleep=time.sleep):
+        self.parent = os.path.dirname(output)
+        self.output = output
+        self.timeout = timeout
+        self.clock, self.sleep = clock, sleep
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            self.fd = os.open(self.parent, os.O_RDONLY)
+        except OSError as exc:
+            raise DeployError("Cannot open the parent directory %s of the output %s: %s." % (
+                self.parent, self.output, exc.strerror or exc),
+                hint="Choose an output whose parent directory this user can read and write.")
+        start = self.clock()
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+            if self.clock() - start >= self.timeout:
+                os.close(self.fd)
+                self.fd = None
+                raise DeployError(
+                    "Timed out after %ss waiting for another workspace_pack run writing beside %s "
+                    "(it holds a lock on %s)." % (self.timeout, self.output, self.parent),
+                    hint="Wait for that run to finish, or give each run its own output directory.")
+            self.sleep(0.5)
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+        return False
 
 
 def keep_tarball(output, staging, tarball):
@@ -189,9 +317,35 @@ def builder(workspace, pnpm, build, staging, timeout, runner=run):
 
 def pack_workspace(workspace, output, package_filter="@bytelyst/*", build=True, pnpm="pnpm", jobs=None,
                    force=False, shared_inputs=None, timeout=1800, check_mode=False, runner=run):
-    """The whole job, without Ansible: returns the module's result (plus 'diff')."""
+    """The whole job, without Ansible: returns the module's result (plus 'diff').
+
+    Outside check mode it holds the output lock throughout, and first removes what killed
+    runs left beside the output (reported as 'cleaned'; check mode reports what it would)."""
+    output = os.path.abspath(output)
+    args = (workspace, output, package_filter, build, pnpm, jobs, force, shared_inputs, timeout, check_mode, runner)
+    if check_mode:
+        result = _pack(*args)
+        result["cleaned"] = leftovers(output)
+        return result
+    parent = os.path.dirname(output)
+    if not os.path.isdir(parent):
+        try:
+            os.makedirs(parent)
+        except OSError as exc:
+            raise DeployError("The output directory %s is not writable: cannot create its parent %s (%s)." % (
+                output, parent, exc.strerror or exc),
+                hint="Choose an output whose parent directory this user can write, or fix its permissions.")
+    with OutputLock(output, timeout):
+        cleaned = clean_leftovers(output)
+        result = _pack(*args)
+    result["cleaned"] = cleaned
+    return result
+
+
+def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_inputs, timeout, check_mode, runner):
+    """pack_workspace's plan and apply (output absolute; the caller holds the lock)."""
     started = time.time()
-    root, output = os.path.abspath(workspace), os.path.abspath(output)
+    root = os.path.abspath(workspace)
     version = _pnpm.check_version(pnpm, runner=runner)
     space = ws.discover(root)
     names = ws.select(space, package_filter)

@@ -17,6 +17,12 @@ description:
     one of O(history_dirs) names it (so a rollback target is never removed), when it is among the
     O(keep) newest images of its repository, or when a kept product image is built on it.
   - The guide's C(docker image prune -a), made safe for hosts that roll back.
+  - Fails closed. A release history in O(history_dirs) that cannot be read, or is not what
+    M(bytelyst.deploy.compose_deploy) writes, stops the task before anything is removed, naming the file.
+    The deploy lock of each project in O(history_dirs) (C(<history_dir>/lock)) is held while pruning, so no
+    deploy starts in between; a project whose lock a deploy holds after O(lock_timeout) keeps every image of the
+    repositories its history records, with a warning (and when it records none yet, the task fails and removes
+    nothing).
 version_added: 0.1.0
 author:
   - ByteLyst DevOps (@bytelyst)
@@ -35,6 +41,11 @@ options:
       - How many of the newest images to keep per repository, besides those in use or recorded.
     type: int
     default: 3
+  lock_timeout:
+    description:
+      - Seconds to wait for each project's deploy lock before keeping that project's images and going on.
+    type: int
+    default: 30
   repositories:
     description:
       - Only consider images whose repository starts with one of these prefixes, such as
@@ -71,6 +82,10 @@ kept:
   returned: always
   type: list
   elements: dict
+busy:
+  description: History directories whose deploy lock another process held, each with that holder in words.
+  returned: always
+  type: dict
 failed_removals:
   description: Images the engine refused to remove (for example a dependent child image), with its error.
   returned: always
@@ -120,19 +135,31 @@ def main():
     spec = dict(
         history_dirs=dict(type="list", elements="path", default=[]),
         keep=dict(type="int", default=3),
+        lock_timeout=dict(type="int", default=30),
         repositories=dict(type="list", elements="str", default=[]),
     )
     spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    locks = []
     try:
         if module.params["keep"] < 1:
             raise DeployError("keep must be at least 1, got %d." % module.params["keep"],
                               hint="Keep at least the newest image of each repository.")
         client = engine_client(module.params["docker_host"])
+        history_dirs = module.params["history_dirs"]
+        # Every history is read before any lock is taken or image removed: one that cannot be read stops here.
+        recorded = _prune.recorded_refs(history_dirs)
+        locks, busy = _prune.take_locks(history_dirs, module.params["lock_timeout"], module.check_mode)
+        busy_repos = _prune.busy_repositories(busy)
+        for directory in sorted(busy):
+            module.warn("A deploy holds the lock of %s (%s): the images of %s are kept." % (
+                directory, busy[directory],
+                ", ".join(sorted(r for r, why in busy_repos.items() if why == _prune.busy_reason(directory)))))
+        # Read again under the locks: a deploy that finished meanwhile may have recorded a release.
+        recorded |= _prune.recorded_refs(history_dirs)
         images, used = describe(client, module.params["repositories"])
-        recorded = _prune.recorded_refs(module.params["history_dirs"])
         reasons, remove = _prune.plan(images, used, recorded, module.params["keep"],
-                                      module.params["repositories"])
+                                      module.params["repositories"], busy_repos)
         removed, failed = [], []
         for image in remove:
             entry = {"id": image["id"], "tags": image["tags"]}
@@ -147,9 +174,11 @@ def main():
                 failed.append(entry)
     except DeployError as err:
         module.fail_json(msg=str(err), **err.result())
+    finally:  # fail_json exits through here too
+        _prune.release(locks)
     kept = [{"id": img["id"], "tags": img["tags"], "reasons": reasons[img["id"]]}
             for img in images if img["id"] in reasons]
-    result = dict(changed=bool(removed), removed=removed, kept=kept, failed_removals=failed)
+    result = dict(changed=bool(removed), removed=removed, kept=kept, failed_removals=failed, busy=busy)
     if module._diff:
         before = sorted(t for img in images for t in (img["tags"] or [img["id"]]))
         gone = set(t for img in removed for t in (img["tags"] or [img["id"]]))

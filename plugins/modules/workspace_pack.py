@@ -24,8 +24,12 @@ description:
     are built and packed, in dependency order, O(jobs) at a time. When nothing changed no build runs and the result
     is C(changed=false).
   - O(output) changes atomically. The new tarballs and manifest are made in a staging directory beside it, which
-    replaces O(output) only when everything succeeded; a failed run leaves the previous tarballs and manifest as
-    they were.
+    replaces O(output) only when everything succeeded, in one step (the two directories are exchanged with
+    C(renameat2)), so there is no moment without a complete O(output); a failed run leaves the previous tarballs
+    and manifest as they were. Where the exchange is not available (not Linux, some network file systems), two
+    renames are used and the old directory is kept until the new one is in place.
+  - Runs writing beside the same O(output) take turns (a lock on its parent directory, dropped by the kernel when
+    a run dies). A run killed half-way leaves a staging directory; the next run removes it (RV(cleaned)).
 author:
   - ByteLyst DevOps (@bytelyst)
 attributes:
@@ -188,6 +192,13 @@ removed:
   elements: str
 order:
   description: Every packed package, dependencies first.
+  returned: always
+  type: list
+  elements: str
+cleaned:
+  description:
+    - Staging and old directories beside O(output) that killed runs had left, removed by this run before it
+      started (that it would remove, in check mode).
   returned: always
   type: list
   elements: str

@@ -411,10 +411,9 @@ def test_deploy_role_renders_compose_and_deploys(tmp_path, images, docker_client
                 "deploy_history_dir": str(tmp_path / "history"),
                 "deploy_wait_timeout": WAIT,
                 "deploy_triggered_by": "pytest role",
-                "deploy_env": {"GREETING": "hello"},
                 "deploy_services": [{
                     "name": "web", "image": image, "ports": ["127.0.0.1:%d:3000" % port],
-                    "environment": {"GREETING": "${GREETING}"}, "volumes": ["data:/data"],
+                    "environment": {"GREETING": "hello"}, "volumes": ["data:/data"],
                     "health_url": "http://127.0.0.1:%d/health" % port,
                 }],
                 "deploy_volumes": ["data"],

@@ -8,9 +8,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 import yaml
@@ -396,3 +398,54 @@ def test_role_tarball_prep_reports_a_noop(copy, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "changed=0" in proc.stdout
     assert copy.actions() == []
+
+
+def test_a_killed_run_leaves_the_output_whole_and_the_next_run_cleans_up(copy, tmp_path):
+    """A run killed while it builds (SIGKILL to ansible-playbook and the module) leaves the old
+    output complete and a staging directory; the next run removes it and replaces the output."""
+    copy.append("format", "\nexport const formatRevision = 3;\n")
+    before = snapshot(copy.out)
+    marker = os.path.join(copy.base, "building")
+    # The wrapper holds the build of the changed package until the test has killed the run.
+    with open(copy.pnpm, "w") as handle:
+        handle.write('#!/bin/sh\nif [ "$1 $2" = "run build" ]; then echo $PPID $$ > %s; exec sleep 120; fi\n%s' % (
+            marker, WRAPPER.split("\n", 1)[1] % shutil.which("pnpm")))
+    play = tmp_path / "killed.yml"
+    play.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                                     "tasks": [{"bytelyst.deploy.workspace_pack": copy.args()}]}]))
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false")
+    proc = subprocess.Popen(["ansible-playbook", "-i", "localhost,", str(play)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for dummy in range(1200):
+            if os.path.exists(marker) or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert os.path.exists(marker), "the run never reached its build"
+        assert leftovers(copy), "a run that builds has a staging directory"
+        time.sleep(0.2)
+        with open(marker) as handle:
+            # the module's process, which started the build, and the build (now a sleep)
+            module_pid, build_pid = [int(pid) for pid in handle.read().split()]
+        os.kill(module_pid, signal.SIGKILL)
+        os.kill(build_pid, signal.SIGKILL)
+        for dummy in range(100):
+            if not os.path.exists("/proc/%d" % module_pid):
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert snapshot(copy.out) == before  # the killed run changed nothing in the output
+    killed = leftovers(copy)
+    assert killed and all(".out.staging-" in name for name in killed)
+    with open(copy.pnpm, "w") as handle:
+        handle.write(WRAPPER % shutil.which("pnpm"))
+    result = run_module(copy.args())
+    assert not result.get("failed"), result.get("msg")
+    assert result["cleaned"] == [os.path.join(copy.base, name) for name in killed]
+    assert result["rebuilt"] == ["@bytelyst/format", "@bytelyst/ui"] or "@bytelyst/format" in result["rebuilt"]
+    assert leftovers(copy) == []
+    assert _manifest.verify(_manifest.load(copy.out))
+    # The replaced output stays beside the new one until the next swap, for readers part-way through it.
+    assert os.path.isfile(os.path.join(copy.base, ".out.previous", "bytelyst-manifest.json"))

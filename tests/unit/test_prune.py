@@ -1,6 +1,11 @@
 import json
+import os
+
+import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _prune
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock
 
 
 def img(id_, tags, created, labels=None, digests=()):
@@ -47,7 +52,7 @@ def test_recorded_refs_reads_every_history(tmp_path):
     for project, ref in (("notes", "r/notes@sha256:1"), ("clock", "r/clock@sha256:2")):
         d = tmp_path / project
         d.mkdir()
-        (d / "releases.json").write_text(json.dumps({"releases": [{"images": {"backend": ref}}]}))
+        (d / "releases.json").write_text(json.dumps({"releases": [{"id": "r1", "images": {"backend": ref}}]}))
     missing = tmp_path / "none"
     assert _prune.recorded_refs([str(tmp_path / "notes"), str(tmp_path / "clock"), str(missing)]) == {
         "r/notes@sha256:1", "r/clock@sha256:2"}
@@ -63,3 +68,78 @@ def test_repository_prefixes_limit_the_scope():
     reasons, remove = _prune.plan(images, set(), set(), keep=1, prefixes=["reg/notes-"])
     assert sorted(reasons) == ["sha256:2"]
     assert [i["id"] for i in remove] == ["sha256:1"]
+
+
+@pytest.mark.parametrize("content, found", [
+    ("[]", "has no 'releases' list (found list)"),
+    ("null", "has no 'releases' list (found NoneType)"),
+    ('{"releases": {"r1": {}}}', "has no 'releases' list (found dict)"),
+    ("{not json", "is not valid JSON"),
+    ('{"releases": [{"images": {"web": "r/w:1"}}]}', "release (number 1 in its list) without an id"),
+    ('{"releases": [{"id": "r1", "images": ["r/w:1"]}]}', "without an id or an images mapping"),
+    ('{"releases": [{"id": "r1", "images": {"web": "r/w:1"}}, "r2"]}', "release (number 2 in its list)"),
+])
+def test_a_history_that_cannot_be_read_is_an_error_naming_the_file(tmp_path, content, found):
+    (tmp_path / "releases.json").write_text(content)
+    with pytest.raises(DeployError) as err:
+        _prune.recorded_refs([str(tmp_path)])
+    assert "The release history %s" % (tmp_path / "releases.json") in str(err.value)
+    assert found in str(err.value) and "Nothing was removed" in str(err.value)
+
+
+def test_an_unreadable_history_file_is_an_error(tmp_path):
+    (tmp_path / "releases.json").mkdir()  # a directory where the file should be: open() fails
+    with pytest.raises(DeployError) as err:
+        _prune.recorded_refs([str(tmp_path)])
+    assert "Cannot read the release history %s" % (tmp_path / "releases.json") in str(err.value)
+
+
+def history(directory, *refs):
+    directory.mkdir(exist_ok=True)
+    (directory / "releases.json").write_text(json.dumps(
+        {"releases": [{"id": "r%d" % n, "images": {"web": ref}} for n, ref in enumerate(refs, 1)]}))
+    return str(directory)
+
+
+def test_take_locks_holds_every_projects_lock_and_releases_them(tmp_path):
+    dirs = [history(tmp_path / "notes", "r/notes/web@sha256:1"), history(tmp_path / "clock", "r/clock/web:1"),
+            str(tmp_path / "gone")]
+    held, busy = _prune.take_locks(dirs, timeout=0)
+    assert busy == {} and sorted(lock.path for lock in held) == sorted(os.path.join(d, "lock") for d in dirs[:2])
+    assert os.path.isdir(os.path.join(dirs[0], "lock"))  # a deploy starting now waits
+    _prune.release(held)
+    assert not os.path.exists(os.path.join(dirs[0], "lock"))
+
+
+def test_a_project_whose_deploy_holds_the_lock_keeps_its_repositories(tmp_path):
+    notes = history(tmp_path / "notes", "reg:5000/notes/web@sha256:1", "reg:5000/notes/api:1.0.0")
+    clock = history(tmp_path / "clock", "reg:5000/clock/web:1")
+    deploying = ProjectLock(os.path.join(notes, "lock"), "ci job 9", "deploy of notes")
+    deploying.acquire(1)
+    try:
+        held, busy = _prune.take_locks([notes, clock], timeout=0)
+        assert [lock.path for lock in held] == [os.path.join(clock, "lock")]
+        assert "ci job 9" in busy[notes] and "deploy of notes" in busy[notes]
+        _prune.release(held)
+        checked_held, checked_busy = _prune.take_locks([notes, clock], timeout=0, check_mode=True)
+        assert checked_held == [] and list(checked_busy) == [notes]  # check mode takes no lock
+        assert not os.path.exists(os.path.join(clock, "lock"))
+        repos = _prune.busy_repositories(busy)
+        assert repos == {"reg:5000/notes/web": "deploy in progress in %s" % notes,
+                         "reg:5000/notes/api": "deploy in progress in %s" % notes}
+        about_to_run = img("sha256:new", ["reg:5000/notes/web:2.0.0"], "2026-03")
+        newer = img("sha256:newer", ["reg:5000/notes/web:2.0.1"], "2026-04")
+        other = img("sha256:c0", ["reg:5000/clock/web:0"], "2026-01")
+        reasons, remove = _prune.plan([about_to_run, newer, other], set(), set(), keep=1, busy=repos)
+        assert reasons["sha256:new"] == ["deploy in progress in %s" % notes]
+        assert remove == []  # clock/web:0 is the newest of its repository
+    finally:
+        deploying.release()
+
+
+def test_a_first_deploy_in_progress_stops_the_prune(tmp_path):
+    first = tmp_path / "new"
+    first.mkdir()
+    with pytest.raises(DeployError) as err:
+        _prune.busy_repositories({str(first): "ci job 1 (pid 7 on vm)"})
+    assert "history records no images yet" in str(err.value) and str(first) in str(err.value)

@@ -274,10 +274,11 @@ def test_swap_replaces_the_output_and_keeps_it_on_failure(tmp_path):
     staging.mkdir()
     (staging / "new").write_text("2")
     _tarballs.swap(str(staging), str(out))
-    assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == ["out"]
+    assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == [".out.previous", "out"]
+    assert os.listdir(str(tmp_path / ".out.previous")) == ["old"]  # kept for readers until the next swap
     with pytest.raises(OSError):
         _tarballs.swap(str(tmp_path / "gone"), str(out))
-    assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == ["out"]
+    assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == [".out.previous", "out"]
 
 
 def test_diff_text_marks_pending_packages():
@@ -285,3 +286,137 @@ def test_diff_text_marks_pending_packages():
                 "@s/b": {"version": "2.0.0", "tarball": "s-b-2.0.0.tgz", "sha256": None}}
     assert _tarballs.diff_text(packages, ["@s/a", "@s/b"], pending=["@s/b"]) == (
         "@s/a 1.0.0 s-a-1.0.0.tgz sha256:abababababababab\n@s/b 2.0.0 s-b-2.0.0.tgz (rebuilt)\n")
+
+
+# -- the output swap: never a moment without a complete output ---------------------------------
+
+def complete_dir(path, generation):
+    os.mkdir(str(path))
+    (path / "bytelyst-manifest.json").write_text(json.dumps({"generation": generation}))
+    (path / ("pkg-%d.tgz" % generation)).write_text("x" * 100)
+
+
+def read_output(out):
+    """What a reader does first: open output's manifest (fails when there is no output)."""
+    with open(os.path.join(out, "bytelyst-manifest.json")) as handle:
+        return json.load(handle)["generation"]
+
+
+@pytest.mark.parametrize("exchange_available", [True, False], ids=["exchange", "two-renames"])
+def test_at_every_step_of_a_swap_a_complete_directory_exists(tmp_path, monkeypatch, exchange_available):
+    out = tmp_path / "out"
+    complete_dir(out, 1)
+    complete_dir(tmp_path / ".out.staging-x", 2)
+    steps = []
+    real_rename, real_exchange, real_rmtree = os.rename, _tarballs.exchange, _tarballs.shutil.rmtree
+
+    def where_complete():
+        """Directories that hold a complete generation right now (output first)."""
+        found = []
+        for name in ["out"] + sorted(os.listdir(str(tmp_path))):
+            path = os.path.join(str(tmp_path), name)
+            if os.path.isfile(os.path.join(path, "bytelyst-manifest.json")) and path not in found:
+                found.append(path)
+        return found
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        steps.append(("rename", where_complete()))
+
+    def exchange(first, second):
+        done = real_exchange(first, second) if exchange_available else False
+        steps.append(("exchange", where_complete()))
+        return done
+
+    def rmtree(path, *a, **kw):
+        steps.append(("rmtree-before", where_complete()))
+        real_rmtree(path, *a, **kw)
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(_tarballs, "exchange", exchange)
+    monkeypatch.setattr(_tarballs.shutil, "rmtree", rmtree)
+    _tarballs.swap(str(tmp_path / ".out.staging-x"), str(out))
+    assert steps
+    if exchange_available:
+        # output is complete after every step: the old or the new generation, never nothing
+        assert all(found and found[0] == str(out) for dummy, found in steps), steps
+    else:
+        # a complete generation exists somewhere at every step (the old one is kept until the new is in place)
+        assert all(found for dummy, found in steps), steps
+    assert json.loads((out / "bytelyst-manifest.json").read_text()) == {"generation": 2}
+    assert sorted(os.listdir(str(tmp_path))) == [".out.previous", "out"]
+    assert json.loads((tmp_path / ".out.previous" / "bytelyst-manifest.json").read_text()) == {"generation": 1}
+
+
+def test_a_reader_polling_the_output_during_swaps_always_finds_it(tmp_path):
+    out = tmp_path / "out"
+    complete_dir(out, 0)
+    missing, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                read_output(str(out))
+            except (IOError, OSError, ValueError, KeyError) as exc:
+                missing.append(repr(exc))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for generation in range(1, 150):
+            staging = tmp_path / (".out.staging-%d" % generation)
+            complete_dir(staging, generation)
+            _tarballs.swap(str(staging), str(out))
+    finally:
+        stop.set()
+        thread.join()
+    assert missing == []
+    assert json.loads((out / "bytelyst-manifest.json").read_text()) == {"generation": 149}
+
+
+def test_exchange_swaps_two_directories(tmp_path):
+    complete_dir(tmp_path / "a", 1)
+    complete_dir(tmp_path / "b", 2)
+    if not _tarballs.exchange(str(tmp_path / "a"), str(tmp_path / "b")):
+        pytest.skip("this file system cannot exchange two paths")
+    assert json.loads((tmp_path / "a" / "bytelyst-manifest.json").read_text()) == {"generation": 2}
+    assert json.loads((tmp_path / "b" / "bytelyst-manifest.json").read_text()) == {"generation": 1}
+
+
+def test_the_next_run_cleans_what_a_killed_run_left(space, tmp_path):
+    pnpm, out = FakePnpm(), tmp_path / "out"
+    pack(space, out, pnpm, jobs=1)
+    before = dict((f, (out / f).read_bytes()) for f in os.listdir(str(out)))
+    # A run killed while building (its staging directory), and one killed in a fallback swap's gap.
+    complete_dir(tmp_path / ".out.staging-killed", 7)
+    complete_dir(tmp_path / ".out.old-killed", 8)
+    complete_dir(tmp_path / ".other.staging-alive", 9)  # another output's: not ours to touch
+    planned = pack(space, out, FakePnpm(), check_mode=True)
+    assert planned["cleaned"] == [str(tmp_path / ".out.old-killed"), str(tmp_path / ".out.staging-killed")]
+    assert (tmp_path / ".out.staging-killed").is_dir()  # check mode removes nothing
+    result = pack(space, out, FakePnpm())
+    assert result["changed"] is False and sorted(result["cleaned"]) == sorted(planned["cleaned"])
+    assert sorted(os.listdir(str(tmp_path))) == [".other.staging-alive", "out", "ws"]  # no swap: no .previous
+    assert dict((f, (out / f).read_bytes()) for f in os.listdir(str(out))) == before
+
+
+def test_a_run_killed_between_the_fallback_renames_gets_its_output_back(tmp_path):
+    out = tmp_path / "out"
+    complete_dir(tmp_path / ".out.old-abc", 3)
+    complete_dir(tmp_path / ".out.staging-def", 4)
+    cleaned = _tarballs.clean_leftovers(str(out))
+    assert json.loads((out / "bytelyst-manifest.json").read_text()) == {"generation": 3}
+    assert cleaned == [str(tmp_path / ".out.staging-def")]
+    assert sorted(os.listdir(str(tmp_path))) == ["out"]
+
+
+def test_a_second_writer_waits_for_the_lock_then_says_who_blocks_it(tmp_path):
+    out = str(tmp_path / "out")
+    ticks = iter(range(0, 100, 1))
+    with _tarballs.OutputLock(out, timeout=30):
+        with pytest.raises(DeployError) as err:
+            with _tarballs.OutputLock(out, timeout=3, clock=lambda: next(ticks), sleep=lambda s: None):
+                pass
+    assert "Timed out after 3s waiting for another workspace_pack run writing beside %s" % out in str(err.value)
+    with _tarballs.OutputLock(out, timeout=0):  # released: taken at once
+        pass
