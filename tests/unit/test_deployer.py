@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deployer import Deployer, write_private
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
 
 REG = "registry.invalid/notes"
 V1 = {"web": REG + "/web:1.0.0", "api": REG + "/api:1.0.0"}
@@ -29,9 +30,11 @@ def pinned(ref):
 class FakeCompose(object):
     """Stands in for `docker compose` of one project: config, config --hash, ps, up --wait, logs.
 
-    Compose files are JSON (which is YAML). `up` recreates a service whose configuration hash
-    changed or that is not healthy; a container of an image in `broken` never gets healthy,
-    and then `up --wait` fails as Compose does."""
+    Compose files are JSON (which is YAML); `${NAME}` is interpolated from the --env-file, as
+    Compose does. `up` recreates a service whose configuration hash changed or that is not
+    healthy; a container of an image in `broken`, or whose configuration holds "broken", never
+    gets healthy, and then `up --wait` fails as Compose does. Containers carry the labels
+    Compose sets (config hash, service, config files, working directory)."""
 
     def __init__(self):
         self.running = {}
@@ -39,30 +42,50 @@ class FakeCompose(object):
         self.calls = []
         self.ups = []
         self.secrets = set()
+        self.argvs = []
         self.next_id = 1
+        self.on_up = None  # called at the start of each `up` (to raise, or to look around)
+        self.ps_fails_after = None  # ps fails once this many ups have run
 
-    def __call__(self, command, check=True, what=None):
+    def __call__(self, command, check=True, what=None, keep_fds=(), started=None):
         argv = command.argv
         assert argv[:2] == ["docker", "compose"], argv
-        i, files = 2, []
+        self.argvs.append(argv)
+        i, files, options = 2, [], {}
         while argv[i].startswith("--"):
             if argv[i] == "--file":
                 files.append(argv[i + 1])
+            options[argv[i]] = argv[i + 1]
             i += 2
         args = argv[i:]
         self.secrets.update(command.secrets)
+        self.options = options
+        if started is not None:
+            started(4242)
+        self.keep_fds = keep_fds
         rc, out = getattr(self, args[0])(files, args[1:])
         if check and rc != 0:
             raise DeployError("%s failed (exit code %d)." % (what, rc), command=command.display(), output=out)
         return Result(command, rc, out, "")
 
+    def env(self):
+        values = {}
+        with open(self.options["--env-file"]) as f:
+            for line in f:
+                key, value = line.rstrip("\n").split("=", 1)
+                values[key] = value[1:-1]
+        return values
+
     def merged(self, files):
         services = {}
+        env = self.env()
         for path in files:
             with open(path) as f:  # JSON (which is YAML), after any comment lines
                 text = "".join(line for line in f if not line.startswith("#"))
-                for name, spec in json.loads(text)["services"].items():
-                    services.setdefault(name, {}).update(spec)
+            for name, value in env.items():
+                text = text.replace("${%s}" % name, value)
+            for name, spec in json.loads(text)["services"].items():
+                services.setdefault(name, {}).update(spec)
         return services
 
     @staticmethod
@@ -78,23 +101,33 @@ class FakeCompose(object):
 
     def ps(self, files, args):
         self.calls.append("ps")
+        if self.ps_fails_after is not None and len(self.ups) >= self.ps_fails_after:
+            self.ps_fails_after = None
+            return 1, "Error response from daemon: i/o timeout"
         return 0, "".join(json.dumps({
             "ID": c["id"], "Service": s, "State": "running", "Health": c["health"], "ExitCode": 0,
             "Image": c["image"], "Publishers": [],
-            "Labels": "com.docker.compose.config-hash=%s,com.docker.compose.service=%s" % (c["hash"], s),
+            "Labels": "com.docker.compose.config-hash=%s,com.docker.compose.service=%s,"
+                      "com.docker.compose.project.config_files=%s,com.docker.compose.project.working_dir=%s"
+                      % (c["hash"], s, ",".join(c["files"]), c["workdir"]),
         }) + "\n" for s, c in sorted(self.running.items()))
 
     def up(self, files, args):
         self.calls.append("up")
+        if self.on_up is not None:
+            self.on_up(self)
         services = self.merged(files)
-        self.ups.append({"images": dict((s, spec["image"]) for s, spec in services.items()),
+        self.ups.append({"images": dict((s, spec["image"]) for s, spec in services.items()), "files": files,
+                         "env": self.env(), "workdir": self.options["--project-directory"],
                          "pull": args[args.index("--pull") + 1], "no_build": "--no-build" in args})
         for name, spec in sorted(services.items()):
             now = self.running.get(name)
             if now and now["hash"] == self.hash(spec) and now["health"] == "healthy":
                 continue
+            broken = spec["image"] in self.broken or "broken" in json.dumps(spec)
             self.running[name] = {"id": "c%d" % self.next_id, "image": spec["image"], "hash": self.hash(spec),
-                                  "health": "unhealthy" if spec["image"] in self.broken else "healthy"}
+                                  "health": "unhealthy" if broken else "healthy", "spec": spec,
+                                  "files": files, "workdir": self.options["--project-directory"]}
             self.next_id += 1
         sick = sorted(s for s, c in self.running.items() if c["health"] != "healthy")
         if sick:
@@ -148,8 +181,8 @@ def site(tmp_path):
 
 
 def params(site, **kw):
-    out = dict(project_name="notes", project_src=str(site / "notes"), files=None, env={"DB_PASSWORD": "s3cret"},
-               images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
+    out = dict(project_name="notes", project_src=str(site / "notes"), files=None, env=None,
+               secrets={"DB_PASSWORD": "s3cret"}, images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
                http_checks=None, history_dir=str(site / "history"), keep_releases=10, lock_timeout=5,
                triggered_by="ci job 7", docker_host=None, docker_cli=None, definition=None)
     out.update(kw)
@@ -177,7 +210,11 @@ def test_first_deploy_pins_gates_and_records_the_release(site):
     compose = FakeCompose()
     result = deploy(site, compose)
     assert compose.calls == ["config", "ps", "config --hash", "up", "ps"]
-    assert compose.ups == [{"images": dict((s, pinned(r)) for s, r in V1.items()), "pull": "never", "no_build": True}]
+    release_dir = site / "history" / "releases" / "r1"
+    assert [dict((k, u[k]) for k in ("images", "pull", "no_build", "files", "workdir")) for u in compose.ups] == [{
+        "images": dict((s, pinned(r)) for s, r in V1.items()), "pull": "never", "no_build": True,
+        "files": [str(release_dir / "1-compose.yaml"), str(release_dir / "compose.bytelyst.yml")],
+        "workdir": str(site / "notes")}]
     assert result["changed"] and result["recreate"] == ["api", "web"]
     assert result["images"] == dict((s, pinned(r)) for s, r in V1.items())
     assert result["release"]["id"] == "r1" and result["release"]["result"] == "success"
@@ -192,9 +229,16 @@ def test_first_deploy_pins_gates_and_records_the_release(site):
     env_file = site / "history" / "deploy.env"
     assert env_file.read_text() == "DB_PASSWORD='s3cret'\n"
     assert stat.S_IMODE(os.stat(str(env_file)).st_mode) == 0o600
-    assert compose.secrets == {"s3cret"}  # every Compose command scrubs the env values
-    assert not (site / "history" / "lock").exists()  # released
-    assert result["diff"]["after"] == "api: %s\nweb: %s\n" % (pinned(V1["api"]), pinned(V1["web"]))
+    assert compose.secrets == {"s3cret"}  # every Compose command scrubs the secret values from what it shows
+    assert not any("s3cret" in a for argv in compose.argvs for a in argv)
+    assert not (site / "history" / "deploy.lock.json").exists()  # released
+    assert result["diff"]["after"] == "api: %s\nweb: %s\nsecret DB_PASSWORD\n" % (pinned(V1["api"]), pinned(V1["web"]))
+    # The release is the whole state: the compose file as deployed, the pins, env, secret names.
+    assert (release_dir / "1-compose.yaml").read_text() == (site / "notes" / "compose.yaml").read_text()
+    record = history(site)["releases"][0]
+    assert (record["dir"], record["files"], record["project_dir"], record["env"], record["secret_names"]) == (
+        "r1", ["1-compose.yaml"], str(site / "notes"), {}, ["DB_PASSWORD"])
+    assert result["override_file"] == str(release_dir / "compose.bytelyst.yml")
 
 
 def test_the_same_release_again_runs_no_compose_up(site):
@@ -202,7 +246,7 @@ def test_the_same_release_again_runs_no_compose_up(site):
     deploy(site, compose)
     compose.calls = []
     result = deploy(site, compose)
-    assert compose.calls == ["config", "ps", "config --hash", "ps"]
+    assert compose.calls == ["config", "ps", "config --hash"]
     assert not result["changed"] and result["recreate"] == [] and result["release"]["id"] == "r1"
     assert len(history(site)["releases"]) == 1 and len(audit(site)) == 1
 
@@ -242,13 +286,13 @@ def test_a_failed_gate_rolls_back_to_the_previous_release(site):
     with pytest.raises(DeployError) as err:
         deploy(site, compose, images={"web": V2["web"]})
     # deploy r2, see it fail, read the failing service's log, bring r1's images back
-    assert compose.calls == ["config", "ps", "config --hash", "up", "ps", "logs web", "up"]
+    assert compose.calls == ["config", "ps", "config --hash", "up", "ps", "logs web", "up", "ps"]
     assert [u["images"]["web"] for u in compose.ups] == [pinned(V1["web"]), pinned(V2["web"]), pinned(V1["web"])]
     assert compose.ups[-1]["pull"] == "missing"
     message = str(err.value)
     assert message.startswith("Release r2 of notes failed its health gate and was rolled back: "
                               "docker compose up --wait failed: container notes-web-1 is unhealthy.")
-    assert "Now running release r3 (the images of release r1), healthy." in message
+    assert "Now running release r3 (the state of release r1), healthy." in message
     assert "--- web (last 30 lines) ---\nError: cannot reach the database (web)" in message
     details = err.value.details
     assert (details["failed_release"], details["running_release"], details["restored_release"]) == ("r2", "r3", "r1")
@@ -259,6 +303,7 @@ def test_a_failed_gate_rolls_back_to_the_previous_release(site):
     assert releases["r2"]["result"] == "failed" and "unhealthy" in releases["r2"]["reason"]
     assert releases["r3"]["action"] == "rollback" and releases["r3"]["rollback_of"] == "r2"
     assert releases["r3"]["restores"] == "r1" and releases["r3"]["images"] == releases["r1"]["images"]
+    assert releases["r3"]["dir"] == "r1" and releases["r3"]["fingerprint"] == releases["r1"]["fingerprint"]
     assert [line.split(" by=")[0] for line in audit(site)] == [
         "project=notes action=deploy release=r1 result=success",
         "project=notes action=deploy release=r2 result=failed",
@@ -315,7 +360,9 @@ def test_a_rollback_without_a_healthy_target_fails_naming_the_kept_releases(site
         deploy(site, compose, action="rollback", rollback_to=rollback_to, engine=no_engine)
     assert str(err.value) == ("No healthy release %s to roll back to in the history of notes. "
                               "Releases kept: r1 (success)." % wanted)
-    assert compose.calls == ["config"]
+    assert compose.calls == []
+    assert audit(site)[-1].startswith('project=notes action=rollback release=- result=refused by="ci job 7" '
+                                      '"No healthy release')
 
 
 def test_images_naming_an_unknown_service_fail_before_anything_runs(site):
@@ -353,25 +400,34 @@ def test_a_taken_port_fails_before_compose_up(site):
 
 
 def test_a_lock_held_by_a_live_deploy_times_out_naming_it(site):
-    lock = site / "history" / "lock"
-    lock.mkdir(parents=True)
-    (lock / "holder.json").write_text(json.dumps({"who": "alice", "what": "deploy of notes", "pid": os.getpid(),
-                                                  "host": socket.gethostname(), "since": "2026-11-27T10:00:00Z"}))
+    (site / "history").mkdir()
+    holder = ProjectLock(lock_path(str(site / "history")), "alice", "deploy of notes").acquire(0)
     compose = FakeCompose()
-    with pytest.raises(DeployError) as err:
-        deploy(site, compose, lock_timeout=0)
+    try:
+        with pytest.raises(DeployError) as err:
+            deploy(site, compose, lock_timeout=0)
+    finally:
+        holder.release()
     assert "waiting for the deploy lock" in str(err.value) and "held by alice (pid %d" % os.getpid() in str(err.value)
-    assert compose.calls == [] and lock.exists()
+    assert compose.calls == []
+    assert audit(site) == ['project=notes action=deploy release=- result=lock-timeout by="ci job 7" "Timed out after 0s '
+                           'waiting for the deploy lock %s, held by alice (pid %d on %s) since %s for deploy of notes."\n'
+                           % (lock_path(str(site / "history")), os.getpid(), socket.gethostname(), holder.record["since"])]
 
 
-def test_a_stale_lock_is_taken_over_with_a_warning(site):
-    lock = site / "history" / "lock"
-    lock.mkdir(parents=True)
-    (lock / "holder.json").write_text(json.dumps({"who": "bob", "pid": 2 ** 22 + 1, "host": socket.gethostname()}))
+def test_the_holder_file_of_an_interrupted_run_is_taken_over_with_a_warning_and_an_audit_line(site):
+    (site / "history").mkdir()
+    (site / "history" / "deploy.lock.json").write_text(json.dumps({
+        "who": "bob", "pid": 2 ** 22 + 1, "host": socket.gethostname(), "since": "2026-11-27T09:00:00Z",
+        "action": "deploy", "release": "r7"}))
     warnings = []
     result = deploy(site, FakeCompose(), warnings=warnings)
     assert result["lock"]["taken_over"]["who"] == "bob"
-    assert len(warnings) == 1 and warnings[0].startswith("Took over a stale deploy lock")
+    assert len(warnings) == 1 and warnings[0].startswith("Took over the deploy lock from a run that ended")
+    assert audit(site)[0] == ('project=notes action=deploy release=r7 result=interrupted by="bob" "pid %d on %s since '
+                              '2026-11-27T09:00:00Z ended without finishing; the next run took over its lock"\n'
+                              % (2 ** 22 + 1, socket.gethostname()))
+    assert audit(site)[1].startswith("project=notes action=deploy release=r1 result=success")
 
 
 def test_recreate_plan_compares_config_hashes_and_health():
@@ -403,7 +459,9 @@ def test_a_definition_is_written_to_compose_yml_and_deployed(site):
     assert stat.S_IMODE(os.stat(str(src / "compose.yml")).st_mode) == 0o640
     assert result["changed"] and result["definition_file"] == {"path": str(src / "compose.yml"), "changed": True}
     assert compose.ups[0]["images"] == dict((s, pinned(r)) for s, r in V1.items())
-    assert sorted(os.listdir(str(site / "history"))) == ["audit.log", "compose.bytelyst.yml", "deploy.env", "releases.json"]
+    assert sorted(os.listdir(str(site / "history"))) == ["audit.log", "deploy.env", "deploy.lock", "releases", "releases.json"]
+    assert os.listdir(str(site / "history" / "releases")) == ["r1"]
+    assert (site / "history" / "releases" / "r1" / "1-compose.yml").read_text() == written
     assert isinstance(result["diff"], list) and result["diff"][1]["before"] == "" and result["diff"][1]["after"] == written
 
     compose.calls = []
@@ -412,16 +470,18 @@ def test_a_definition_is_written_to_compose_yml_and_deployed(site):
     assert isinstance(again["diff"], dict)
 
 
-def test_a_definition_change_that_recreates_nothing_still_rewrites_the_file(site):
+def test_a_definition_change_that_recreates_nothing_is_a_release_of_its_own(site):
     compose = FakeCompose()
     src = site / "clock"
     deploy(site, compose, project_src=str(src), definition=DEFINITION)
     changed = dict(DEFINITION, volumes={"data": {}})
     compose.calls = []
     result = deploy(site, compose, project_src=str(src), definition=changed)
-    assert result["changed"] and result["recreate"] == [] and "up" not in compose.calls
+    # Nothing to recreate, but the deployed state changed: a new release (up is a no-op for the containers).
+    assert result["changed"] and result["recreate"] == [] and compose.calls == ["config", "ps", "config --hash", "up", "ps"]
+    assert result["containers"] == {"api": "c1", "web": "c2"}
     assert json.loads((src / "compose.yml").read_text().split("\n", 1)[1]) == changed
-    assert result["release"]["id"] == "r1"
+    assert result["release"]["id"] == "r2"
 
 
 def test_check_mode_plans_a_new_definition_without_writing_it(site):
