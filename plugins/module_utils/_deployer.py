@@ -524,6 +524,7 @@ class Deployer(object):
             release.update(spec.record(dir_name))
             if previous is not None:
                 back, back_dir = self.rollback_spec(previous, spec, release)
+                self.history.in_use.add(back_dir)
                 back_env = self.write_env(os.path.join(self.history_dir, "rollback.env"), back)
             self.commit_definition(spec)
             os.rename(self.env_next, self.env_path)

@@ -151,6 +151,7 @@ class History(object):
         self.clock = clock
         self.data = {"project": project, "next_id": 1, "current": None, "releases": []}
         self.loaded_from = None  # the file the history was read from (the previous copy, after a fallback)
+        self.in_use = set()  # release directories this run will use though no saved release names them yet
 
     @property
     def path(self):
@@ -278,7 +279,7 @@ class History(object):
         root = os.path.join(self.directory, RELEASES_DIR)
         if not os.path.isdir(root):
             return
-        used = self.kept_dirs() | set(keep)
+        used = self.kept_dirs() | self.in_use | set(keep)
         for name in os.listdir(root):
             if name not in used and not name.startswith("."):
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)

@@ -4,6 +4,8 @@ rollback decision, against a fake Compose (a command runner) and a fake engine; 
 import hashlib
 import json
 import os
+import shutil
+import signal
 import socket
 import stat
 
@@ -13,6 +15,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Re
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deployer import Deployer, write_private
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
+from ansible_collections.bytelyst.deploy.plugins.module_utils._release import History
 
 REG = "registry.invalid/notes"
 V1 = {"web": REG + "/web:1.0.0", "api": REG + "/api:1.0.0"}
@@ -534,3 +537,324 @@ def test_a_definition_without_project_src_fails_naming_the_fix(site):
     assert "definition is set but project_src is not" in str(err.value)
     assert "Set project_src" in err.value.hint
     assert compose.calls == [] and not (site / "history" / "releases.json").exists()
+
+
+# -- a release is the whole deployed state -------------------------------------------------
+
+def write_compose(site, web, **extra):
+    """project_src's compose.yaml with this web service (and api at 1.0.0)."""
+    (site / "notes" / "compose.yaml").write_text(json.dumps({"services": dict(
+        web=dict({"image": V1["web"], "environment": {"DB_PASSWORD": "${DB_PASSWORD}"}}, **web),
+        api={"image": V1["api"]}), **extra}))
+
+
+def test_a_configuration_only_failure_is_rolled_back_to_the_previous_configuration(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    r1_hash = compose.running["web"]["hash"]
+    r1_text = (site / "notes" / "compose.yaml").read_text()
+    write_compose(site, {"command": ["node", "broken.js"]})  # same images, a command that never gets healthy
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose)
+    assert "Release r2 of notes failed its health gate and was rolled back" in str(err.value)
+    assert "Now running release r3 (the state of release r1), healthy." in str(err.value)
+    rollback_up = compose.ups[-1]
+    r1_dir = site / "history" / "releases" / "r1"
+    assert rollback_up["files"] == [str(r1_dir / "1-compose.yaml"), str(r1_dir / "compose.bytelyst.yml")]
+    assert (r1_dir / "1-compose.yaml").read_text() == r1_text
+    assert compose.running["web"]["hash"] == r1_hash and "command" not in compose.running["web"]["spec"]
+    data = history(site)
+    by_id = dict((r["id"], r) for r in data["releases"])
+    assert data["current"] == "r3" and by_id["r3"]["dir"] == "r1" and by_id["r2"]["dir"] == "r2"
+    assert "broken.js" in (site / "history" / "releases" / "r2" / "1-compose.yaml").read_text()
+    # The user's own compose file is theirs: it keeps what they wrote; the next deploy deploys it again.
+    assert "broken.js" in (site / "notes" / "compose.yaml").read_text()
+
+
+def test_an_env_only_failure_is_rolled_back_to_the_previous_env(site):
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "${MODE}"}})
+    compose = FakeCompose()
+    deploy(site, compose, env={"MODE": "ok", "PORT": "4121"})
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, env={"MODE": "broken", "PORT": "4121"})
+    assert "Now running release r3 (the state of release r1), healthy." in str(err.value)
+    assert [u["env"]["MODE"] for u in compose.ups] == ["ok", "broken", "ok"]
+    assert compose.ups[-1]["env"]["DB_PASSWORD"] == "s3cret"  # the secrets of this task
+    assert compose.running["web"]["spec"]["environment"]["MODE"] == "ok"
+    assert (site / "history" / "deploy.env").read_text() == "DB_PASSWORD='s3cret'\nMODE='ok'\nPORT='4121'\n"
+    by_id = dict((r["id"], r) for r in history(site)["releases"])
+    assert by_id["r2"]["env"] == {"MODE": "broken", "PORT": "4121"} and by_id["r3"]["env"] == {"MODE": "ok", "PORT": "4121"}
+    assert sorted(os.listdir(str(site / "history"))) == ["audit.log", "deploy.env", "deploy.lock", "releases",
+                                                          "releases.json", "releases.json.prev"]
+
+
+def test_a_definition_failure_restores_compose_yml_with_the_previous_state(site):
+    compose = FakeCompose()
+    src = site / "clock"
+    deploy(site, compose, project_src=str(src), definition=DEFINITION)
+    good = (src / "compose.yml").read_text()
+    bad = {"services": dict(DEFINITION["services"], api={"image": V1["api"], "command": "broken"})}
+    with pytest.raises(DeployError):
+        deploy(site, compose, project_src=str(src), definition=bad)
+    assert (src / "compose.yml").read_text() == good
+    assert history(site)["current"] == "r3"
+
+
+def test_a_manual_rollback_restores_files_and_env_and_uses_the_secrets_given_now(site):
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "${MODE}"}})
+    compose = FakeCompose()
+    deploy(site, compose, env={"MODE": "one"})
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "${MODE}"}, "command": "two"})
+    deploy(site, compose, env={"MODE": "two"}, images={"web": V2["web"]})
+    compose.ups = []
+    result = deploy(site, compose, action="rollback", engine=no_engine, env={"MODE": "ignored"},
+                    secrets={"DB_PASSWORD": "rotated"})
+    assert result["release"]["restores"] == "r1" and result["release"]["dir"] == "r1"
+    assert compose.ups[0]["env"] == {"DB_PASSWORD": "rotated", "MODE": "one"}
+    assert compose.ups[0]["images"]["web"] == pinned(V1["web"]) and "command" not in compose.running["web"]["spec"]
+    assert result["images"] == dict((s, pinned(r)) for s, r in V1.items())
+    # Again: nothing to do.
+    compose.calls = []
+    again = deploy(site, compose, action="rollback", rollback_to="r1", engine=no_engine, secrets={"DB_PASSWORD": "rotated"})
+    assert not again["changed"] and "up" not in compose.calls
+
+
+def test_a_rollback_to_a_release_whose_secret_is_not_given_is_refused(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    deploy(site, compose, images={"web": V2["web"]}, secrets={"DB_PASSWORD": "s3cret", "API_TOKEN": "t0ken"})
+    write_compose(site, {})
+    compose.calls = []
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, action="rollback", rollback_to="r2", engine=no_engine)
+    assert err.value.message == "Release r2 used the secret(s) API_TOKEN, which this task does not pass in secrets."
+    assert compose.calls == [] and history(site)["current"] == "r2"
+
+
+def test_a_rollback_to_a_release_of_the_old_format_brings_back_its_images(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    deploy(site, compose, images={"web": V2["web"]})
+    data = history(site)
+    for release in data["releases"]:
+        for key in ("dir", "files", "pins", "project_dir", "env", "secret_names", "definition_file", "fingerprint"):
+            release.pop(key)
+    (site / "history" / "releases.json").write_text(json.dumps(data))
+    warnings = []
+    result = deploy(site, compose, action="rollback", engine=no_engine, warnings=warnings)
+    assert result["release"]["restores"] == "r1" and compose.running["web"]["image"] == pinned(V1["web"])
+    assert warnings and "recorded before releases kept them" in warnings[0]
+
+
+def test_secret_values_never_reach_history_audit_argv_or_the_result(site):
+    compose = FakeCompose()
+    compose.broken.add(pinned(V2["web"]))
+    secrets = {"DB_PASSWORD": "hunter2-secret"}
+    deploy(site, compose, secrets=secrets, env={"APP_ENV": "production"})
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, secrets=secrets, env={"APP_ENV": "production"}, images={"web": V2["web"]})
+    texts = [str(err.value), json.dumps(err.value.details), (site / "history" / "releases.json").read_text(),
+             (site / "history" / "audit.log").read_text()]
+    texts += [p.read_text() for p in (site / "history" / "releases").rglob("*") if p.is_file()]
+    texts += [" ".join(argv) for argv in compose.argvs]
+    assert not [t for t in texts if "hunter2-secret" in t]
+    assert "production" in (site / "history" / "releases.json").read_text()
+
+
+# -- any failure after `up` starts ends in a rollback, a history entry, an audit line, a free lock ---
+
+def assert_rolled_back_and_recorded(site, compose, err, reason):
+    assert "Release r2 of notes failed its health gate and was rolled back: %s" % reason in str(err.value)
+    assert "Now running release r3 (the state of release r1), healthy." in str(err.value)
+    data = history(site)
+    assert data["current"] == "r3" and [r["result"] for r in data["releases"]] == ["success", "failed", "success"]
+    assert [line.split(" by=")[0] for line in audit(site)[-2:]] == [
+        "project=notes action=deploy release=r2 result=failed", "project=notes action=rollback release=r3 result=success"]
+    assert compose.running["web"]["image"] == pinned(V1["web"]) and compose.running["web"]["health"] == "healthy"
+    assert not (site / "history" / "deploy.lock.json").exists()
+    ProjectLock(lock_path(str(site / "history")), "next", "deploy").acquire(0).release()
+
+
+def test_compose_up_past_its_timeout_is_rolled_back(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+
+    def hang_once(fake):
+        fake.on_up = None
+        fake.running["web"] = dict(fake.running["web"], image=pinned(V2["web"]), health="starting", hash="x")
+        raise DeployError("compose up of notes did not finish within 5 seconds and was stopped.", timed_out=True)
+
+    compose.on_up = hang_once
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]}, up_timeout=5)
+    assert_rolled_back_and_recorded(site, compose, err, "compose up of notes did not finish within 5 seconds")
+    assert "--wait-timeout" in compose.argvs[-2]
+
+
+def test_compose_ps_failing_after_the_gate_is_rolled_back(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    compose.ps_fails_after = 2  # the ps of r2's gate
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert_rolled_back_and_recorded(site, compose, err, "listing the containers after up failed")
+
+
+def test_a_health_url_that_cannot_be_parsed_is_rolled_back(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]},
+               http_checks=[{"url": "http://127.0.0.1:99999/health", "status": 200, "timeout": 1}])
+    # The same check fails the rollback's gate too: the message says so; history, audit and lock as for any failure.
+    assert ("Release r2 of notes failed its health gate (HTTP check failed: http://127.0.0.1:99999/health: expected "
+            "status 200, got no answer after 1 attempt(s): not a valid URL: Port out of range 0-65535), and rolling "
+            "back to release r1 failed too") in str(err.value)
+    data = history(site)
+    assert data["current"] == "r1" and [r["result"] for r in data["releases"]] == ["success", "failed", "failed"]
+    assert [line.split(" by=")[0] for line in audit(site)[-2:]] == [
+        "project=notes action=deploy release=r2 result=failed", "project=notes action=rollback release=r3 result=failed"]
+    assert compose.running["web"]["image"] == pinned(V1["web"])
+    ProjectLock(lock_path(str(site / "history")), "next", "deploy").acquire(0).release()
+
+
+def test_a_full_disk_while_saving_the_history_is_rolled_back(site, monkeypatch):
+    compose = FakeCompose()
+    deploy(site, compose)
+    original = History.save
+    calls = []
+
+    def full_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return original(self)
+
+    monkeypatch.setattr(History, "save", full_once)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert_rolled_back_and_recorded(site, compose, err, "the release history could not be saved (r2): [Errno 28]")
+
+
+def test_a_disk_that_stays_full_still_rolls_back_and_frees_the_lock(site, monkeypatch):
+    compose = FakeCompose()
+    deploy(site, compose)
+    before = (site / "history" / "releases.json").read_text()
+
+    def full(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(History, "save", full)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    message = str(err.value)
+    assert "failed its health gate and was rolled back: the release history could not be saved (r2)" in message
+    assert "Also, the release history could not be saved (r2): [Errno 28] No space left on device; " \
+           "the release history could not be saved (r3)" in message
+    assert compose.running["web"]["image"] == pinned(V1["web"])
+    assert (site / "history" / "releases.json").read_text() == before
+    assert not (site / "history" / "deploy.lock.json").exists()
+
+
+def test_a_full_disk_before_up_changes_nothing(site, monkeypatch):
+    compose = FakeCompose()
+    deploy(site, compose)
+    env_before = (site / "history" / "deploy.env").read_text()
+    compose.calls = []
+    real_rename = os.rename
+
+    def full(src, dst):
+        if dst.endswith(os.sep + "r2"):
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", full)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]}, secrets={"DB_PASSWORD": "new"})
+    monkeypatch.undo()
+    assert "Could not write the files of release r2" in str(err.value) and "no container was touched" in str(err.value)
+    assert "up" not in compose.calls and (site / "history" / "deploy.env").read_text() == env_before
+    assert history(site)["current"] == "r1" and os.listdir(str(site / "history" / "releases")) == ["r1"]
+    assert audit(site)[-1].startswith("project=notes action=deploy release=- result=refused")
+
+
+def test_an_interrupted_run_stops_says_so_in_history_and_audit_and_frees_the_lock(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+
+    def terminated(fake):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    compose.on_up = terminated
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert err.value.message == ("The deploy of notes was interrupted (signal 15), after release r2 started: "
+                                 "its containers may be half replaced.")
+    assert audit(site)[-1].startswith('project=notes action=deploy release=r2 result=interrupted by="ci job 7" '
+                                      '"signal 15 during compose up"')
+    data = history(site)
+    assert data["current"] == "r1" and data["releases"][-1]["reason"] == "interrupted by signal 15"
+    assert not (site / "history" / "deploy.lock.json").exists()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_compose_up_runs_holding_the_lock_and_names_its_process_group(site):
+    compose = FakeCompose()
+    seen = {}
+
+    def look(fake):
+        seen["holder"] = json.loads((site / "history" / "deploy.lock.json").read_text())
+        seen["fds"] = fake.keep_fds
+        with pytest.raises(DeployError):
+            ProjectLock(lock_path(str(site / "history")), "other", "deploy").acquire(0)
+
+    compose.on_up = look
+    deploy(site, compose)
+    assert seen["holder"]["release"] == "r1" and seen["holder"]["compose_pgid"] == 4242
+    assert len(seen["fds"]) == 1
+
+
+# -- history: damaged, deleted -------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["[]", "null", '{"releases": [{"images": {}, "result": "success"}]}'])
+def test_a_damaged_history_refuses_a_deploy_and_a_rollback_uses_the_previous_copy(site, text):
+    compose = FakeCompose()
+    deploy(site, compose)
+    deploy(site, compose, images={"web": V2["web"]})
+    (site / "history" / "releases.json").write_text(text)
+    compose.calls = []
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V1["web"]})
+    assert err.value.message.startswith("The release history %s " % (site / "history" / "releases.json"))
+    assert compose.calls == [] and (site / "history" / "releases.json").read_text() == text
+    assert audit(site)[-1].startswith("project=notes action=deploy release=- result=refused")
+    warnings = []
+    result = deploy(site, compose, action="rollback", rollback_to="r1", engine=no_engine, warnings=warnings)
+    assert result["release"]["restores"] == "r1" and compose.running["web"]["image"] == pinned(V1["web"])
+    assert "uses its previous copy" in warnings[0]
+    assert history(site)["current"] == result["release"]["id"]
+
+
+@pytest.mark.parametrize("keep_release_files", [False, True])
+def test_with_the_history_deleted_a_failed_deploy_returns_to_what_was_running(site, keep_release_files):
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "r1"}})
+    compose = FakeCompose()
+    deploy(site, compose)
+    r1_spec = compose.running["web"]["spec"]
+    if keep_release_files:
+        os.remove(str(site / "history" / "releases.json"))
+    else:
+        shutil.rmtree(str(site / "history"))
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "r2"}})
+    compose.broken.add(pinned(V2["web"]))
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert ("Release r1 of notes failed its health gate and was rolled back: docker compose up --wait failed: "
+            "container notes-web-1 is unhealthy. Now running release r2 (the state of the containers that ran "
+            "before r1), healthy.") in str(err.value)
+    assert err.value.details["restored_release"] is None
+    assert compose.running["web"]["image"] == pinned(V1["web"]) and compose.running["web"]["health"] == "healthy"
+    # With the release files still there, the configuration comes back too; without, this run's files serve.
+    assert (compose.running["web"]["spec"] == r1_spec) is keep_release_files
+    data = history(site)
+    assert data["current"] == "r2" and data["releases"][1]["dir"] == "found-before-r1"
