@@ -49,12 +49,29 @@ def pid_alive(pid):
 
 
 def group_alive(pgid):
-    """True when some process of process group pgid still runs on this host."""
+    """True when some process of process group pgid still runs on this host (zombies, which an
+    init that does not reap orphans may keep around, do not count)."""
     try:
-        os.killpg(int(pgid), 0)
-    except (OSError, ValueError, TypeError) as exc:
-        return getattr(exc, "errno", None) == errno.EPERM
-    return True
+        pgid = int(pgid)
+    except (ValueError, TypeError):
+        return False
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(pgid, 0)
+        except OSError as exc:
+            return exc.errno == errno.EPERM
+        return True
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (IOError, OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def describe(holder):

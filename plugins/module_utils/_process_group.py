@@ -20,6 +20,7 @@ __metaclass__ = type
 import os
 import signal
 import subprocess
+import tempfile
 import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result, redact, tail
@@ -43,35 +44,41 @@ def stop_group(proc, grace=STOP_GRACE):
             time.sleep(0.1)
 
 
+def _read(f):
+    f.seek(0)
+    return f.read().decode("utf-8", "replace")
+
+
 def run_in_group(command, check=True, what=None, keep_fds=(), started=None):
     """Run a Command in a new process group; on timeout or interruption stop the whole group."""
     env = dict(os.environ)
     env.update(command.env)
     stdin = command.stdin.encode("utf-8") if isinstance(command.stdin, str) else command.stdin
-    try:
-        proc = subprocess.Popen(command.argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=command.cwd, env=env,
-                                start_new_session=True, pass_fds=tuple(keep_fds or ()))
-    except OSError as exc:
-        raise DeployError("Could not run %s: %s." % (command.argv[0], exc),
-                          hint="Check that it is installed and on PATH, or set the option that names it.",
-                          command=command.display())
-    try:
-        if started is not None:
-            started(proc.pid)
-        out, err = proc.communicate(input=stdin, timeout=command.timeout)
-    except subprocess.TimeoutExpired:
-        stop_group(proc)
-        out, err = proc.communicate()
-        text = (out or b"").decode("utf-8", "replace") + (err or b"").decode("utf-8", "replace")
-        raise DeployError(
-            "%s did not finish within %s seconds and was stopped." % (what or command.argv[0], command.timeout),
-            command=command.display(), output=redact(tail(text), command.secrets), timed_out=True)
-    except BaseException:
-        stop_group(proc)  # interrupted: leave no Compose behind us
-        raise
-    stdout = out.decode("utf-8", "replace")
-    stderr = err.decode("utf-8", "replace")
+    # Output goes to unlinked files, not pipes: if this process dies, the command does not die
+    # of SIGPIPE halfway through recreating containers; it finishes, holding the lock.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(command.argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                    stdout=out, stderr=err, cwd=command.cwd, env=env,
+                                    start_new_session=True, pass_fds=tuple(keep_fds or ()))
+        except OSError as exc:
+            raise DeployError("Could not run %s: %s." % (command.argv[0], exc),
+                              hint="Check that it is installed and on PATH, or set the option that names it.",
+                              command=command.display())
+        try:
+            if started is not None:
+                started(proc.pid)
+            proc.communicate(input=stdin, timeout=command.timeout)
+        except subprocess.TimeoutExpired:
+            stop_group(proc)
+            raise DeployError(
+                "%s did not finish within %s seconds and was stopped." % (what or command.argv[0], command.timeout),
+                command=command.display(), output=redact(tail(_read(out) + _read(err)), command.secrets),
+                timed_out=True)
+        except BaseException:
+            stop_group(proc)  # interrupted: leave no Compose behind us
+            raise
+        stdout, stderr = _read(out), _read(err)
     result = Result(command, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         raise DeployError("%s failed (exit code %d)." % (what or "Command", proc.returncode),
