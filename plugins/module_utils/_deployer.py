@@ -201,7 +201,7 @@ class Deployer(object):
     def run(self, command, what, check=True, **kw):
         return self.runner(command, check=check, what=what, **kw)
 
-    def engine_client(self):
+    def docker_engine(self):
         if self.client is None:
             self.client = self.engine(self.p["docker_host"])
         return self.client
@@ -314,7 +314,7 @@ class Deployer(object):
         if images is None:
             images = {}
             for service, ref in sorted(self.wanted_refs(config).items()):
-                images[service] = resolve_image(self.engine_client(), ref, self.p["pull_policy"], self.check_mode)["pinned"]
+                images[service] = resolve_image(self.docker_engine(), ref, self.p["pull_policy"], self.check_mode)["pinned"]
         else:
             unknown = sorted(set(images) - set(config.get("services") or {}))
             if unknown:
@@ -392,7 +392,7 @@ class Deployer(object):
 
     def image_id_of(self, container_id):
         try:
-            return self.engine_client().containers.get(container_id).attrs.get("Image")
+            return self.docker_engine().containers.get(container_id).attrs.get("Image")
         except Exception:  # the engine's answer only sharpens the pin; the reference serves otherwise
             return None
 
@@ -634,8 +634,8 @@ class Deployer(object):
         except (IOError, OSError) as exc:
             if not self.audited:
                 self.audit(self.p["action"], None, "refused", str(exc))
-            raise DeployError("The %s of %s could not write in %s: %s." % (self.p["action"], self.name, self.workdir or
-                                                                          self.history_dir, exc),
+            where = self.workdir or self.history_dir
+            raise DeployError("The %s of %s could not write in %s: %s." % (self.p["action"], self.name, where, exc),
                               hint="Free space or fix permissions there; no container was touched.")
         except Interrupted as exc:
             release = self.applying

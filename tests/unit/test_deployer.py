@@ -584,8 +584,8 @@ def test_an_env_only_failure_is_rolled_back_to_the_previous_env(site):
     assert (site / "history" / "deploy.env").read_text() == "DB_PASSWORD='s3cret'\nMODE='ok'\nPORT='4121'\n"
     by_id = dict((r["id"], r) for r in history(site)["releases"])
     assert by_id["r2"]["env"] == {"MODE": "broken", "PORT": "4121"} and by_id["r3"]["env"] == {"MODE": "ok", "PORT": "4121"}
-    assert sorted(os.listdir(str(site / "history"))) == ["audit.log", "deploy.env", "deploy.lock", "releases",
-                                                          "releases.json", "releases.json.prev"]
+    assert sorted(os.listdir(str(site / "history"))) == [
+        "audit.log", "deploy.env", "deploy.lock", "releases", "releases.json", "releases.json.prev"]
 
 
 def test_a_definition_failure_restores_compose_yml_with_the_previous_state(site):
