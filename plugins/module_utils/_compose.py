@@ -27,6 +27,8 @@ except ImportError:  # pragma: no cover - the module reports the missing library
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 HASH_LABEL = "com.docker.compose.config-hash"
+FILES_LABEL = "com.docker.compose.project.config_files"
+WORKDIR_LABEL = "com.docker.compose.project.working_dir"
 
 
 def default_compose_file(project_dir):
@@ -70,10 +72,11 @@ class ComposeProject(object):
     def config_hashes(self):
         return self._command(["config", "--hash", "*"], timeout=60)
 
-    def up(self, wait_timeout, pull="never"):
+    def up(self, wait_timeout, pull="never", timeout=None):
+        """`timeout`: seconds the whole command may take (pulls, stopping old containers, the wait)."""
         # --no-build: a deploy runs what was built and verified, never a fresh build.
         return self._command(["up", "--detach", "--wait", "--wait-timeout", str(int(wait_timeout)),
-                              "--pull", pull, "--no-build"], timeout=int(wait_timeout) + 180)
+                              "--pull", pull, "--no-build"], timeout=int(timeout or int(wait_timeout) + 180))
 
     def ps(self):
         return self._command(["ps", "--all", "--format", "json"], timeout=60)
@@ -155,7 +158,8 @@ def parse_config_hashes(text):
 
 
 def containers_by_service(ps_items):
-    """{service: {id, state, health, exit_code, config_hash, image, publishers}} (one replica each)."""
+    """{service: {id, state, health, exit_code, config_hash, image, publishers, config_files, working_dir}}
+    (one replica each); config_files and working_dir: what Compose started the container from."""
     out = {}
     for item in ps_items:
         labels = parse_labels(item.get("Labels"))
@@ -167,6 +171,8 @@ def containers_by_service(ps_items):
             "health": item.get("Health") or "", "exit_code": item.get("ExitCode"),
             "config_hash": labels.get(HASH_LABEL), "image": item.get("Image"),
             "publishers": item.get("Publishers") or [],
+            "config_files": [f for f in (labels.get(FILES_LABEL) or "").split(",") if f],
+            "working_dir": labels.get(WORKDIR_LABEL),
         }
     return out
 

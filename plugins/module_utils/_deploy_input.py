@@ -154,6 +154,9 @@ def validate_params(params):
     check_project_name(params.get("project_name"))
     if params.get("wait_timeout") is not None:
         _integer("wait_timeout", params["wait_timeout"], 1, MAX_WAIT, " seconds")
+    if params.get("up_timeout") is not None:
+        # compose up waits up to wait_timeout and may pull first: bounded like the lock wait.
+        _integer("up_timeout", params["up_timeout"], 1, MAX_LOCK_WAIT, " seconds")
     if params.get("lock_timeout") is not None:
         # 0 tries the lock once without waiting.
         _integer("lock_timeout", params["lock_timeout"], 0, MAX_LOCK_WAIT, " seconds")

@@ -46,11 +46,15 @@ class CheckResult(object):
 
 def probe(url, request_timeout):
     """One GET (no redirects followed, no proxy: health URLs are the service's own): (status or None, detail)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is no number or out of range
+    except ValueError as exc:
+        return None, "not a valid URL: %s" % exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None, "not an http(s) URL"
     connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=request_timeout)
+    connection = connection_class(parts.hostname, port, timeout=request_timeout)
     try:
         connection.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""))
         response = connection.getresponse()

@@ -24,10 +24,9 @@ import json
 import os
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, describe
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, describe, held_elsewhere, lock_path
 
 HISTORY_FILE = "releases.json"
-LOCK_NAME = "lock"  # compose_deploy's lock: <history_dir>/lock
 OUR_LABELS = ("dev.bytelyst.product", "dev.bytelyst.base.flavour")
 
 
@@ -104,9 +103,9 @@ def take_locks(history_dirs, timeout, check_mode=False, lock_class=ProjectLock):
     for directory in history_dirs or []:
         if not os.path.isdir(directory):
             continue
-        lock = lock_class(os.path.join(directory, LOCK_NAME), "image_prune", "image prune")
+        lock = lock_class(lock_path(directory), "image_prune", "image prune")
         if check_mode:
-            if os.path.isdir(lock.path):
+            if held_elsewhere(lock.path):
                 busy[directory] = describe(lock.holder())
             continue
         try:

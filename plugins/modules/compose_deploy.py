@@ -15,13 +15,20 @@ version_added: 0.1.0
 description:
   - Deploys one Compose project on the target host with the Compose v2 CLI (C(docker compose)).
   - Every service's image is resolved on the target engine and pinned by digest in a generated override
-    file (C(compose.bytelyst.yml) in O(history_dir)), so what runs is exactly what was verified and pushed.
-  - The health gate is C(docker compose up --detach --wait) (container health checks) plus optional HTTP checks.
-    When the gate fails, the previous release is brought back and verified healthy, and the task fails with a
+    file (C(compose.bytelyst.yml)), so what runs is exactly what was verified and pushed.
+  - A release is the whole deployed state - the compose files as deployed (copied byte for byte into the
+    release's directory under O(history_dir)), the pinned images, the plain O(env) and the names of the O(secrets).
+    Compose always runs those copies, with C(--project-directory) the project directory, so relative paths
+    resolve as in the originals.
+  - The health gate is C(docker compose up --detach --wait) (container health checks), the optional HTTP checks,
+    and every service running and healthy afterwards. When the gate fails, or anything else fails once C(up) has
+    started (C(up) past O(up_timeout), Compose failing, the history not saving), the previous release's whole
+    state (its compose files, env and images) is brought back and verified healthy, and the task fails with a
     message naming the failed release, why it failed (container log tails), and the release now running.
   - Named volumes are never removed, by a deploy or by a rollback.
-  - Keeps a release history (last O(keep_releases) releases with their digests, time, trigger and result) and an
-    append-only audit log on the host, and holds a per-project lock so that two deploys never interleave.
+  - Keeps a release history (last O(keep_releases) releases) and an append-only audit log with one line per
+    attempt (refused ones, lock timeouts and interrupted runs included) on the host, and holds a per-project lock
+    so that two deploys never interleave.
   - Idempotent - when every service already runs the same digests and configuration, Compose is not run and the
     result is C(changed=false).
 extends_documentation_fragment:
@@ -53,8 +60,19 @@ options:
     type: dict
   env:
     description:
-      - Variables for C(${NAME}) interpolation in the compose files, written to an env file with mode 0600
-        in O(history_dir) and passed with C(--env-file). Their values never appear in output or logs.
+      - Plain configuration - variables for C(${NAME}) interpolation in the compose files, written to an env file
+        with mode 0600 in O(history_dir) and passed with C(--env-file).
+      - They are not secret - they are shown in the diff and the result and recorded in the release, so that a
+        rollback brings them back. Put passwords and tokens in O(secrets).
+    type: dict
+  secrets:
+    description:
+      - Secret variables for C(${NAME}) interpolation, written with O(env) to the same 0600 env file.
+      - Their values never appear in argv, task output, the diff, the release history or the audit log, and are
+        scrubbed from the log tails and messages the module shows; the release records only their names.
+      - A rollback uses the secrets given to the task now (a rotated secret stays rotated); a rollback to a
+        release that used a secret this task does not pass is refused.
+      - A name may not be in both O(env) and O(secrets).
     type: dict
   images:
     description:
@@ -74,20 +92,28 @@ options:
     description:
       - V(deploy) deploys the compose files with their (overridden) images.
       - V(rollback) returns to release O(rollback_to), by default the previous healthy release, through the
-        same health gate.
+        same health gate. It brings back that release's compose files, env and images; O(files), O(definition),
+        O(env) and O(images) of the task are not used (only for a release recorded before releases kept their
+        files, which brings back its images with the task's files and env).
     type: str
     choices: [deploy, rollback]
     default: deploy
   rollback_to:
     description:
       - With O(action=rollback), the release id to return to (such as V(r3)); see RV(history).
-      - Defaults to the newest healthy release before the current one whose images differ.
+      - Defaults to the newest healthy release before the current one that deployed a different state.
     type: str
   wait_timeout:
     description:
       - Seconds Compose waits for every container to be running and healthy.
     type: int
     default: 120
+  up_timeout:
+    description:
+      - Seconds the whole C(docker compose up) may take (pulling, stopping the old containers, the wait).
+        Past it, Compose (with every process it started) is stopped and the release is rolled back.
+      - Defaults to O(wait_timeout) plus 180.
+    type: int
   http_checks:
     description:
       - HTTP checks run after Compose reports the project healthy; every check must pass for the gate to pass.
@@ -108,7 +134,7 @@ options:
         default: 30
   history_dir:
     description:
-      - Where the release history, the audit log, the lock, the env file and the pinned override live.
+      - Where the release history (C(releases.json) and C(releases/)), the audit log, the lock and the env file live.
       - Defaults to C(/var/lib/bytelyst/deploy/<project_name>).
     type: path
   keep_releases:
@@ -147,9 +173,13 @@ notes:
     (letters, digits and underscores, not starting with a digit) and values are single-line strings or numbers.
   - Check mode pulls nothing, builds nothing, touches no container and writes nothing on the host; it reports the plan
     (which services would be recreated, digests resolved from the engine or the registry).
-  - Diff mode shows, per service, the running image reference (by digest) and the new one; with O(definition),
-    also how C(compose.yml) changes.
-  - A rollback restores the images (digests) of a release; the compose files used are the ones given to the task.
+  - Diff mode shows the running release and the new one (per service the image by digest, the O(env) values and the
+    names of the O(secrets)); with O(definition), also how C(compose.yml) changes.
+  - A rollback restores the whole state of a release - its compose files as deployed, its env and its images - and the
+    secrets given to the task. Your own compose files in O(project_src) are never rewritten; a C(compose.yml) written
+    from O(definition) is rewritten to the restored release's.
+  - When the history is missing (its directory deleted), a failed deploy returns to the containers found running
+    before it (their images, and the compose files they were started from while those still exist).
   - Services that only have a C(build) section are refused; build and push images first.
 seealso:
   - name: compose_deploy documentation
@@ -168,6 +198,9 @@ EXAMPLES = r"""
       backend: registry.example.invalid/notes/backend:1.4.0
       web: registry.example.invalid/notes/web:1.4.0
     env:
+      NODE_ENV: production
+      PORT: "8080"
+    secrets:
       DATABASE_PASSWORD: "{{ vault_notes_db_password }}"
     http_checks:
       - url: http://127.0.0.1:8080/health
@@ -192,6 +225,8 @@ EXAMPLES = r"""
     project_name: notes
     project_src: /srv/notes
     action: rollback
+    secrets:
+      DATABASE_PASSWORD: "{{ vault_notes_db_password }}"
 
 - name: Return to a named release
   bytelyst.deploy.compose_deploy:
@@ -207,7 +242,9 @@ release:
   returned: success
   type: dict
   sample: {"id": "r4", "action": "deploy", "images": {"web": "registry.example.invalid/notes/web@sha256:4f..."},
-           "result": "success", "time": "2026-11-27T10:00:00Z", "triggered_by": "ci", "reason": ""}
+           "result": "success", "time": "2026-11-27T10:00:00Z", "triggered_by": "ci", "reason": "",
+           "dir": "r4", "files": ["1-compose.yml"], "project_dir": "/srv/notes", "env": {"PORT": "8080"},
+           "secret_names": ["DATABASE_PASSWORD"]}
 images:
   description: Per service, the image reference pinned by digest (or image id for an image that was never pushed).
   returned: always
@@ -227,7 +264,8 @@ http_checks:
   type: list
   elements: dict
 lock:
-  description: How long the task waited for the project lock, and the stale holder it took over, if any.
+  description: How long the task waited for the project lock (C(waited)), and the holder record an interrupted run
+    left behind (C(taken_over)), if any.
   returned: success
   type: dict
 history:
@@ -236,7 +274,8 @@ history:
   type: list
   elements: dict
 override_file:
-  description: Path of the generated override file that pins the images.
+  description: Path of the override file that pins the images of the release now running (in its release directory);
+    null while no release runs.
   returned: always
   type: str
 definition_file:
@@ -252,8 +291,13 @@ running_release:
   description: On a failed gate, the release running afterwards (or null when nothing could be restored).
   returned: failure
   type: str
+restored_release:
+  description: On a failed gate that was rolled back, the release whose state was restored (null when the state
+    restored was the containers found running, with no history).
+  returned: failure
+  type: str
 logs:
-  description: On a failed gate, the log tail of each failing service (secrets redacted).
+  description: On a failed gate, the log tail of each failing service (secret values redacted).
   returned: failure
   type: dict
 """
@@ -287,12 +331,14 @@ def main():
         project_src=dict(type="path"),
         files=dict(type="list", elements="path"),
         definition=dict(type="dict"),
-        env=dict(type="dict", no_log=True),
+        env=dict(type="dict"),
+        secrets=dict(type="dict", no_log=True),
         images=dict(type="dict"),
         pull_policy=dict(type="str", default="missing", choices=["missing", "always", "never"]),
         action=dict(type="str", default="deploy", choices=["deploy", "rollback"]),
         rollback_to=dict(type="str"),
         wait_timeout=dict(type="int", default=120),
+        up_timeout=dict(type="int"),
         http_checks=dict(type="list", elements="dict", options=dict(
             url=dict(type="str", required=True),
             status=dict(type="int", default=200),

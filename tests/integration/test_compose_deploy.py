@@ -20,6 +20,8 @@ from ansible_runner_helper import run_module_many
 
 from deploy_images import build_and_push, remove_images
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
+
 pytestmark = pytest.mark.integration
 
 WAIT = 40
@@ -106,7 +108,7 @@ def app(tmp_path_factory, images, docker_client):
     app.url = "http://127.0.0.1:%d" % port
     app.args = lambda ref, **kw: dict(dict(
         project_name=name, project_src=str(src), history_dir=app.history, images={"web": ref},
-        env={"APP_SECRET": "s3cret-value"}, wait_timeout=WAIT, triggered_by="pytest",
+        secrets={"APP_SECRET": "s3cret-value"}, wait_timeout=WAIT, triggered_by="pytest",
         http_checks=[{"url": app.url + "/health", "status": 200, "timeout": 10}]), **kw)
     app.state = lambda: project_state(docker_client, name)
     app.releases = lambda: json.loads(read(os.path.join(app.history, "releases.json")))
@@ -180,7 +182,7 @@ def test_broken_release_is_rolled_back(app, deploy, images, docker_client, varia
     failed_id, running_id = result["failed_release"], result["running_release"]
     msg = result["msg"]
     assert "Release %s of %s failed its health gate and was rolled back" % (failed_id, app.name) in msg
-    assert "Now running release %s (the images of release %s), healthy" % (running_id, current) in msg
+    assert "Now running release %s (the state of release %s), healthy" % (running_id, current) in msg
     assert log_line in msg and log_line in result["logs"]["web"]
     assert "s3cret-value" not in raw
     # v2 runs again, healthy, with the volume's data.
@@ -213,19 +215,20 @@ def _taken_port(app, tmp_path, holder):
     return {"files": [os.path.join(app.src, "compose.yml"), str(path)]}, "127.0.0.1:%d/tcp of service web is already taken" % port
 
 
-def _held_lock(app, tmp_path, holder):
-    lock = os.path.join(app.history, "lock")
-    os.mkdir(lock)
-    with open(os.path.join(lock, "holder.json"), "w") as f:
-        json.dump({"who": "release-bot-7", "what": "deploy of %s" % app.name, "pid": os.getpid(),
-                   "host": socket.gethostname(), "since": "2026-11-27T09:00:00Z"}, f)
+def hold_lock(app, who="release-bot-7"):
+    """Hold the project's deploy lock from this test process (since 2026-11-27T09:00:00Z)."""
+    return ProjectLock(lock_path(app.history), who, "deploy of %s" % app.name, clock=lambda: 1795770000.0).acquire(0)
+
+
+def _held_lock(app):
     return {"lock_timeout": 2}, "held by release-bot-7 (pid %d on %s) since 2026-11-27T09:00:00Z" % (os.getpid(), socket.gethostname())
 
 
 def _snapshot(app):
-    """What a refused deploy must leave as it was: containers, history files, the project's compose.yml."""
+    """What a refused deploy must leave as it was: containers, history files, env file, the project's compose.yml
+    (the audit log gains one line per refused attempt)."""
     return (app.state(), read(os.path.join(app.history, "releases.json")),
-            read(os.path.join(app.history, "compose.bytelyst.yml")), read(os.path.join(app.history, "audit.log")),
+            sorted(os.listdir(os.path.join(app.history, "releases"))), read(os.path.join(app.history, "deploy.env")),
             read(os.path.join(app.src, "compose.yml")), sorted(os.listdir(app.history)))
 
 
@@ -251,30 +254,33 @@ def refused(app, images, tmp_path_factory):
             "port taken": _taken_port(app, tmp, holder),
         }
         before = _snapshot(app)
+        audit_before = read(os.path.join(app.history, "audit.log"))
         results, raw = run_module_many("compose_deploy", [app.args(images["v1"], **cases[c][0]) for c in REFUSED])
         after = _snapshot(app)
+        audit_added = read(os.path.join(app.history, "audit.log"))[len(audit_before):].splitlines()
         version = http_get(app.url + "/version")
     finally:
         holder.close()
-    return dict((c, (r, cases[c][1])) for c, r in zip(REFUSED, results)), raw, before, after, version
+    return dict((c, (r, cases[c][1])) for c, r in zip(REFUSED, results)), raw, before, after, version, audit_added
 
 
 @pytest.mark.parametrize("case", REFUSED)
 def test_bad_input_changes_nothing(refused, case):
-    outcomes, raw, before, after, version = refused
+    outcomes, raw, before, after, version, audit_added = refused
     result, expected = outcomes[case]
     assert result.get("failed") is True, raw[-3000:]
     assert expected in result["msg"]
     assert result["changed"] is False
     assert after == before
     assert version == (200, "v2")
+    line = audit_added[REFUSED.index(case)]
+    assert " action=deploy release=- result=refused by=\"pytest\" " in line and len(audit_added) == len(REFUSED), audit_added
 
 
-def test_held_lock_times_out_and_changes_nothing(app, deploy, images, tmp_path):
-    holder = socket.socket()
-    lock = os.path.join(app.history, "lock")
+def test_held_lock_times_out_and_changes_nothing(app, deploy, images):
+    lock = hold_lock(app)
     try:
-        extra, expected = _held_lock(app, tmp_path, holder)
+        extra, expected = _held_lock(app)
         before = _snapshot(app)
         result, raw = deploy(app.args(images["v1"], **extra))
         assert result.get("failed") is True, raw
@@ -282,11 +288,9 @@ def test_held_lock_times_out_and_changes_nothing(app, deploy, images, tmp_path):
         assert result["changed"] is False
         assert _snapshot(app) == before
         assert http_get(app.url + "/version") == (200, "v2")
+        assert " result=lock-timeout by=\"pytest\" " in read(os.path.join(app.history, "audit.log")).splitlines()[-1]
     finally:
-        holder.close()
-        if os.path.isdir(lock):
-            os.remove(os.path.join(lock, "holder.json"))
-            os.rmdir(lock)
+        lock.release()
 
 
 def waiting_modules():
@@ -330,11 +334,7 @@ def wait_until_both_wait_for_the_lock(deadline):
 
 def test_concurrent_deploys_serialise(app, deploy, images):
     """The test holds the lock while two deploys start; once it lets go they run one after the other."""
-    lock = os.path.join(app.history, "lock")
-    os.mkdir(lock)
-    with open(os.path.join(lock, "holder.json"), "w") as f:
-        json.dump({"who": "pytest", "what": "holding", "pid": os.getpid(), "host": socket.gethostname(),
-                   "since": "2026-11-27T09:00:00Z"}, f)
+    lock = hold_lock(app, "pytest")
     results = {}
 
     def run(variant):
@@ -346,8 +346,7 @@ def test_concurrent_deploys_serialise(app, deploy, images):
             thread.start()
         assert wait_until_both_wait_for_the_lock(time.time() + 180), "both deploys should be waiting for the lock"
     finally:
-        os.remove(os.path.join(lock, "holder.json"))
-        os.rmdir(lock)
+        lock.release()
         for thread in threads:
             thread.join()
     (one, raw_one), (two, raw_two) = results["v1"], results["v2"]
@@ -371,7 +370,7 @@ def test_concurrent_deploys_serialise(app, deploy, images):
 
 def test_explicit_rollback(app, deploy, images):
     current = app.releases()["current"]
-    args = dict(project_name=app.name, project_src=app.src, history_dir=app.history, env={"APP_SECRET": "s3cret-value"},
+    args = dict(project_name=app.name, project_src=app.src, history_dir=app.history, secrets={"APP_SECRET": "s3cret-value"},
                 action="rollback", wait_timeout=WAIT, triggered_by="pytest")
     result, raw = deploy(args)
     assert result["changed"] is True and not result.get("failed"), raw

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +77,7 @@ def test_prune_keeps_the_images_of_a_project_whose_deploy_holds_the_lock(ansible
     history = tmp_path / "history"
     history.mkdir()
     (history / "releases.json").write_text(json.dumps({"releases": [{"id": "r1", "images": {"web": "%s:2" % repo}}]}))
-    deploying = ProjectLock(str(history / "lock"), "ci job 12", "deploy of prune-test")
+    deploying = ProjectLock(lock_path(str(history)), "ci job 12", "deploy of prune-test")
     deploying.acquire(1)
     before = tags_left(docker_client, repo)
     try:

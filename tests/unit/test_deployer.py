@@ -4,6 +4,8 @@ rollback decision, against a fake Compose (a command runner) and a fake engine; 
 import hashlib
 import json
 import os
+import shutil
+import signal
 import socket
 import stat
 
@@ -12,6 +14,8 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deployer import Deployer, write_private
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
+from ansible_collections.bytelyst.deploy.plugins.module_utils._release import History
 
 REG = "registry.invalid/notes"
 V1 = {"web": REG + "/web:1.0.0", "api": REG + "/api:1.0.0"}
@@ -29,9 +33,11 @@ def pinned(ref):
 class FakeCompose(object):
     """Stands in for `docker compose` of one project: config, config --hash, ps, up --wait, logs.
 
-    Compose files are JSON (which is YAML). `up` recreates a service whose configuration hash
-    changed or that is not healthy; a container of an image in `broken` never gets healthy,
-    and then `up --wait` fails as Compose does."""
+    Compose files are JSON (which is YAML); `${NAME}` is interpolated from the --env-file, as
+    Compose does. `up` recreates a service whose configuration hash changed or that is not
+    healthy; a container of an image in `broken`, or whose configuration holds "broken", never
+    gets healthy, and then `up --wait` fails as Compose does. Containers carry the labels
+    Compose sets (config hash, service, config files, working directory)."""
 
     def __init__(self):
         self.running = {}
@@ -39,30 +45,50 @@ class FakeCompose(object):
         self.calls = []
         self.ups = []
         self.secrets = set()
+        self.argvs = []
         self.next_id = 1
+        self.on_up = None  # called at the start of each `up` (to raise, or to look around)
+        self.ps_fails_after = None  # ps fails once this many ups have run
 
-    def __call__(self, command, check=True, what=None):
+    def __call__(self, command, check=True, what=None, keep_fds=(), started=None):
         argv = command.argv
         assert argv[:2] == ["docker", "compose"], argv
-        i, files = 2, []
+        self.argvs.append(argv)
+        i, files, options = 2, [], {}
         while argv[i].startswith("--"):
             if argv[i] == "--file":
                 files.append(argv[i + 1])
+            options[argv[i]] = argv[i + 1]
             i += 2
         args = argv[i:]
         self.secrets.update(command.secrets)
+        self.options = options
+        if started is not None:
+            started(4242)
+        self.keep_fds = keep_fds
         rc, out = getattr(self, args[0])(files, args[1:])
         if check and rc != 0:
             raise DeployError("%s failed (exit code %d)." % (what, rc), command=command.display(), output=out)
         return Result(command, rc, out, "")
 
+    def env(self):
+        values = {}
+        with open(self.options["--env-file"]) as f:
+            for line in f:
+                key, value = line.rstrip("\n").split("=", 1)
+                values[key] = value[1:-1]
+        return values
+
     def merged(self, files):
         services = {}
+        env = self.env()
         for path in files:
             with open(path) as f:  # JSON (which is YAML), after any comment lines
                 text = "".join(line for line in f if not line.startswith("#"))
-                for name, spec in json.loads(text)["services"].items():
-                    services.setdefault(name, {}).update(spec)
+            for name, value in env.items():
+                text = text.replace("${%s}" % name, value)
+            for name, spec in json.loads(text)["services"].items():
+                services.setdefault(name, {}).update(spec)
         return services
 
     @staticmethod
@@ -78,23 +104,33 @@ class FakeCompose(object):
 
     def ps(self, files, args):
         self.calls.append("ps")
+        if self.ps_fails_after is not None and len(self.ups) >= self.ps_fails_after:
+            self.ps_fails_after = None
+            return 1, "Error response from daemon: i/o timeout"
         return 0, "".join(json.dumps({
             "ID": c["id"], "Service": s, "State": "running", "Health": c["health"], "ExitCode": 0,
             "Image": c["image"], "Publishers": [],
-            "Labels": "com.docker.compose.config-hash=%s,com.docker.compose.service=%s" % (c["hash"], s),
+            "Labels": "com.docker.compose.config-hash=%s,com.docker.compose.service=%s,"
+                      "com.docker.compose.project.config_files=%s,com.docker.compose.project.working_dir=%s"
+                      % (c["hash"], s, ",".join(c["files"]), c["workdir"]),
         }) + "\n" for s, c in sorted(self.running.items()))
 
     def up(self, files, args):
         self.calls.append("up")
+        if self.on_up is not None:
+            self.on_up(self)
         services = self.merged(files)
-        self.ups.append({"images": dict((s, spec["image"]) for s, spec in services.items()),
+        self.ups.append({"images": dict((s, spec["image"]) for s, spec in services.items()), "files": files,
+                         "env": self.env(), "workdir": self.options["--project-directory"],
                          "pull": args[args.index("--pull") + 1], "no_build": "--no-build" in args})
         for name, spec in sorted(services.items()):
             now = self.running.get(name)
             if now and now["hash"] == self.hash(spec) and now["health"] == "healthy":
                 continue
+            broken = spec["image"] in self.broken or "broken" in json.dumps(spec)
             self.running[name] = {"id": "c%d" % self.next_id, "image": spec["image"], "hash": self.hash(spec),
-                                  "health": "unhealthy" if spec["image"] in self.broken else "healthy"}
+                                  "health": "unhealthy" if broken else "healthy", "spec": spec,
+                                  "files": files, "workdir": self.options["--project-directory"]}
             self.next_id += 1
         sick = sorted(s for s, c in self.running.items() if c["health"] != "healthy")
         if sick:
@@ -148,8 +184,8 @@ def site(tmp_path):
 
 
 def params(site, **kw):
-    out = dict(project_name="notes", project_src=str(site / "notes"), files=None, env={"DB_PASSWORD": "s3cret"},
-               images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
+    out = dict(project_name="notes", project_src=str(site / "notes"), files=None, env=None,
+               secrets={"DB_PASSWORD": "s3cret"}, images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
                http_checks=None, history_dir=str(site / "history"), keep_releases=10, lock_timeout=5,
                triggered_by="ci job 7", docker_host=None, docker_cli=None, definition=None)
     out.update(kw)
@@ -177,7 +213,11 @@ def test_first_deploy_pins_gates_and_records_the_release(site):
     compose = FakeCompose()
     result = deploy(site, compose)
     assert compose.calls == ["config", "ps", "config --hash", "up", "ps"]
-    assert compose.ups == [{"images": dict((s, pinned(r)) for s, r in V1.items()), "pull": "never", "no_build": True}]
+    release_dir = site / "history" / "releases" / "r1"
+    assert [dict((k, u[k]) for k in ("images", "pull", "no_build", "files", "workdir")) for u in compose.ups] == [{
+        "images": dict((s, pinned(r)) for s, r in V1.items()), "pull": "never", "no_build": True,
+        "files": [str(release_dir / "1-compose.yaml"), str(release_dir / "compose.bytelyst.yml")],
+        "workdir": str(site / "notes")}]
     assert result["changed"] and result["recreate"] == ["api", "web"]
     assert result["images"] == dict((s, pinned(r)) for s, r in V1.items())
     assert result["release"]["id"] == "r1" and result["release"]["result"] == "success"
@@ -192,9 +232,16 @@ def test_first_deploy_pins_gates_and_records_the_release(site):
     env_file = site / "history" / "deploy.env"
     assert env_file.read_text() == "DB_PASSWORD='s3cret'\n"
     assert stat.S_IMODE(os.stat(str(env_file)).st_mode) == 0o600
-    assert compose.secrets == {"s3cret"}  # every Compose command scrubs the env values
-    assert not (site / "history" / "lock").exists()  # released
-    assert result["diff"]["after"] == "api: %s\nweb: %s\n" % (pinned(V1["api"]), pinned(V1["web"]))
+    assert compose.secrets == {"s3cret"}  # every Compose command scrubs the secret values from what it shows
+    assert not any("s3cret" in a for argv in compose.argvs for a in argv)
+    assert not (site / "history" / "deploy.lock.json").exists()  # released
+    assert result["diff"]["after"] == "api: %s\nweb: %s\nsecret DB_PASSWORD\n" % (pinned(V1["api"]), pinned(V1["web"]))
+    # The release is the whole state: the compose file as deployed, the pins, env, secret names.
+    assert (release_dir / "1-compose.yaml").read_text() == (site / "notes" / "compose.yaml").read_text()
+    record = history(site)["releases"][0]
+    assert (record["dir"], record["files"], record["project_dir"], record["env"], record["secret_names"]) == (
+        "r1", ["1-compose.yaml"], str(site / "notes"), {}, ["DB_PASSWORD"])
+    assert result["override_file"] == str(release_dir / "compose.bytelyst.yml")
 
 
 def test_the_same_release_again_runs_no_compose_up(site):
@@ -202,7 +249,7 @@ def test_the_same_release_again_runs_no_compose_up(site):
     deploy(site, compose)
     compose.calls = []
     result = deploy(site, compose)
-    assert compose.calls == ["config", "ps", "config --hash", "ps"]
+    assert compose.calls == ["config", "ps", "config --hash"]
     assert not result["changed"] and result["recreate"] == [] and result["release"]["id"] == "r1"
     assert len(history(site)["releases"]) == 1 and len(audit(site)) == 1
 
@@ -242,13 +289,13 @@ def test_a_failed_gate_rolls_back_to_the_previous_release(site):
     with pytest.raises(DeployError) as err:
         deploy(site, compose, images={"web": V2["web"]})
     # deploy r2, see it fail, read the failing service's log, bring r1's images back
-    assert compose.calls == ["config", "ps", "config --hash", "up", "ps", "logs web", "up"]
+    assert compose.calls == ["config", "ps", "config --hash", "up", "ps", "logs web", "up", "ps"]
     assert [u["images"]["web"] for u in compose.ups] == [pinned(V1["web"]), pinned(V2["web"]), pinned(V1["web"])]
     assert compose.ups[-1]["pull"] == "missing"
     message = str(err.value)
     assert message.startswith("Release r2 of notes failed its health gate and was rolled back: "
                               "docker compose up --wait failed: container notes-web-1 is unhealthy.")
-    assert "Now running release r3 (the images of release r1), healthy." in message
+    assert "Now running release r3 (the state of release r1), healthy." in message
     assert "--- web (last 30 lines) ---\nError: cannot reach the database (web)" in message
     details = err.value.details
     assert (details["failed_release"], details["running_release"], details["restored_release"]) == ("r2", "r3", "r1")
@@ -259,6 +306,7 @@ def test_a_failed_gate_rolls_back_to_the_previous_release(site):
     assert releases["r2"]["result"] == "failed" and "unhealthy" in releases["r2"]["reason"]
     assert releases["r3"]["action"] == "rollback" and releases["r3"]["rollback_of"] == "r2"
     assert releases["r3"]["restores"] == "r1" and releases["r3"]["images"] == releases["r1"]["images"]
+    assert releases["r3"]["dir"] == "r1" and releases["r3"]["fingerprint"] == releases["r1"]["fingerprint"]
     assert [line.split(" by=")[0] for line in audit(site)] == [
         "project=notes action=deploy release=r1 result=success",
         "project=notes action=deploy release=r2 result=failed",
@@ -315,7 +363,9 @@ def test_a_rollback_without_a_healthy_target_fails_naming_the_kept_releases(site
         deploy(site, compose, action="rollback", rollback_to=rollback_to, engine=no_engine)
     assert str(err.value) == ("No healthy release %s to roll back to in the history of notes. "
                               "Releases kept: r1 (success)." % wanted)
-    assert compose.calls == ["config"]
+    assert compose.calls == []
+    assert audit(site)[-1].startswith('project=notes action=rollback release=- result=refused by="ci job 7" '
+                                      '"No healthy release')
 
 
 def test_images_naming_an_unknown_service_fail_before_anything_runs(site):
@@ -353,25 +403,34 @@ def test_a_taken_port_fails_before_compose_up(site):
 
 
 def test_a_lock_held_by_a_live_deploy_times_out_naming_it(site):
-    lock = site / "history" / "lock"
-    lock.mkdir(parents=True)
-    (lock / "holder.json").write_text(json.dumps({"who": "alice", "what": "deploy of notes", "pid": os.getpid(),
-                                                  "host": socket.gethostname(), "since": "2026-11-27T10:00:00Z"}))
+    (site / "history").mkdir()
+    holder = ProjectLock(lock_path(str(site / "history")), "alice", "deploy of notes").acquire(0)
     compose = FakeCompose()
-    with pytest.raises(DeployError) as err:
-        deploy(site, compose, lock_timeout=0)
+    try:
+        with pytest.raises(DeployError) as err:
+            deploy(site, compose, lock_timeout=0)
+    finally:
+        holder.release()
     assert "waiting for the deploy lock" in str(err.value) and "held by alice (pid %d" % os.getpid() in str(err.value)
-    assert compose.calls == [] and lock.exists()
+    assert compose.calls == []
+    assert audit(site) == ['project=notes action=deploy release=- result=lock-timeout by="ci job 7" "Timed out after 0s '
+                           'waiting for the deploy lock %s, held by alice (pid %d on %s) since %s for deploy of notes."\n'
+                           % (lock_path(str(site / "history")), os.getpid(), socket.gethostname(), holder.record["since"])]
 
 
-def test_a_stale_lock_is_taken_over_with_a_warning(site):
-    lock = site / "history" / "lock"
-    lock.mkdir(parents=True)
-    (lock / "holder.json").write_text(json.dumps({"who": "bob", "pid": 2 ** 22 + 1, "host": socket.gethostname()}))
+def test_the_holder_file_of_an_interrupted_run_is_taken_over_with_a_warning_and_an_audit_line(site):
+    (site / "history").mkdir()
+    (site / "history" / "deploy.lock.json").write_text(json.dumps({
+        "who": "bob", "pid": 2 ** 22 + 1, "host": socket.gethostname(), "since": "2026-11-27T09:00:00Z",
+        "action": "deploy", "release": "r7"}))
     warnings = []
     result = deploy(site, FakeCompose(), warnings=warnings)
     assert result["lock"]["taken_over"]["who"] == "bob"
-    assert len(warnings) == 1 and warnings[0].startswith("Took over a stale deploy lock")
+    assert len(warnings) == 1 and warnings[0].startswith("Took over the deploy lock from a run that ended")
+    assert audit(site)[0] == ('project=notes action=deploy release=r7 result=interrupted by="bob" "pid %d on %s since '
+                              '2026-11-27T09:00:00Z ended without finishing; the next run took over its lock"\n'
+                              % (2 ** 22 + 1, socket.gethostname()))
+    assert audit(site)[1].startswith("project=notes action=deploy release=r1 result=success")
 
 
 def test_recreate_plan_compares_config_hashes_and_health():
@@ -403,7 +462,9 @@ def test_a_definition_is_written_to_compose_yml_and_deployed(site):
     assert stat.S_IMODE(os.stat(str(src / "compose.yml")).st_mode) == 0o640
     assert result["changed"] and result["definition_file"] == {"path": str(src / "compose.yml"), "changed": True}
     assert compose.ups[0]["images"] == dict((s, pinned(r)) for s, r in V1.items())
-    assert sorted(os.listdir(str(site / "history"))) == ["audit.log", "compose.bytelyst.yml", "deploy.env", "releases.json"]
+    assert sorted(os.listdir(str(site / "history"))) == ["audit.log", "deploy.env", "deploy.lock", "releases", "releases.json"]
+    assert os.listdir(str(site / "history" / "releases")) == ["r1"]
+    assert (site / "history" / "releases" / "r1" / "1-compose.yml").read_text() == written
     assert isinstance(result["diff"], list) and result["diff"][1]["before"] == "" and result["diff"][1]["after"] == written
 
     compose.calls = []
@@ -412,16 +473,18 @@ def test_a_definition_is_written_to_compose_yml_and_deployed(site):
     assert isinstance(again["diff"], dict)
 
 
-def test_a_definition_change_that_recreates_nothing_still_rewrites_the_file(site):
+def test_a_definition_change_that_recreates_nothing_is_a_release_of_its_own(site):
     compose = FakeCompose()
     src = site / "clock"
     deploy(site, compose, project_src=str(src), definition=DEFINITION)
     changed = dict(DEFINITION, volumes={"data": {}})
     compose.calls = []
     result = deploy(site, compose, project_src=str(src), definition=changed)
-    assert result["changed"] and result["recreate"] == [] and "up" not in compose.calls
+    # Nothing to recreate, but the deployed state changed: a new release (up is a no-op for the containers).
+    assert result["changed"] and result["recreate"] == [] and compose.calls == ["config", "ps", "config --hash", "up", "ps"]
+    assert result["containers"] == {"api": "c1", "web": "c2"}
     assert json.loads((src / "compose.yml").read_text().split("\n", 1)[1]) == changed
-    assert result["release"]["id"] == "r1"
+    assert result["release"]["id"] == "r2"
 
 
 def test_check_mode_plans_a_new_definition_without_writing_it(site):
@@ -474,3 +537,322 @@ def test_a_definition_without_project_src_fails_naming_the_fix(site):
     assert "definition is set but project_src is not" in str(err.value)
     assert "Set project_src" in err.value.hint
     assert compose.calls == [] and not (site / "history" / "releases.json").exists()
+
+
+# -- a release is the whole deployed state -------------------------------------------------
+
+def write_compose(site, web, **extra):
+    """project_src's compose.yaml with this web service (and api at 1.0.0)."""
+    (site / "notes" / "compose.yaml").write_text(json.dumps({"services": dict(
+        web=dict({"image": V1["web"], "environment": {"DB_PASSWORD": "${DB_PASSWORD}"}}, **web),
+        api={"image": V1["api"]}), **extra}))
+
+
+def test_a_configuration_only_failure_is_rolled_back_to_the_previous_configuration(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    r1_hash = compose.running["web"]["hash"]
+    r1_text = (site / "notes" / "compose.yaml").read_text()
+    write_compose(site, {"command": ["node", "broken.js"]})  # same images, a command that never gets healthy
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose)
+    assert "Release r2 of notes failed its health gate and was rolled back" in str(err.value)
+    assert "Now running release r3 (the state of release r1), healthy." in str(err.value)
+    rollback_up = compose.ups[-1]
+    r1_dir = site / "history" / "releases" / "r1"
+    assert rollback_up["files"] == [str(r1_dir / "1-compose.yaml"), str(r1_dir / "compose.bytelyst.yml")]
+    assert (r1_dir / "1-compose.yaml").read_text() == r1_text
+    assert compose.running["web"]["hash"] == r1_hash and "command" not in compose.running["web"]["spec"]
+    data = history(site)
+    by_id = dict((r["id"], r) for r in data["releases"])
+    assert data["current"] == "r3" and by_id["r3"]["dir"] == "r1" and by_id["r2"]["dir"] == "r2"
+    assert "broken.js" in (site / "history" / "releases" / "r2" / "1-compose.yaml").read_text()
+    # The user's own compose file is theirs: it keeps what they wrote; the next deploy deploys it again.
+    assert "broken.js" in (site / "notes" / "compose.yaml").read_text()
+
+
+def test_an_env_only_failure_is_rolled_back_to_the_previous_env(site):
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "${MODE}"}})
+    compose = FakeCompose()
+    deploy(site, compose, env={"MODE": "ok", "PORT": "4121"})
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, env={"MODE": "broken", "PORT": "4121"})
+    assert "Now running release r3 (the state of release r1), healthy." in str(err.value)
+    assert [u["env"]["MODE"] for u in compose.ups] == ["ok", "broken", "ok"]
+    assert compose.ups[-1]["env"]["DB_PASSWORD"] == "s3cret"  # the secrets of this task
+    assert compose.running["web"]["spec"]["environment"]["MODE"] == "ok"
+    assert (site / "history" / "deploy.env").read_text() == "DB_PASSWORD='s3cret'\nMODE='ok'\nPORT='4121'\n"
+    by_id = dict((r["id"], r) for r in history(site)["releases"])
+    assert by_id["r2"]["env"] == {"MODE": "broken", "PORT": "4121"} and by_id["r3"]["env"] == {"MODE": "ok", "PORT": "4121"}
+    assert sorted(os.listdir(str(site / "history"))) == [
+        "audit.log", "deploy.env", "deploy.lock", "releases", "releases.json", "releases.json.prev"]
+
+
+def test_a_definition_failure_restores_compose_yml_with_the_previous_state(site):
+    compose = FakeCompose()
+    src = site / "clock"
+    deploy(site, compose, project_src=str(src), definition=DEFINITION)
+    good = (src / "compose.yml").read_text()
+    bad = {"services": dict(DEFINITION["services"], api={"image": V1["api"], "command": "broken"})}
+    with pytest.raises(DeployError):
+        deploy(site, compose, project_src=str(src), definition=bad)
+    assert (src / "compose.yml").read_text() == good
+    assert history(site)["current"] == "r3"
+
+
+def test_a_manual_rollback_restores_files_and_env_and_uses_the_secrets_given_now(site):
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "${MODE}"}})
+    compose = FakeCompose()
+    deploy(site, compose, env={"MODE": "one"})
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "${MODE}"}, "command": "two"})
+    deploy(site, compose, env={"MODE": "two"}, images={"web": V2["web"]})
+    compose.ups = []
+    result = deploy(site, compose, action="rollback", engine=no_engine, env={"MODE": "ignored"},
+                    secrets={"DB_PASSWORD": "rotated"})
+    assert result["release"]["restores"] == "r1" and result["release"]["dir"] == "r1"
+    assert compose.ups[0]["env"] == {"DB_PASSWORD": "rotated", "MODE": "one"}
+    assert compose.ups[0]["images"]["web"] == pinned(V1["web"]) and "command" not in compose.running["web"]["spec"]
+    assert result["images"] == dict((s, pinned(r)) for s, r in V1.items())
+    # Again: nothing to do.
+    compose.calls = []
+    again = deploy(site, compose, action="rollback", rollback_to="r1", engine=no_engine, secrets={"DB_PASSWORD": "rotated"})
+    assert not again["changed"] and "up" not in compose.calls
+
+
+def test_a_rollback_to_a_release_whose_secret_is_not_given_is_refused(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    deploy(site, compose, images={"web": V2["web"]}, secrets={"DB_PASSWORD": "s3cret", "API_TOKEN": "t0ken"})
+    write_compose(site, {})
+    compose.calls = []
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, action="rollback", rollback_to="r2", engine=no_engine)
+    assert err.value.message == "Release r2 used the secret(s) API_TOKEN, which this task does not pass in secrets."
+    assert compose.calls == [] and history(site)["current"] == "r2"
+
+
+def test_a_rollback_to_a_release_of_the_old_format_brings_back_its_images(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    deploy(site, compose, images={"web": V2["web"]})
+    data = history(site)
+    for release in data["releases"]:
+        for key in ("dir", "files", "pins", "project_dir", "env", "secret_names", "definition_file", "fingerprint"):
+            release.pop(key)
+    (site / "history" / "releases.json").write_text(json.dumps(data))
+    warnings = []
+    result = deploy(site, compose, action="rollback", engine=no_engine, warnings=warnings)
+    assert result["release"]["restores"] == "r1" and compose.running["web"]["image"] == pinned(V1["web"])
+    assert warnings and "recorded before releases kept them" in warnings[0]
+
+
+def test_secret_values_never_reach_history_audit_argv_or_the_result(site):
+    compose = FakeCompose()
+    compose.broken.add(pinned(V2["web"]))
+    secrets = {"DB_PASSWORD": "hunter2-secret"}
+    deploy(site, compose, secrets=secrets, env={"APP_ENV": "production"})
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, secrets=secrets, env={"APP_ENV": "production"}, images={"web": V2["web"]})
+    texts = [str(err.value), json.dumps(err.value.details), (site / "history" / "releases.json").read_text(),
+             (site / "history" / "audit.log").read_text()]
+    texts += [p.read_text() for p in (site / "history" / "releases").rglob("*") if p.is_file()]
+    texts += [" ".join(argv) for argv in compose.argvs]
+    assert not [t for t in texts if "hunter2-secret" in t]
+    assert "production" in (site / "history" / "releases.json").read_text()
+
+
+# -- any failure after `up` starts ends in a rollback, a history entry, an audit line, a free lock ---
+
+def assert_rolled_back_and_recorded(site, compose, err, reason):
+    assert "Release r2 of notes failed its health gate and was rolled back: %s" % reason in str(err.value)
+    assert "Now running release r3 (the state of release r1), healthy." in str(err.value)
+    data = history(site)
+    assert data["current"] == "r3" and [r["result"] for r in data["releases"]] == ["success", "failed", "success"]
+    assert [line.split(" by=")[0] for line in audit(site)[-2:]] == [
+        "project=notes action=deploy release=r2 result=failed", "project=notes action=rollback release=r3 result=success"]
+    assert compose.running["web"]["image"] == pinned(V1["web"]) and compose.running["web"]["health"] == "healthy"
+    assert not (site / "history" / "deploy.lock.json").exists()
+    ProjectLock(lock_path(str(site / "history")), "next", "deploy").acquire(0).release()
+
+
+def test_compose_up_past_its_timeout_is_rolled_back(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+
+    def hang_once(fake):
+        fake.on_up = None
+        fake.running["web"] = dict(fake.running["web"], image=pinned(V2["web"]), health="starting", hash="x")
+        raise DeployError("compose up of notes did not finish within 5 seconds and was stopped.", timed_out=True)
+
+    compose.on_up = hang_once
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]}, up_timeout=5)
+    assert_rolled_back_and_recorded(site, compose, err, "compose up of notes did not finish within 5 seconds")
+    assert "--wait-timeout" in compose.argvs[-2]
+
+
+def test_compose_ps_failing_after_the_gate_is_rolled_back(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    compose.ps_fails_after = 2  # the ps of r2's gate
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert_rolled_back_and_recorded(site, compose, err, "listing the containers after up failed")
+
+
+def test_a_health_url_that_cannot_be_parsed_is_refused_before_anything_changes(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+    before = (site / "history" / "releases.json").read_text()
+    calls, running = len(compose.calls), dict(compose.running)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]},
+               http_checks=[{"url": "http://127.0.0.1:99999/health", "status": 200, "timeout": 1}])
+    assert "has port '99999'; a port is a number from 1 to 65535" in str(err.value)
+    # Refused before Compose ran at all: no release, same containers; the attempt is audited.
+    assert compose.calls[calls:] == [] and compose.running == running
+    assert (site / "history" / "releases.json").read_text() == before
+    assert audit(site)[-1].startswith("project=notes action=deploy release=- result=refused")
+    ProjectLock(lock_path(str(site / "history")), "next", "deploy").acquire(0).release()
+
+
+def test_a_full_disk_while_saving_the_history_is_rolled_back(site, monkeypatch):
+    compose = FakeCompose()
+    deploy(site, compose)
+    original = History.save
+    calls = []
+
+    def full_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return original(self)
+
+    monkeypatch.setattr(History, "save", full_once)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert_rolled_back_and_recorded(site, compose, err, "the release history could not be saved (r2): [Errno 28]")
+
+
+def test_a_disk_that_stays_full_still_rolls_back_and_frees_the_lock(site, monkeypatch):
+    compose = FakeCompose()
+    deploy(site, compose)
+    before = (site / "history" / "releases.json").read_text()
+
+    def full(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(History, "save", full)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    message = str(err.value)
+    assert "failed its health gate and was rolled back: the release history could not be saved (r2)" in message
+    assert "Also, the release history could not be saved (r2): [Errno 28] No space left on device; " \
+           "the release history could not be saved (r3)" in message
+    assert compose.running["web"]["image"] == pinned(V1["web"])
+    assert (site / "history" / "releases.json").read_text() == before
+    assert not (site / "history" / "deploy.lock.json").exists()
+
+
+def test_a_full_disk_before_up_changes_nothing(site, monkeypatch):
+    compose = FakeCompose()
+    deploy(site, compose)
+    env_before = (site / "history" / "deploy.env").read_text()
+    compose.calls = []
+    real_rename = os.rename
+
+    def full(src, dst):
+        if dst.endswith(os.sep + "r2"):
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", full)
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]}, secrets={"DB_PASSWORD": "new"})
+    monkeypatch.undo()
+    assert "Could not write the files of release r2" in str(err.value) and "no container was touched" in str(err.value)
+    assert "up" not in compose.calls and (site / "history" / "deploy.env").read_text() == env_before
+    assert history(site)["current"] == "r1" and os.listdir(str(site / "history" / "releases")) == ["r1"]
+    assert audit(site)[-1].startswith("project=notes action=deploy release=- result=refused")
+
+
+def test_an_interrupted_run_stops_says_so_in_history_and_audit_and_frees_the_lock(site):
+    compose = FakeCompose()
+    deploy(site, compose)
+
+    def terminated(fake):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    compose.on_up = terminated
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert err.value.message == ("The deploy of notes was interrupted (signal 15), after release r2 started: "
+                                 "its containers may be half replaced.")
+    assert audit(site)[-1].startswith('project=notes action=deploy release=r2 result=interrupted by="ci job 7" '
+                                      '"signal 15 during compose up"')
+    data = history(site)
+    assert data["current"] == "r1" and data["releases"][-1]["reason"] == "interrupted by signal 15"
+    assert not (site / "history" / "deploy.lock.json").exists()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_compose_up_runs_holding_the_lock_and_names_its_process_group(site):
+    compose = FakeCompose()
+    seen = {}
+
+    def look(fake):
+        seen["holder"] = json.loads((site / "history" / "deploy.lock.json").read_text())
+        seen["fds"] = fake.keep_fds
+        with pytest.raises(DeployError):
+            ProjectLock(lock_path(str(site / "history")), "other", "deploy").acquire(0)
+
+    compose.on_up = look
+    deploy(site, compose)
+    assert seen["holder"]["release"] == "r1" and seen["holder"]["compose_pgid"] == 4242
+    assert len(seen["fds"]) == 1
+
+
+# -- history: damaged, deleted -------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["[]", "null", '{"releases": [{"images": {}, "result": "success"}]}'])
+def test_a_damaged_history_refuses_a_deploy_and_a_rollback_uses_the_previous_copy(site, text):
+    compose = FakeCompose()
+    deploy(site, compose)
+    deploy(site, compose, images={"web": V2["web"]})
+    (site / "history" / "releases.json").write_text(text)
+    compose.calls = []
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V1["web"]})
+    assert err.value.message.startswith("The release history %s " % (site / "history" / "releases.json"))
+    assert compose.calls == [] and (site / "history" / "releases.json").read_text() == text
+    assert audit(site)[-1].startswith("project=notes action=deploy release=- result=refused")
+    warnings = []
+    result = deploy(site, compose, action="rollback", rollback_to="r1", engine=no_engine, warnings=warnings)
+    assert result["release"]["restores"] == "r1" and compose.running["web"]["image"] == pinned(V1["web"])
+    assert "uses its previous copy" in warnings[0]
+    assert history(site)["current"] == result["release"]["id"]
+
+
+@pytest.mark.parametrize("keep_release_files", [False, True])
+def test_with_the_history_deleted_a_failed_deploy_returns_to_what_was_running(site, keep_release_files):
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "r1"}})
+    compose = FakeCompose()
+    deploy(site, compose)
+    r1_spec = compose.running["web"]["spec"]
+    if keep_release_files:
+        os.remove(str(site / "history" / "releases.json"))
+    else:
+        shutil.rmtree(str(site / "history"))
+    write_compose(site, {"environment": {"DB_PASSWORD": "${DB_PASSWORD}", "MODE": "r2"}})
+    compose.broken.add(pinned(V2["web"]))
+    with pytest.raises(DeployError) as err:
+        deploy(site, compose, images={"web": V2["web"]})
+    assert ("Release r1 of notes failed its health gate and was rolled back: docker compose up --wait failed: "
+            "container notes-web-1 is unhealthy. Now running release r2 (the state of the containers that ran "
+            "before r1), healthy.") in str(err.value)
+    assert err.value.details["restored_release"] is None
+    assert compose.running["web"]["image"] == pinned(V1["web"]) and compose.running["web"]["health"] == "healthy"
+    # With the release files still there, the configuration comes back too; without, this run's files serve.
+    assert (compose.running["web"]["spec"] == r1_spec) is keep_release_files
+    data = history(site)
+    assert data["current"] == "r2" and data["releases"][1]["dir"] == "found-before-r1"

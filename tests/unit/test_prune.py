@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _prune
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock
+from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, held_elsewhere, lock_path
 
 
 def img(id_, tags, created, labels=None, digests=()):
@@ -105,25 +105,26 @@ def test_take_locks_holds_every_projects_lock_and_releases_them(tmp_path):
     dirs = [history(tmp_path / "notes", "r/notes/web@sha256:1"), history(tmp_path / "clock", "r/clock/web:1"),
             str(tmp_path / "gone")]
     held, busy = _prune.take_locks(dirs, timeout=0)
-    assert busy == {} and sorted(lock.path for lock in held) == sorted(os.path.join(d, "lock") for d in dirs[:2])
-    assert os.path.isdir(os.path.join(dirs[0], "lock"))  # a deploy starting now waits
+    assert busy == {} and sorted(lock.path for lock in held) == sorted(lock_path(d) for d in dirs[:2])
+    assert held_elsewhere(lock_path(dirs[0]))  # a deploy starting now waits
     _prune.release(held)
-    assert not os.path.exists(os.path.join(dirs[0], "lock"))
+    assert not held_elsewhere(lock_path(dirs[0]))
+    assert not os.path.exists(lock_path(dirs[0]) + ".json")  # no holder record left behind
 
 
 def test_a_project_whose_deploy_holds_the_lock_keeps_its_repositories(tmp_path):
     notes = history(tmp_path / "notes", "reg:5000/notes/web@sha256:1", "reg:5000/notes/api:1.0.0")
     clock = history(tmp_path / "clock", "reg:5000/clock/web:1")
-    deploying = ProjectLock(os.path.join(notes, "lock"), "ci job 9", "deploy of notes")
+    deploying = ProjectLock(lock_path(notes), "ci job 9", "deploy of notes")
     deploying.acquire(1)
     try:
         held, busy = _prune.take_locks([notes, clock], timeout=0)
-        assert [lock.path for lock in held] == [os.path.join(clock, "lock")]
+        assert [lock.path for lock in held] == [lock_path(clock)]
         assert "ci job 9" in busy[notes] and "deploy of notes" in busy[notes]
         _prune.release(held)
         checked_held, checked_busy = _prune.take_locks([notes, clock], timeout=0, check_mode=True)
         assert checked_held == [] and list(checked_busy) == [notes]  # check mode takes no lock
-        assert not os.path.exists(os.path.join(clock, "lock"))
+        assert not held_elsewhere(lock_path(clock)) and not os.path.exists(lock_path(clock) + ".json")
         repos = _prune.busy_repositories(busy)
         assert repos == {"reg:5000/notes/web": "deploy in progress in %s" % notes,
                          "reg:5000/notes/api": "deploy in progress in %s" % notes}

@@ -1,6 +1,7 @@
 """Release history and audit log (plain files, no engine)."""
 
 import json
+import os
 
 import pytest
 
@@ -64,6 +65,90 @@ def test_invalid_history_file_is_named(tmp_path):
     with pytest.raises(DeployError) as err:
         History(str(tmp_path), "notes").load()
     assert "releases.json is not valid JSON" in str(err.value)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[]", "holds [], not an object with a 'releases' list"),
+    ("null", "holds null, not an object with a 'releases' list"),
+    ('{"releases": {}}', "has no 'releases' list"),
+    ('{"releases": [{"images": {}, "result": "success"}]}', "has a release #1 without a valid id (such as r3): null"),
+    ('{"releases": [{"id": "x\\n1", "images": {}, "result": "success"}]}', 'has a release #1 without a valid id (such as r3): "x\\n1"'),
+    ('{"releases": [{"id": "r1", "result": "success"}]}', "has release r1 without 'images' or 'result'"),
+    ('{"releases": [{"id": "r1", "images": {}, "result": "success"}], "current": "r2"}',
+     'names "r2" as current, which is not among its releases'),
+])
+def test_a_history_of_the_wrong_shape_is_an_error_naming_the_file(tmp_path, text, problem):
+    (tmp_path / "releases.json").write_text(text)
+    with pytest.raises(DeployError) as err:
+        History(str(tmp_path), "notes").load()
+    assert err.value.message == "The release history %s %s." % (tmp_path / "releases.json", problem)
+    assert err.value.hint.startswith("Restore it from a backup")
+
+
+def test_saving_keeps_the_previous_copy_which_a_rollback_can_use(tmp_path):
+    history = History(str(tmp_path), "notes", clock=clock)
+    deploy(history, {"web": "v1"})
+    history.save()
+    first = (tmp_path / "releases.json").read_text()
+    deploy(history, {"web": "v2"})
+    history.save()
+    assert (tmp_path / "releases.json.prev").read_text() == first
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    (tmp_path / "releases.json").write_text('{"releases": [{"images": {}}]}')  # damaged
+    with pytest.raises(DeployError) as err:
+        History(str(tmp_path), "notes").load()
+    assert "Its previous copy %s is whole: move it into place" % (tmp_path / "releases.json.prev") in err.value.hint
+    again = History(str(tmp_path), "notes").load(use_previous=True)
+    assert again.loaded_from == str(tmp_path / "releases.json.prev") and again.current()["images"] == {"web": "v1"}
+
+
+def test_a_failed_save_leaves_the_file_and_the_history_in_memory_as_they_were(tmp_path, monkeypatch):
+    history = History(str(tmp_path), "notes", clock=clock)
+    deploy(history, {"web": "v1"})
+    history.save()
+    before = (tmp_path / "releases.json").read_text()
+    release = history.new_release("deploy", {"web": "v2"}, "ci")
+    release["result"] = "success"
+
+    def full(fd, *args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        history.commit(release, make_current=True)
+    monkeypatch.undo()
+    assert (tmp_path / "releases.json").read_text() == before
+    assert history.current()["images"] == {"web": "v1"} and [r["id"] for r in history.releases] == ["r1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["releases.json"]
+
+
+def test_directories_of_trimmed_releases_are_removed_once_no_copy_uses_them(tmp_path):
+    history = History(str(tmp_path), "notes", keep=2)
+    for n in range(1, 5):
+        os.makedirs(history.release_dir("r%d" % n))
+        release = history.new_release("deploy", {"web": "v%d" % n}, "ci", dir="r%d" % n)
+        release["result"] = "success"
+        history.commit(release, make_current=True)
+    os.makedirs(history.release_dir(".next"))  # a staging directory is never touched
+    history.save()
+    assert sorted(os.listdir(str(tmp_path / "releases"))) == [".next", "r3", "r4"]
+
+
+def test_an_old_history_without_state_fields_still_loads_and_compares_images(tmp_path):
+    (tmp_path / "releases.json").write_text(json.dumps({"project": "notes", "next_id": 3, "current": "r2", "releases": [
+        {"id": "r1", "action": "deploy", "images": {"web": "v1"}, "result": "success"},
+        {"id": "r2", "action": "deploy", "images": {"web": "v2"}, "result": "success"}]}))
+    history = History(str(tmp_path), "notes").load()
+    assert history.previous()["id"] == "r1" and history.new_release("deploy", {}, "x")["id"] == "r3"
+
+
+def test_no_input_can_forge_an_audit_line(tmp_path):
+    history = History(str(tmp_path), "notes\nFAKE project=x", clock=clock)
+    history.audit("deploy", "r1", "success", 'eve"\n2026-11-27T10:00:00Z project=notes result=success', "a\nb\u2028c")
+    text = (tmp_path / "audit.log").read_text()
+    assert text.count("\n") == 1 and "\u2028" not in text
+    assert text == ('2026-11-27T10:00:00Z project="notes\\nFAKE project=x" action=deploy release=r1 result=success '
+                    'by="eve\\"\\n2026-11-27T10:00:00Z project=notes result=success" "a b c"\n')
 
 
 def test_audit_appends_one_line_per_action(tmp_path):
