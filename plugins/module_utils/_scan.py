@@ -260,15 +260,28 @@ def gate_message(image, verdict, shown=20):
 
 # --- the SBOM -----------------------------------------------------------------------------
 
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _canonical(value):
+    """value with every list sorted: Trivy lists packages found twice in no fixed order."""
+    if isinstance(value, dict):
+        return dict((key, _canonical(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return sorted((_canonical(item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
+    return value
+
+
 def _sbom_content(data):
-    """The SBOM without what changes on every run (serial number, timestamp)."""
+    """The SBOM without what changes on every run: the timestamp, the random UUIDs (serial
+    number, bom-refs of the image, the OS and packages found twice) and the order of lists."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(UUID.sub("<uuid>", data.decode("utf-8") if isinstance(data, bytes) else data))
     except ValueError:
         return None
-    doc.pop("serialNumber", None)
-    (doc.get("metadata") or {}).pop("timestamp", None)
-    return doc
+    if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict):
+        doc["metadata"].pop("timestamp", None)
+    return json.dumps(_canonical(doc), sort_keys=True)
 
 
 def keep_sbom(new_path, dest):

@@ -252,9 +252,9 @@ def _sbom(serial, timestamp, components):
 
 def test_keep_sbom_keeps_the_file_when_only_serial_and_time_differ(tmp_path):
     dest = tmp_path / "x.cdx.json"
-    dest.write_text(_sbom("urn:uuid:1", "2026-11-29T00:00:00Z", [{"name": "@bytelyst/x", "version": "1.2.3"}]))
+    dest.write_text(_sbom("urn:uuid:6f1c2d4e-1b2a-4c3d-9e8f-0a1b2c3d4e5f", "2026-11-29T00:00:00Z", [{"name": "@bytelyst/x", "version": "1.2.3"}]))
     new = tmp_path / "new.json"
-    new.write_text(_sbom("urn:uuid:2", "2026-11-30T00:00:00Z", [{"name": "@bytelyst/x", "version": "1.2.3"}]))
+    new.write_text(_sbom("urn:uuid:0b9e8d7c-6f5e-4d3c-8b2a-1f0e9d8c7b6a", "2026-11-30T00:00:00Z", [{"name": "@bytelyst/x", "version": "1.2.3"}]))
     before = dest.read_bytes()
     changed, digest = _scan.keep_sbom(str(new), str(dest))
     assert changed is False and dest.read_bytes() == before
@@ -289,7 +289,7 @@ class FakeTrivy(object):
             if argv[1] == "image":
                 handle.write(fixture_text(self.report))
             else:
-                handle.write(_sbom("urn:uuid:%d" % len(self.commands), "now", [{"name": "@bytelyst/x", "version": "1.2.3"}]))
+                handle.write(_sbom("urn:uuid:%08d-0000-4000-8000-000000000000" % len(self.commands), "now", [{"name": "@bytelyst/x", "version": "1.2.3"}]))
 
 
 def params(**extra):
@@ -333,3 +333,26 @@ def test_plan_names_the_command_and_the_sbom_path():
     planned = _scan.plan(params(sbom_dir="/srv/sbom", cache_dir="/srv/trivy"))
     assert planned["sbom_path"] == "/srv/sbom/bytelyst-test_scan-fixture_1.0.0.cdx.json"
     assert "--cache-dir /srv/trivy" in planned["command"] and planned["command"].endswith(IMAGE)
+
+
+def test_keep_sbom_ignores_the_random_bom_refs_trivy_gives_image_components(tmp_path):
+    def doc(ref):
+        return json.dumps({"serialNumber": "urn:uuid:%s" % ref, "metadata": {"timestamp": ref, "component": {
+            "bom-ref": ref, "type": "container"}}, "dependencies": [{"ref": ref, "dependsOn": ["pkg:npm/x@1"]}]})
+    dest, new = tmp_path / "x.cdx.json", tmp_path / "new.json"
+    dest.write_text(doc("30a0efd3-b32e-4882-b1fa-9257b8caa499"))
+    new.write_text(doc("5d1c8f0e-0000-4882-b1fa-9257b8caa411"))
+    assert _scan.keep_sbom(str(new), str(dest))[0] is False
+    new.write_text(doc("5d1c8f0e-0000-4882-b1fa-9257b8caa411").replace("pkg:npm/x@1", "pkg:npm/x@2"))
+    assert _scan.keep_sbom(str(new), str(dest))[0] is True
+
+
+def test_keep_sbom_ignores_the_order_trivy_lists_components_in(tmp_path):
+    one = {"name": "encoding", "version": "0.1.13", "bom-ref": "11111111-2222-4333-8444-555555555555"}
+    two = {"name": "jackspeak", "version": "3.4.3", "bom-ref": "pkg:npm/jackspeak@3.4.3"}
+    dest, new = tmp_path / "x.cdx.json", tmp_path / "new.json"
+    dest.write_text(json.dumps({"components": [one, two]}))
+    new.write_text(json.dumps({"components": [two, dict(one, **{"bom-ref": "99999999-2222-4333-8444-555555555555"})]}))
+    assert _scan.keep_sbom(str(new), str(dest))[0] is False
+    new.write_text(json.dumps({"components": [two]}))
+    assert _scan.keep_sbom(str(new), str(dest))[0] is True
