@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: image_scan
 short_description: Scan a local image with Trivy before it ships; keep its SBOM
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs Trivy on an image of the Docker engine (its local copy, never a registry's) for known
     vulnerabilities and planted secrets, and writes a CycloneDX SBOM of every package it holds.
