@@ -66,7 +66,7 @@ def scene(tmp_path_factory, docker_client, standin_image, trivy):
     work = tmp_path_factory.mktemp("image-scan")
     prefix = "bytelyst-test/scan-%s" % run
     key = _private_key_pem()
-    token = "npm_" + "".join(random.SystemRandom().choice(string.ascii_letters + string.digits) for _ in range(36))
+    token = "npm_" + "".join(random.SystemRandom().choice(string.ascii_letters + string.digits) for dummy in range(36))
     label = 'LABEL dev.bytelyst.test="1" dev.bytelyst.testrun="%s"\n' % run
     images = {}
     try:
