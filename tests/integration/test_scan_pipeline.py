@@ -144,3 +144,50 @@ def test_the_secrets_appear_nowhere_in_the_output_or_the_sbom(refused):
         for line in refused["key"].splitlines():
             if "-----" not in line:
                 assert line not in text, where
+
+
+def _role_play(work, product_dir, standin_image, trivy):
+    """A play running the product_image role with a scan and promote (latest after the gate)."""
+    role_vars = {
+        "product_image_product_dir": product_dir,
+        "product_image_kinds": ["backend"],
+        "product_image_mode": "tarball",
+        "product_image_runtime_image": standin_image,
+        "product_image_manifest": packed_workspace.packed_once(),
+        "product_image_ports": {"backend": 4017},
+        "product_image_verify": False,
+        "product_image_promote": True,
+        "product_image_scan": True,
+        "product_image_scan_options": {"trivy": trivy, "scanners": ["secret"],
+                                       "cache_dir": str(work / "trivy-cache"), "sbom_dir": str(work / "sbom-role")},
+    }
+    if os.environ.get("BYTELYST_CA_BUNDLE"):
+        role_vars["product_image_ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
+        {"name": "The role under test", "ansible.builtin.include_role": {"name": "bytelyst.deploy.product_image"},
+         "vars": role_vars}]}]
+    path = work / ("role-%s.yml" % os.path.basename(product_dir))
+    path.write_text(yaml.safe_dump(play))
+    return subprocess.run(["ansible-playbook", "-i", "localhost,", str(path)], capture_output=True, text=True,
+                          timeout=1200, check=False, env=dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false",
+                                                              ANSIBLE_PYTHON_INTERPRETER=sys.executable))
+
+
+def test_the_role_moves_latest_only_after_the_scan_passed(refused, standin_image):
+    work, client = refused["work"], refused["client"]
+    clean = "clock-clean-%s" % refused["run"]
+    os.rename(copy_product("clock", str(work / "products")), str(work / "products" / clean))
+    try:
+        dirty = _role_play(work, str(work / "products" / refused["name"]), standin_image, os.environ["BYTELYST_TRIVY"])
+        assert dirty.returncode != 0 and "failed the scan gate" in dirty.stdout, dirty.stdout[-4000:]
+        dirty_tags = tags_under(client, refused["name"] + "-backend:")
+        assert refused["name"] + "-backend:0.9.2" in dirty_tags, dirty_tags  # built, refused ...
+        assert refused["name"] + "-backend:latest" not in dirty_tags  # ... and latest never moved
+
+        passed = _role_play(work, str(work / "products" / clean), standin_image, os.environ["BYTELYST_TRIVY"])
+        assert passed.returncode == 0, passed.stdout[-4000:]
+        clean_tags = tags_under(client, clean + "-backend:")
+        assert clean_tags.get(clean + "-backend:latest") == clean_tags.get(clean + "-backend:0.9.2") is not None
+    finally:
+        remove_tags_under(client, refused["name"] + "-backend:")
+        remove_tags_under(client, clean + "-backend:")
