@@ -187,7 +187,8 @@ def test_the_role_moves_latest_only_after_the_scan_passed(refused, standin_image
         passed = _role_play(work, str(work / "products" / clean), standin_image, os.environ["BYTELYST_TRIVY"])
         assert passed.returncode == 0, passed.stdout[-4000:]
         clean_tags = tags_under(client, clean + "-backend:")
-        assert clean_tags.get(clean + "-backend:latest") == clean_tags.get(clean + "-backend:0.9.2") is not None
+        assert clean + "-backend:0.9.2" in clean_tags, clean_tags
+        assert clean_tags.get(clean + "-backend:latest") == clean_tags[clean + "-backend:0.9.2"]
     finally:
         remove_tags_under(client, refused["name"] + "-backend:")
         remove_tags_under(client, clean + "-backend:")
