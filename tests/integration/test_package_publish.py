@@ -5,6 +5,7 @@ afterwards) and, for the kill test, a Verdaccio of the test's own on another loo
 import base64
 import hashlib
 import os
+import shutil
 import sys
 import threading
 import time
@@ -200,3 +201,33 @@ def test_registry_killed_mid_publish_then_rerun_completes(publish, own_registry,
             sha512_integrity(_manifest.tarball_path(manifest, name))
     result, _raw = publish(args)
     assert result["changed"] is False, result
+
+
+def test_role_publishes_a_scope_of_the_manifest(scoped, npm_registry, tmp_path, unique):
+    """The role as playbooks/publish.yml includes it; with scopes naming one of two scopes."""
+    from ansible_runner_helper import _run_play
+
+    out, scope, names = scoped
+    url, token = npm_registry
+    # A second scope in the same manifest: only the role's scope goes to the registry.
+    both = str(tmp_path / "both")
+    other = rescoped_copy(packed_once(), str(tmp_path / "other"), "@o" + unique)
+    shutil.copytree(out, both)
+    merged = _manifest.load(out)
+    extra = _manifest.load(other)
+    for name in extra["order"]:
+        shutil.copy(_manifest.tarball_path(extra, name), both)
+        merged["packages"][name] = extra["packages"][name]
+    _manifest.write(both, merged["packages"], merged["order"] + extra["order"], "*")
+    task = {"name": "publish", "ansible.builtin.include_role": {"name": "bytelyst.deploy.package_publish"},
+            "vars": {"package_publish_manifest": both, "package_publish_registry": url,
+                     "package_publish_token": token, "package_publish_scopes": [scope],
+                     "package_publish_allow_http": True}}
+    (result,), raw = _run_play([task], ["package_publish_result"], False, False, None, 600)
+    assert result["changed"] is True, raw[-2000:]
+    assert token not in raw
+    actions = dict((p["name"], p["action"]) for p in result["packages"])
+    assert [actions[n] for n in names] == ["published"] * len(names)
+    assert [actions[n] for n in extra["order"]] == ["other_scope"] * len(extra["order"])
+    assert all(state(url, token, names).values())
+    assert state(url, token, extra["order"]) == dict((n, None) for n in extra["order"])
