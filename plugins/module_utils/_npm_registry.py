@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import socket
 import ssl
 import time
@@ -32,6 +33,8 @@ from urllib.parse import quote, urlsplit
 from urllib.request import HTTPRedirectHandler, HTTPSHandler, Request, build_opener
 
 _EXAMPLE = "https://git.example.com/api/packages/<owner>/npm/"
+_HEAD_RE = re.compile(r"<head>.*?</head>", re.S | re.I)
+_TAG_RE = re.compile(r"<[^>]*>")
 
 
 class Transient(Exception):
@@ -59,8 +62,10 @@ class Answer(object):
                     return str(words)
         except (ValueError, UnicodeDecodeError):
             pass
-        text = self.body[:300].decode("utf-8", "replace").strip()
-        return " ".join(text.split())
+        text = self.body[:600].decode("utf-8", "replace")
+        if "<" in text:  # an HTML error page (a web server or a proxy, not the registry): its words only
+            text = _TAG_RE.sub(" ", _HEAD_RE.sub(" ", text))
+        return " ".join(text.split())[:300]
 
 
 def check_registry_url(text, allow_http=False):

@@ -246,6 +246,13 @@ def test_a_404_to_a_publish_says_registry_or_scope_not_found():
     assert "/api/packages/<owner>/npm/" in err.value.hint
 
 
+def test_an_html_error_page_is_reduced_to_its_words():
+    page = b'<!DOCTYPE html><html><head><title>Error</title></head><body><pre>Cannot PUT /x</pre></body></html>'
+    assert Answer(404, body=page).error_text() == "Cannot PUT /x"
+    assert Answer(409, body=b'{"error": "this package is already present"}').error_text() == \
+        "this package is already present"
+
+
 # -- plan and act over a fake registry ---------------------------------------
 class FakeRegistry(object):
     """Holds packuments in memory; records every publish; can answer a PUT with 409."""
