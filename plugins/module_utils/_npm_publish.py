@@ -302,4 +302,3 @@ def diff_of(packages):
     before = "".join("%s@%s: %s\n" % (p["name"], p["version"], p["previous_integrity"] or "(absent)") for p in rows)
     after = "".join("%s@%s: %s\n" % (p["name"], p["version"], p["integrity"]) for p in rows)
     return dict(before=before, after=after)
-

@@ -5,6 +5,7 @@ afterwards) and, for the kill test, a Verdaccio of the test's own on another loo
 import base64
 import hashlib
 import os
+import subprocess
 import shutil
 import sys
 import threading
@@ -151,9 +152,11 @@ def test_refusals_publish_nothing(scoped, npm_registry, tmp_path):
     assert state(url, token, names) == dict((n, None) for n in names)
 
 
-@pytest.fixture
-def own_registry(tmp_path):
-    registry = Verdaccio(tmp_path / "verdaccio").start()
+@pytest.fixture(scope="module")
+def own_registry(tmp_path_factory):
+    """A Verdaccio of this module's own (the kill test stops it; the pnpmfile test publishes the
+    sample's real @bytelyst scope into it, which the shared registry must not hold)."""
+    registry = Verdaccio(tmp_path_factory.mktemp("verdaccio")).start()
     yield registry
     registry.close()
 
@@ -231,3 +234,50 @@ def test_role_publishes_a_scope_of_the_manifest(scoped, npm_registry, tmp_path, 
     assert [actions[n] for n in extra["order"]] == ["other_scope"] * len(extra["order"])
     assert all(state(url, token, names).values())
     assert state(url, token, extra["order"]) == dict((n, None) for n in extra["order"])
+
+
+PRODUCT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "examples", "products", "clock")
+SAMPLE = os.path.join(os.path.dirname(PRODUCT), "..", "common_plat")
+
+
+def test_pnpmfile_gitea_source_installs_from_the_registry(own_registry, tmp_path):
+    """The sample products' .pnpmfile.cjs with BYTELYST_PACKAGE_SOURCE=gitea: @bytelyst/* come from
+    the registry (scoped .npmrc, token from the environment), at the versions the ranges select."""
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_publish import Publisher
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import NpmRegistry
+
+    reg = own_registry
+    token = login(reg.url, "pnpmfile", "pnpmfile-test-pass")
+    packed = packed_once()
+    Publisher(NpmRegistry(reg.url, token, allow_http=True), packed).publish()
+    product = str(tmp_path / "clock")
+    shutil.copytree(PRODUCT, product, ignore=shutil.ignore_patterns("node_modules", "dist", "*.tsbuildinfo"))
+    os.remove(os.path.join(product, "pnpm-lock.yaml"))  # it records the common-plat links
+    host = reg.url.split("//", 1)[1]
+    with open(os.path.join(product, ".npmrc"), "a") as handle:
+        handle.write("@bytelyst:registry=%s\n//%s:_authToken=${BYTELYST_NPM_TOKEN}\n" % (reg.url, host))
+    env = dict(os.environ, BYTELYST_PACKAGE_SOURCE="gitea", BYTELYST_COMMON_PLAT_ROOT=os.path.abspath(SAMPLE))
+
+    refused = subprocess.run(["pnpm", "install", "--no-frozen-lockfile"], cwd=product, capture_output=True,
+                             text=True, env=dict(env, BYTELYST_NPM_TOKEN="not-a-valid-token"), timeout=300)
+    assert refused.returncode != 0
+    assert "401" in refused.stdout + refused.stderr, refused.stdout[-2000:]
+    assert not os.path.exists(os.path.join(product, "backend", "node_modules", "@bytelyst"))
+
+    done = subprocess.run(["pnpm", "install", "--no-frozen-lockfile"], cwd=product, capture_output=True,
+                          text=True, env=dict(env, BYTELYST_NPM_TOKEN=token), timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    manifest = _manifest.load(packed)
+    with open(os.path.join(product, "pnpm-lock.yaml")) as handle:
+        lock = handle.read()
+    for name in ("@bytelyst/config", "@bytelyst/http"):
+        version = manifest["packages"][name]["version"]
+        installed = os.path.realpath(os.path.join(product, "backend", "node_modules", name))
+        assert "node_modules/.pnpm/%s@%s/" % (name.replace("/", "+"), version) in installed  # not a link to common plat
+        # The lockfile pins what the registry serves: the packed tarball, byte for byte.
+        integrity = sha512_integrity(_manifest.tarball_path(manifest, name))
+        assert "'%s@%s':\n    resolution: {integrity: %s}" % (name, version, integrity) in lock
+    loaded = subprocess.run(["node", "-e", "require('@bytelyst/config'); console.log('ok')"],
+                            cwd=os.path.join(product, "backend"), capture_output=True, text=True, timeout=60)
+    assert loaded.stdout.strip() == "ok", loaded.stderr
