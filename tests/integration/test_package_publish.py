@@ -260,13 +260,13 @@ def test_pnpmfile_gitea_source_installs_from_the_registry(own_registry, tmp_path
     env = dict(os.environ, BYTELYST_PACKAGE_SOURCE="gitea", BYTELYST_COMMON_PLAT_ROOT=os.path.abspath(SAMPLE))
 
     refused = subprocess.run(["pnpm", "install", "--no-frozen-lockfile"], cwd=product, capture_output=True,
-                             text=True, env=dict(env, BYTELYST_NPM_TOKEN="not-a-valid-token"), timeout=300)
+                             text=True, env=dict(env, BYTELYST_NPM_TOKEN="not-a-valid-token"), timeout=300, check=False)
     assert refused.returncode != 0
     assert "401" in refused.stdout + refused.stderr, refused.stdout[-2000:]
     assert not os.path.exists(os.path.join(product, "backend", "node_modules", "@bytelyst"))
 
     done = subprocess.run(["pnpm", "install", "--no-frozen-lockfile"], cwd=product, capture_output=True,
-                          text=True, env=dict(env, BYTELYST_NPM_TOKEN=token), timeout=300)
+                          text=True, env=dict(env, BYTELYST_NPM_TOKEN=token), timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     manifest = _manifest.load(packed)
     with open(os.path.join(product, "pnpm-lock.yaml")) as handle:
@@ -279,5 +279,5 @@ def test_pnpmfile_gitea_source_installs_from_the_registry(own_registry, tmp_path
         integrity = sha512_integrity(_manifest.tarball_path(manifest, name))
         assert "'%s@%s':\n    resolution: {integrity: %s}" % (name, version, integrity) in lock
     loaded = subprocess.run(["node", "-e", "require('@bytelyst/config'); console.log('ok')"],
-                            cwd=os.path.join(product, "backend"), capture_output=True, text=True, timeout=60)
+                            cwd=os.path.join(product, "backend"), capture_output=True, text=True, timeout=60, check=False)
     assert loaded.stdout.strip() == "ok", loaded.stderr
