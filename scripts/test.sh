@@ -41,7 +41,9 @@ stage_integration1() {
 }
 stage_integration2() { integration "${integration2_files[@]}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration2"; }
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
-stage_lint() { ansible-lint --offline -q; }
+# A HOME of its own: a copy of the collection installed in ~/.ansible/collections (by an older
+# molecule prerun, or by hand) would shadow this checkout, and new modules would lint as unknown.
+stage_lint() { mkdir -p "$BYTELYST_DEV_HOME/lint-home" && HOME="$BYTELYST_DEV_HOME/lint-home" ansible-lint --offline -q; }
 stage_build() { bash "$here/build_collection.sh"; }
 stage_molecule() {
   local installed="$BYTELYST_DEV_HOME/installed"
