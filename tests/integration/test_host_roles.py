@@ -155,7 +155,7 @@ def recap(output):
 def test_distribution_packages_on_debian12_are_refused_and_nothing_changes(vm):
     vm.arrange(engine=False, compose_v1=True)
     before = vm.state()
-    rc, out, _ = vm.play(docker_host(docker_host_package_source="distribution"))
+    rc, out = vm.play(docker_host(docker_host_package_source="distribution"))[:2]
     assert rc != 0
     assert "Debian 12's archive has no Compose v2: its docker-compose package is Compose v1 (1.29)" in out
     assert "This host has docker-compose 1.29.2 (Compose v1)" in out
@@ -166,7 +166,7 @@ def test_distribution_packages_on_debian12_are_refused_and_nothing_changes(vm):
 def test_compose_v1_alone_is_refused_when_installing_is_off(vm):
     vm.arrange(engine=True, compose_v1=True)
     before = vm.state()
-    rc, out, _ = vm.play(docker_host(docker_host_install=False))
+    rc, out = vm.play(docker_host(docker_host_install=False))[:2]
     assert rc != 0
     assert "Only Compose v1 is here (docker-compose 1.29.2)" in out
     assert "needs Compose v2 2.17.0 or newer as `docker compose`" in out
@@ -208,7 +208,7 @@ def test_unreachable_docker_repository_fails_clearly_and_leaves_nothing_behind(v
     assert "the key and source files this run wrote were removed" in out
     assert vm.state() == before
     # The key itself cannot be downloaded.
-    rc, out, _ = vm.play(docker_host(docker_host_docker_repo_key_url="http://127.0.0.1:9/gpg"))
+    rc, out = vm.play(docker_host(docker_host_docker_repo_key_url="http://127.0.0.1:9/gpg"))[:2]
     assert rc != 0
     assert "\"Download the repository's signing key\" failed" in out and "key http://127.0.0.1:9/gpg" in out
     assert vm.state() == before
@@ -244,7 +244,7 @@ def test_prepared_host_runs_the_collections_modules_and_logs_in_once(vm, tmp_pat
         # A wrong password: a clear message that never shows it; the stored login stays.
         config_before = vm.run("cat /root/.docker/config.json").stdout
         wrong = "wrong-" + uuid.uuid4().hex
-        rc, out, _ = vm.play(docker_host(docker_host_registry_logins=[dict(logins[0], password=wrong)]))
+        rc, out = vm.play(docker_host(docker_host_registry_logins=[dict(logins[0], password=wrong)]))[:2]
         assert rc != 0
         assert "docker login failed for %s as deployer" % registry.addr in out
         assert wrong not in out and password not in out
@@ -307,13 +307,13 @@ def test_build_host_installs_node_the_workspaces_pnpm_and_its_dependencies(vm, t
     assert vm.run("readlink /srv/tiny/packages/b/node_modules/@tiny/a").stdout.strip() == "../../../a"
     assert saved["build_host__checkout"]["after"] == vm.run("git -C /srv/tiny rev-parse HEAD").stdout.strip()
 
-    rc, out, _ = vm.play(build_host(tiny_repo, "main"))
+    rc, out = vm.play(build_host(tiny_repo, "main"))[:2]
     assert rc == 0 and "changed=0" in recap(out), out[-3000:]
 
     # A ref whose lockfile is out of date: the frozen install refuses, naming pnpm's reason,
     # and the installed dependencies stay as they were.
     installed = vm.run("cat /srv/tiny/node_modules/.pnpm/lock.yaml; ls -la /srv/tiny/packages/*/node_modules").stdout
-    rc, out, _ = vm.play(build_host(tiny_repo, "stale"))
+    rc, out = vm.play(build_host(tiny_repo, "stale"))[:2]
     assert rc != 0
     assert "`pnpm install --frozen-lockfile` failed in /srv/tiny" in out
     assert "ERR_PNPM_OUTDATED_LOCKFILE" in out and "commit pnpm-lock.yaml" in out
