@@ -17,10 +17,10 @@ def _fqcn(module):
 CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
 
 
-def _run_play(tasks, registers, check, diff, env, timeout):
+def _run_play(tasks, registers, check, diff, env, timeout, play_keys=None):
     """Run tasks; return the results registered under the names `registers` (a callback
     plugin saves them to a file that is read back: no stdout to parse)."""
-    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
+    play = [dict({"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}, **(play_keys or {}))]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "play.yml")
         with open(path, "w") as f:
@@ -53,9 +53,9 @@ def run_module(module, args, check=False, diff=False, env=None, timeout=1800):
     return results[0], raw
 
 
-def run_module_many(module, many_args, check=False, env=None, timeout=1800):
+def run_module_many(module, many_args, check=False, env=None, timeout=1800, play_keys=None):
     """Run the module once per args dict, all in ONE playbook (one Ansible start-up, failures
     ignored so every case runs); return (list of result dicts, raw output)."""
     tasks = [{"name": "case %d" % i, _fqcn(module): args, "register": "case_%d" % i, "ignore_errors": True}
              for i, args in enumerate(many_args)]
-    return _run_play(tasks, ["case_%d" % i for i in range(len(many_args))], check, False, env, timeout)
+    return _run_play(tasks, ["case_%d" % i for i in range(len(many_args))], check, False, env, timeout, play_keys)

@@ -33,6 +33,7 @@ description:
     result is C(changed=false).
 extends_documentation_fragment:
   - bytelyst.deploy.docker
+  - bytelyst.deploy.attributes.actiongroup_docker
 options:
   project_name:
     description:
@@ -181,7 +182,19 @@ notes:
   - When the history is missing (its directory deleted), a failed deploy returns to the containers found running
     before it (their images, and the compose files they were started from while those still exist).
   - Services that only have a C(build) section are refused; build and push images first.
+attributes:
+  check_mode:
+    support: full
+    description: Plans against the engine and the registry (what would be recreated, the digests) and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the running release and the new one, and how a C(compose.yml) written from O(definition) changes.
 seealso:
+  - module: bytelyst.deploy.image_push
+  - module: bytelyst.deploy.image_prune
+  - name: community.docker.docker_compose_v2
+    description: Runs Compose v2 without digest pinning, health-gated rollback or a release history.
+    link: https://docs.ansible.com/ansible/latest/collections/community/docker/docker_compose_v2_module.html
   - name: compose_deploy documentation
     description: Release history, rollback, lock and failure messages in detail.
     link: https://github.com/bytelyst/bytelyst.deploy/blob/main/docs/compose_deploy.md

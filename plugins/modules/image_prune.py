@@ -28,6 +28,7 @@ author:
   - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
   - bytelyst.deploy.docker
+  - bytelyst.deploy.attributes.actiongroup_docker
 options:
   history_dirs:
     description:
@@ -60,6 +61,13 @@ attributes:
   diff_mode:
     support: full
     description: Lists our images before and after.
+seealso:
+  - module: bytelyst.deploy.image_usage
+  - module: bytelyst.deploy.compose_deploy
+    description: Writes the release histories whose images image_prune keeps.
+  - name: community.docker.docker_prune
+    description: Prunes everything unused on an engine, without regard to release histories or rollbacks.
+    link: https://docs.ansible.com/ansible/latest/collections/community/docker/docker_prune_module.html
 """
 
 EXAMPLES = r"""

@@ -30,6 +30,7 @@ author:
   - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
   - bytelyst.deploy.docker
+  - bytelyst.deploy.attributes.actiongroup_docker
 options:
   name:
     description:
@@ -128,6 +129,12 @@ attributes:
   diff_mode:
     description: Shows, per tag, the registry's digest before and after.
     support: full
+seealso:
+  - module: bytelyst.deploy.product_image
+  - module: bytelyst.deploy.base_image
+  - name: community.docker.docker_image_push
+    description: Pushes a tag as it is, without registry-side idempotence, immutable version tags or promotion.
+    link: https://docs.ansible.com/ansible/latest/collections/community/docker/docker_image_push_module.html
 notes:
   - Registry references must name the registry host, so that an image never goes to a registry nobody named.
   - On the Docker engine's official index, repositories are V(<organisation>/<name>); a reference without

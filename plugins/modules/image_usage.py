@@ -25,6 +25,7 @@ author:
   - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
   - bytelyst.deploy.docker
+  - bytelyst.deploy.attributes.actiongroup_docker
 attributes:
   check_mode:
     support: full
