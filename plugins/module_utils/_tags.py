@@ -29,10 +29,9 @@ __metaclass__ = type
 import datetime
 import re
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import FINGERPRINT_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-
-FINGERPRINT_LABEL = "dev.bytelyst.fingerprint"
 
 # semver.org 2.0.0, without a leading "v".
 SEMVER = re.compile(
