@@ -17,7 +17,8 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _build, _dockerfile, _manifest, _tags, _verify
+from ansible_collections.bytelyst.deploy.plugins.module_utils import (
+    _build, _dockerfile, _manifest, _reference, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH, SCOPE)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
@@ -210,12 +211,12 @@ def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
 
 
 def runtime_digest(runtime_image, runtime):
-    """The runtime image's repo digest (sha256:...) when it has one, else its image id."""
+    """The runtime image's repo digest (sha256:...) in the repository runtime_image names, else
+    any repo digest it has, else its image id."""
     digests = sorted(runtime.get("digests") or [])
-    repo = runtime_image.rsplit(":", 1)[0] if "/" not in runtime_image.rsplit(":", 1)[-1] else runtime_image
-    for ref in [d for d in digests if d.split("@")[0] == repo] + digests:
-        return ref.split("@", 1)[1]
-    return runtime.get("id")
+    name = _reference.split(runtime_image, "runtime_image")[0]
+    pinned = _reference.repo_digest(digests, name) or (digests[0] if digests else None)
+    return pinned.split("@", 1)[1] if pinned else runtime.get("id")
 
 
 def labels(the_plan, version, runtime_image, runtime, created, revision, extra=None):
