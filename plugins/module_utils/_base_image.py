@@ -306,19 +306,25 @@ def ensure(client, opts, check_mode=False, now=None):
                                 "digest": runtime_digest(opts["runtime_image"], runtime)},
               "name": _tags.repository(name, opts.get("registry")), "builder": None, "built": False}
     if state.state == "same":
-        return _up_to_date(client, result, tags, state, check_mode)
+        return _with_tag_names(_up_to_date(client, result, tags, state, check_mode))
     result["reasons"] = [
         "no image is tagged %s yet" % tags.version if state.state == "absent" else
         "force: %s holds fingerprint %s, these inputs give %s" % (tags.version, state.fingerprint, the_plan.fingerprint)]
     if check_mode:
         result.update(changed=True, tags=tags.all(), dockerfile=the_plan.dockerfile, image_id=None, size=None)
-        return result
+        return _with_tag_names(result)
     image_id, builder, provides = _build_and_verify(client, opts, the_plan, name, runtime, now)
     moved = _tags.apply_tags(client, image_id, tags.all())
     _tags.remove_tag(client, _temporary_tag(name, opts, the_plan))
     image = client.images.get(image_id)
     result.update(changed=True, built=True, builder=builder, image_id=image_id, size=image.attrs.get("Size"),
                   tags=tags.all(), moved_tags=moved, third_party=provides.get("third_party"))
+    return _with_tag_names(result)
+
+
+def _with_tag_names(result):
+    """The tags without the repository (`name`), so a playbook never has to split a reference."""
+    result["tag_names"] = [_tags.split_ref(ref)[1] for ref in result["tags"]]
     return result
 
 

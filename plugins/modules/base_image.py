@@ -171,6 +171,12 @@ tags:
   type: list
   elements: str
   sample: [bytelyst-common-base-backend:1.2.0, bytelyst-common-base-backend:20261127]
+tag_names:
+  description: The same tags without the repository (RV(name)), in the same order, for M(bytelyst.deploy.image_push).
+  returned: success
+  type: list
+  elements: str
+  sample: ["1.2.0", "20261127"]
 moved_tags:
   description: The tags created or moved in this run.
   returned: success
@@ -221,6 +227,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import ensure
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
     DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client,
 )
@@ -231,8 +238,8 @@ def main():
     argument_spec = dict(
         manifest=dict(type="path", required=True),
         flavour=dict(type="str", required=True, choices=["backend", "web", "dev"]),
-        runtime_image=dict(type="str", default="node:22-slim"),
-        pnpm_version=dict(type="str", default="10.6.5"),
+        runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
+        pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         name=dict(type="str"),
         version=dict(type="str", required=True),
         registry=dict(type="str"),
