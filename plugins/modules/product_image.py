@@ -196,15 +196,11 @@ verify:
   type: dict
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
-    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client,
-)
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
 from ansible_collections.bytelyst.deploy.plugins.module_utils._product_image import ensure
 
 
@@ -235,16 +231,7 @@ def main():
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("mode", "base", ("base_image", "dev_base_image"))])
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
-    try:
-        client = engine_client(module.params["docker_host"])
-        result = ensure(client, dict(module.params), check_mode=module.check_mode)
-    except DeployError as err:
-        module.fail_json(msg=str(err), **err.result())
-    except Exception as exc:  # an engine error we did not foresee: say where, keep the trace
-        module.fail_json(msg="product_image failed unexpectedly: %s" % exc, exception=traceback.format_exc())
-    module.exit_json(**result)
+    run_module(module, ensure, "product_image")
 
 
 if __name__ == "__main__":
