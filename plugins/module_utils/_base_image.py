@@ -148,7 +148,7 @@ def dockerfile(runtime_image, flavour, version, pnpm_version):
         "    set -e; %s; export CI=1; pnpm install %s; "
         "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
         % (_dockerfile.store_mount("0"), _dockerfile.secret_mounts("0"), TARBALL_DIR, TARBALL_DIR,
-           _dockerfile.secret_env(), " ".join(install_flags), TARBALL_DIR),
+           _dockerfile.secret_env("0"), " ".join(install_flags), TARBALL_DIR),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
         % (PROVIDES_SCRIPT, PROVIDES_PATH, flavour, version, PROVIDES_PATH),

@@ -46,12 +46,14 @@ OCI_VERSION_LABEL = "org.opencontainers.image.version"
 
 # BuildKit secret ids, the same in base and product Dockerfiles. The `npmrc` secret holds one
 # line `_authToken=<token>` (see TOKEN_LINE); the install steps turn it into a registry-scoped
-# npmrc in AUTH_DIR, a tmpfs no layer keeps. The `ca` secret is a PEM bundle.
+# npmrc in AUTH_DIR % uid, a tmpfs no layer keeps (one per uid: a tmpfs mounted where an earlier
+# image's root step left the directory keeps that directory's root-only mode). The `ca` secret
+# is a PEM bundle.
 SECRET_NPMRC = "npmrc"
 SECRET_CA = "ca"
 SECRET_IDS = (SECRET_NPMRC, SECRET_CA)
 TOKEN_LINE = "_authToken=%s\n"
-AUTH_DIR = "/run/bytelyst-auth"
+AUTH_DIR = "/run/bytelyst-auth-%s"
 
 # pnpm's content store (and its metadata cache and state) in a BuildKit cache mount, one per uid.
 PNPM_STORE = "/tmp/pnpm-store"

@@ -49,7 +49,7 @@ def secret_mounts(uid):
     """The RUN flags that expose the optional secrets to one step (readable by uid), and the
     tmpfs the token's npmrc is written to. An absent secret is simply not mounted."""
     flags = ["--mount=type=secret,id=%s,uid=%s,mode=0400" % (secret_id, uid) for secret_id in SECRET_IDS]
-    flags.append("--mount=type=tmpfs,target=%s" % AUTH_DIR)
+    flags.append("--mount=type=tmpfs,target=%s" % (AUTH_DIR % uid))
     return " ".join(flags)
 
 
@@ -70,19 +70,17 @@ def store_flags():
 # scoped to a registry, so the step writes `//<registry>/:_authToken=<token>` for the registry
 # npm is configured with to the tmpfs, which no layer keeps. npm writes no debug log or update
 # check under the home directory (they would stay in the layer).
-SECRETS_ENV = (
-    "export npm_config_logs_max=0 npm_config_update_notifier=false; "
-    "if [ -f /run/secrets/%(ca)s ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/%(ca)s "
-    "npm_config_cafile=/run/secrets/%(ca)s; fi; "
-    "if [ -f /run/secrets/%(token)s ]; then reg=$(npm config get registry); "
-    "printf '%%s:_authToken=%%s\\n' \"${reg#*:}\" \"$(sed -n 's/^_authToken=//p' /run/secrets/%(token)s)\" > %(auth)s/npmrc; "
-    "export NPM_CONFIG_USERCONFIG=%(auth)s/npmrc; fi"
-) % {"ca": SECRET_CA, "token": SECRET_NPMRC, "auth": AUTH_DIR}
-
-
-def secret_env():
-    """Shell that points node, npm and pnpm at the mounted secrets, when they were given."""
-    return SECRETS_ENV
+def secret_env(uid):
+    """Shell that points node, npm and pnpm at the mounted secrets (see secret_mounts(uid)), when given."""
+    auth = AUTH_DIR % uid
+    return (
+        "export npm_config_logs_max=0 npm_config_update_notifier=false; "
+        "if [ -f /run/secrets/%(ca)s ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/%(ca)s "
+        "npm_config_cafile=/run/secrets/%(ca)s; fi; "
+        "if [ -f /run/secrets/%(token)s ]; then reg=$(npm config get registry); "
+        "printf '%%s:_authToken=%%s\\n' \"${reg#*:}\" \"$(sed -n 's/^_authToken=//p' /run/secrets/%(token)s)\" > %(auth)s/npmrc; "
+        "export NPM_CONFIG_USERCONFIG=%(auth)s/npmrc; fi"
+    ) % {"ca": SECRET_CA, "token": SECRET_NPMRC, "auth": auth}
 
 
 def pnpm_setup_step(pnpm_version):
@@ -90,7 +88,7 @@ def pnpm_setup_step(pnpm_version):
     return ("RUN --mount=type=cache,target=/root/.npm %s \\\n"
             "    set -e; %s; if [ \"$(pnpm --version 2>/dev/null)\" != \"%s\" ]; then "
             "npm install -g --no-fund --no-audit pnpm@%s; fi; pnpm --version"
-            % (secret_mounts("0"), secret_env(), pnpm_version, pnpm_version))
+            % (secret_mounts("0"), secret_env("0"), pnpm_version, pnpm_version))
 
 
 # The product image's stages -----------------------------------------------------------------
@@ -133,7 +131,7 @@ def install_step(prod, uid, auto_install_peers):
     if prod:
         flags.insert(0, "--prod")
     return "RUN %s %s \\\n    set -e; %s; pnpm install %s" % (
-        store_mount(uid), secret_mounts(uid), secret_env(), " ".join(flags))
+        store_mount(uid), secret_mounts(uid), secret_env(uid), " ".join(flags))
 
 
 # The probe Docker runs every interval, in the container. bash (Debian's node:22-slim has it)
