@@ -55,8 +55,6 @@ def test_tags_and_digests():
     assert not is_digest(None)
 
 
-
-
 @pytest.mark.parametrize("text, expected", [
     ("node:22-slim", ("node", "22-slim", None)),
     ("bytelyst-test-1/base-dev:1.0.0", ("bytelyst-test-1/base-dev", "1.0.0", None)),
