@@ -11,30 +11,24 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _build, _manifest, _tags, _verify
+from ansible_collections.bytelyst.deploy.plugins.module_utils import (
+    _build, _dockerfile, _manifest, _reference, _tags, _verify)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
+    FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH, SCOPE)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import digest_json
 
 FLAVOURS = ("backend", "web", "dev")
 NODE_ENV = {"backend": "production", "web": "production", "dev": "development"}
-INTERNAL_SCOPE = "@bytelyst/"
 TARBALL_DIR = "tarballs"
-PROVIDES_PATH = "/app/.bytelyst/provides.json"
-PROVIDES_LABEL = "dev.bytelyst.base.provides"
-FLAVOUR_LABEL = "dev.bytelyst.base.flavour"
-FINGERPRINT_LABEL = "dev.bytelyst.fingerprint"
-STORE = "/root/.cache/pnpm-store"
-# Secret ids the Dockerfile mounts; absent secrets are simply not mounted by BuildKit.
-SECRET_TOKEN = "npm_token"
-SECRET_CA = "ca_bundle"
 
 
 def select_packages(manifest, flavour, packages=None):
@@ -76,7 +70,7 @@ def select_packages(manifest, flavour, packages=None):
 
 def _merge(target, deps):
     for name, spec in sorted((deps or {}).items()):
-        if name.startswith(INTERNAL_SCOPE):
+        if name.startswith(SCOPE):
             continue
         if name in target and target[name] != spec:
             target[name] = "%s || %s" % (target[name], spec)
@@ -119,20 +113,6 @@ def npmrc(npm_registry=None):
     return "\n".join(lines) + "\n"
 
 
-# Shell run before every step that reaches the registry: the CA bundle and the token come
-# only from secret mounts; the token's npmrc is written to a tmpfs that no layer keeps. npm
-# writes no debug log or update check under /root (they would stay in the layer).
-SECRETS_ENV = (
-    "export npm_config_logs_max=0 npm_config_update_notifier=false; "
-    "if [ -f /run/secrets/%(ca)s ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/%(ca)s "
-    "npm_config_cafile=/run/secrets/%(ca)s; fi; "
-    "if [ -f /run/secrets/%(token)s ]; then reg=$(npm config get registry); "
-    "printf '%%s:_authToken=%%s\\n' \"${reg#*:}\" \"$(cat /run/secrets/%(token)s)\" > /run/bytelyst-auth/npmrc; "
-    "export NPM_CONFIG_USERCONFIG=/run/bytelyst-auth/npmrc; fi; "
-) % {"ca": SECRET_CA, "token": SECRET_TOKEN}
-SECRET_MOUNTS = ("--mount=type=secret,id=%s --mount=type=secret,id=%s --mount=type=tmpfs,target=/run/bytelyst-auth"
-                 % (SECRET_TOKEN, SECRET_CA))
-
 # Lists every top-level package of /app/node_modules with its installed version.
 PROVIDES_SCRIPT = (
     "const fs=require(\"fs\"),p=require(\"path\"),nm=\"/app/node_modules\",all={};"
@@ -146,29 +126,29 @@ PROVIDES_SCRIPT = (
 
 
 def dockerfile(runtime_image, flavour, version, pnpm_version):
-    """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg)."""
-    # pnpm's metadata cache and state (by default under root's home, where they would land in
-    # the base's layer) live in the store's cache mount too.
-    install_flags = ("--config.node-linker=hoisted --no-frozen-lockfile --package-import-method=copy "
-                     "--store-dir %s --config.cache-dir=%s/.cache --config.state-dir=%s/.state" % (STORE, STORE, STORE))
+    """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg).
+
+    The pnpm set-up, the secrets and the store are the steps product images use too (_dockerfile).
+    """
+    install_flags = ["--config.node-linker=hoisted", "--no-frozen-lockfile", "--package-import-method=copy"]
+    install_flags += _dockerfile.store_flags()
     if flavour != "dev":
-        install_flags += " --prod"
+        install_flags.append("--prod")
     lines = [
         "FROM %s" % runtime_image,
         "USER root",
         "RUN set -e; if ! id -u node >/dev/null 2>&1; then useradd -u 1000 -m -s /bin/sh node; fi; "
         "mkdir -p /app/.bytelyst",
-        "RUN %s --mount=type=cache,target=/root/.npm set -e; %s"
-        "if [ \"$(pnpm --version 2>/dev/null)\" != \"%s\" ]; then npm install -g pnpm@%s; fi; pnpm --version"
-        % (SECRET_MOUNTS, SECRETS_ENV, pnpm_version, pnpm_version),
+        _dockerfile.pnpm_setup_step(pnpm_version),
         "WORKDIR /app",
         "COPY package.json .npmrc /app/",
         # The tarballs are bind-mounted for the install only: copied into a layer, they would
         # stay in the image beside the installed packages (twice, once chown copied them up).
-        "RUN %s --mount=type=cache,target=%s --mount=type=bind,source=%s,target=/app/%s "
-        "set -e; %sexport CI=1; pnpm install %s; "
+        "RUN %s %s --mount=type=bind,source=%s,target=/app/%s \\\n"
+        "    set -e; %s; export CI=1; pnpm install %s; "
         "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
-        % (SECRET_MOUNTS, STORE, TARBALL_DIR, TARBALL_DIR, SECRETS_ENV, install_flags, TARBALL_DIR),
+        % (_dockerfile.store_mount("0"), _dockerfile.secret_mounts("0"), TARBALL_DIR, TARBALL_DIR,
+           _dockerfile.secret_env("0"), " ".join(install_flags), TARBALL_DIR),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
         % (PROVIDES_SCRIPT, PROVIDES_PATH, flavour, version, PROVIDES_PATH),
@@ -190,7 +170,7 @@ def fingerprint(manifest, names, runtime, flavour, version, pnpm_version, files)
         "pnpm": pnpm_version,
         "files": files,
     }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
+    return digest_json(data)
 
 
 class Plan(object):
@@ -231,12 +211,12 @@ def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
 
 
 def runtime_digest(runtime_image, runtime):
-    """The runtime image's repo digest (sha256:...) when it has one, else its image id."""
+    """The runtime image's repo digest (sha256:...) in the repository runtime_image names, else
+    any repo digest it has, else its image id."""
     digests = sorted(runtime.get("digests") or [])
-    repo = runtime_image.rsplit(":", 1)[0] if "/" not in runtime_image.rsplit(":", 1)[-1] else runtime_image
-    for ref in [d for d in digests if d.split("@")[0] == repo] + digests:
-        return ref.split("@", 1)[1]
-    return runtime.get("id")
+    name = _reference.split(runtime_image, "runtime_image")[0]
+    pinned = _reference.repo_digest(digests, name) or (digests[0] if digests else None)
+    return pinned.split("@", 1)[1] if pinned else runtime.get("id")
 
 
 def labels(the_plan, version, runtime_image, runtime, created, revision, extra=None):
@@ -326,19 +306,25 @@ def ensure(client, opts, check_mode=False, now=None):
                                 "digest": runtime_digest(opts["runtime_image"], runtime)},
               "name": _tags.repository(name, opts.get("registry")), "builder": None, "built": False}
     if state.state == "same":
-        return _up_to_date(client, result, tags, state, check_mode)
+        return _with_tag_names(_up_to_date(client, result, tags, state, check_mode))
     result["reasons"] = [
         "no image is tagged %s yet" % tags.version if state.state == "absent" else
         "force: %s holds fingerprint %s, these inputs give %s" % (tags.version, state.fingerprint, the_plan.fingerprint)]
     if check_mode:
         result.update(changed=True, tags=tags.all(), dockerfile=the_plan.dockerfile, image_id=None, size=None)
-        return result
+        return _with_tag_names(result)
     image_id, builder, provides = _build_and_verify(client, opts, the_plan, name, runtime, now)
     moved = _tags.apply_tags(client, image_id, tags.all())
     _tags.remove_tag(client, _temporary_tag(name, opts, the_plan))
     image = client.images.get(image_id)
     result.update(changed=True, built=True, builder=builder, image_id=image_id, size=image.attrs.get("Size"),
                   tags=tags.all(), moved_tags=moved, third_party=provides.get("third_party"))
+    return _with_tag_names(result)
+
+
+def _with_tag_names(result):
+    """The tags without the repository (`name`), so a playbook never has to split a reference."""
+    result["tag_names"] = [_tags.split_ref(ref)[1] for ref in result["tags"]]
     return result
 
 
@@ -369,20 +355,13 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
     try:
         context = os.path.join(workdir, "context")
         the_plan.write_context(context)
-        secrets = {}
-        if opts.get("npm_token"):
-            secrets[SECRET_TOKEN] = os.path.join(workdir, "npm_token")
-            fd = os.open(secrets[SECRET_TOKEN], os.O_WRONLY | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(opts["npm_token"])
-        if opts.get("ca_bundle"):
-            secrets[SECRET_CA] = opts["ca_bundle"]
+        secrets, redact = _build.build_secrets(workdir, opts.get("npm_token"), opts.get("ca_bundle"))
         all_labels = labels(the_plan, opts["version"], opts["runtime_image"], runtime,
                             created_time(now).strftime("%Y-%m-%dT%H:%M:%SZ"), manifest_revision(opts["manifest"]),
                             opts.get("labels"))
         spec = _build.BuildSpec(the_plan.dockerfile, context, temp_tag, secrets=secrets, labels=all_labels,
                                 build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},
-                                redact=[opts.get("npm_token")])
+                                redact=redact)
         try:
             result = _build.build(cli, spec, what="The build of %s (%s flavour)" % (temp_tag, the_plan.flavour))
         except DeployError as err:

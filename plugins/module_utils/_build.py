@@ -30,7 +30,9 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run, tail
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import SECRET_CA, SECRET_NPMRC, TOKEN_LINE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
 
 SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 DEFAULT_TIMEOUT = 1800
@@ -74,6 +76,19 @@ class BuildResult(object):
 
     def as_dict(self):
         return {"image_id": self.image_id, "builder": self.builder, "command": self.command}
+
+
+def build_secrets(directory, npm_token=None, ca_bundle=None):
+    """({secret id: file}, [values to redact]) for the optional npm token and CA bundle, the
+    same for every image type: the token goes into a 0600 file in directory (a private
+    scratch directory removed after the build), in the form the Dockerfile steps read."""
+    secrets, redact = {}, []
+    if npm_token:
+        secrets[SECRET_NPMRC] = write_atomic(os.path.join(directory, SECRET_NPMRC), TOKEN_LINE % npm_token, mode=0o600)
+        redact.append(npm_token)
+    if ca_bundle:
+        secrets[SECRET_CA] = ca_bundle
+    return secrets, redact
 
 
 def check_secrets(secrets):

@@ -22,12 +22,9 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
+    DEP_FIELDS, PROVIDES_LABEL, PROVIDES_PATH, SCOPE)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-
-SCOPE = "@bytelyst/"
-PROVIDES_FILE = "/app/.bytelyst/provides.json"
-PROVIDES_LABEL = "dev.bytelyst.base.provides"
-DEP_FIELDS = ("dependencies", "devDependencies", "optionalDependencies")
 
 # Runs in the image: read what it provides, evaluate every range with npm's semver.
 # Input (argv[1], JSON): {"provides": {...} | null, "provides_file": path, "fallback": {...},
@@ -115,7 +112,7 @@ def check_payload(requirements, third_party=None, provides=None, fallback=None):
     """The JSON the in-image script reads (pure)."""
     checks = [{"name": n, "spec": s, "range": r, "from": "packages"} for n, s, r in requirements if r is not None]
     checks += [{"name": n, "spec": r, "range": r, "from": "third_party"} for n, r in sorted((third_party or {}).items())]
-    return {"provides": provides, "provides_file": PROVIDES_FILE, "fallback": fallback, "checks": checks}
+    return {"provides": provides, "provides_file": PROVIDES_PATH, "fallback": fallback, "checks": checks}
 
 
 def check_command(cli, image, payload):
@@ -149,7 +146,7 @@ def verdict(answer, image, what="base image"):
     """
     if answer.get("provides") is None:
         raise DeployError(
-            "The %s %s does not say what it provides (no %s, no %s label)." % (what, image, PROVIDES_FILE, PROVIDES_LABEL),
+            "The %s %s does not say what it provides (no %s, no %s label)." % (what, image, PROVIDES_PATH, PROVIDES_LABEL),
             hint="Build it with bytelyst.deploy.base_image, or pass the image that module built.")
     bad, invalid = [], []
     satisfied = set()

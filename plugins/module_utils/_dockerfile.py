@@ -1,9 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ByteLyst
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Dockerfile text of a product image. PRIVATE to the collection. Pure functions.
+"""Dockerfile text: the steps both image types share, and the stages of a product image.
+PRIVATE to the collection. Pure functions.
 
-Two modes x two kinds, one shape (the guide's 5.1 layer order):
+Shared steps (base images use them too, see _base_image.dockerfile): the optional build
+secrets (ids `npmrc` and `ca`, _contract.SECRET_IDS) as BuildKit secret mounts, the shell
+that hands them to npm and pnpm, the pnpm store in a cache mount, and the pnpm set-up. So
+how an image installs its dependencies is written once, here.
+
+A product image: two modes x two kinds, one shape (the guide's 5.1 layer order):
 
     builder: FROM <dev base | runtime> AS builder, WORKDIR /app/<kind>,
              COPY package.json, pnpm install (dev included), COPY sources, pnpm run build
@@ -18,8 +24,8 @@ only its node_modules, so neither the tarballs nor pnpm end up in the final imag
 Dependency manifests and their install come before the sources, so a source-only
 change reuses the dependency layers of every stage. Labels are not in the text: the
 build passes them (--label), so the fingerprint of the text does not depend on itself.
-The context is the one _product.stage_context writes. Secrets (ids `npmrc`, `ca`)
-are BuildKit secret mounts, read only by the install steps, never stored in a layer.
+The context is the one _product.stage_context writes. Secrets are read only by the
+install steps, never stored in a layer.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,12 +34,64 @@ __metaclass__ = type
 
 import json
 
-SECRET_IDS = ("npmrc", "ca")
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
+    AUTH_DIR, PNPM_STORE, PNPM_STORE_CACHE_ID, SECRET_CA, SECRET_IDS, SECRET_NPMRC, UID)
+
 # Where the Next.js standalone server of /app/<kind> may land in .next/standalone,
 # depending on the tracing root the product's next.config chooses.
 STANDALONE_OUT = "/tmp/bytelyst-standalone"
 PNPM_FLAGS = ("--ignore-workspace", "--ignore-pnpmfile", "--no-frozen-lockfile", "--config.node-linker=hoisted")
 
+
+# Steps both image types share ---------------------------------------------------------------
+
+def secret_mounts(uid):
+    """The RUN flags that expose the optional secrets to one step (readable by uid), and the
+    tmpfs the token's npmrc is written to. An absent secret is simply not mounted."""
+    flags = ["--mount=type=secret,id=%s,uid=%s,mode=0400" % (secret_id, uid) for secret_id in SECRET_IDS]
+    flags.append("--mount=type=tmpfs,target=%s" % (AUTH_DIR % uid))
+    return " ".join(flags)
+
+
+def store_mount(uid):
+    """The pnpm store as a BuildKit cache mount, one per uid (it must be writable by the step's user)."""
+    return "--mount=type=cache,id=%s,target=%s,uid=%s,gid=%s" % (PNPM_STORE_CACHE_ID % uid, PNPM_STORE, uid, uid)
+
+
+def store_flags():
+    """pnpm options that keep the store, its metadata cache and its state in the cache mount
+    (by default they live under the user's home, where they would land in the layer)."""
+    return ["--config.store-dir=%s" % PNPM_STORE, "--config.cache-dir=%s/.cache" % PNPM_STORE,
+            "--config.state-dir=%s/.state" % PNPM_STORE]
+
+
+# Shell run before every step that reaches the registry: the CA bundle and the token come only
+# from secret mounts. The `npmrc` secret holds `_authToken=<token>`; npm refuses a token not
+# scoped to a registry, so the step writes `//<registry>/:_authToken=<token>` for the registry
+# npm is configured with to the tmpfs, which no layer keeps. npm writes no debug log or update
+# check under the home directory (they would stay in the layer).
+def secret_env(uid):
+    """Shell that points node, npm and pnpm at the mounted secrets (see secret_mounts(uid)), when given."""
+    auth = AUTH_DIR % uid
+    return (
+        "export npm_config_logs_max=0 npm_config_update_notifier=false; "
+        "if [ -f /run/secrets/%(ca)s ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/%(ca)s "
+        "npm_config_cafile=/run/secrets/%(ca)s; fi; "
+        "if [ -f /run/secrets/%(token)s ]; then reg=$(npm config get registry); "
+        "printf '%%s:_authToken=%%s\\n' \"${reg#*:}\" \"$(sed -n 's/^_authToken=//p' /run/secrets/%(token)s)\" > %(auth)s/npmrc; "
+        "export NPM_CONFIG_USERCONFIG=%(auth)s/npmrc; fi"
+    ) % {"ca": SECRET_CA, "token": SECRET_NPMRC, "auth": auth}
+
+
+def pnpm_setup_step(pnpm_version):
+    """Install pnpm (as root, with npm) when the image lacks that version; npm's cache stays in a cache mount."""
+    return ("RUN --mount=type=cache,target=/root/.npm %s \\\n"
+            "    set -e; %s; if [ \"$(pnpm --version 2>/dev/null)\" != \"%s\" ]; then "
+            "npm install -g --no-fund --no-audit pnpm@%s; fi; pnpm --version"
+            % (secret_mounts("0"), secret_env("0"), pnpm_version, pnpm_version))
+
+
+# The product image's stages -----------------------------------------------------------------
 
 class DockerfileSpec(object):
     """Everything the text depends on.
@@ -42,7 +100,7 @@ class DockerfileSpec(object):
     builder_image / final_image: pinned refs (image id or digest). install_builder /
     install_final: whether each stage has anything to install. output_dir: what the
     final stage copies (non-Next). start: argv. pnpm_version: tarball mode installs pnpm
-    when the runtime image lacks it.
+    when the runtime image lacks that version.
     """
 
     def __init__(self, mode, kind, builder_image, final_image, start, port, health_path="/health",
@@ -67,36 +125,13 @@ class DockerfileSpec(object):
         return "/app/" + self.kind
 
 
-def secret_mounts(uid):
-    """The RUN flags that expose the optional secrets and the pnpm store cache to one step."""
-    flags = ["--mount=type=cache,id=bytelyst-pnpm-store-%s,target=/tmp/pnpm-store,uid=%s,gid=%s" % (uid, uid, uid)]
-    for secret_id in SECRET_IDS:
-        flags.append("--mount=type=secret,id=%s,uid=%s,mode=0400" % (secret_id, uid))
-    return " ".join(flags)
-
-
-def secret_env():
-    """Shell that points node and pnpm at the mounted secrets, when they were given."""
-    return ("if [ -f /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi; "
-            "if [ -f /run/secrets/npmrc ]; then export NPM_CONFIG_USERCONFIG=/run/secrets/npmrc; fi")
-
-
 def install_step(prod, uid, auto_install_peers):
-    # The store and pnpm's metadata cache and state (by default under the user's home, where
-    # they would land in the image's layer: 7.8 MB per sample backend) live in the cache mount.
-    flags = list(PNPM_FLAGS) + ["--config.store-dir=/tmp/pnpm-store",
-                                "--config.cache-dir=/tmp/pnpm-store/.cache",
-                                "--config.state-dir=/tmp/pnpm-store/.state",
-                                "--config.auto-install-peers=%s" % ("true" if auto_install_peers else "false")]
+    flags = list(PNPM_FLAGS) + store_flags() + [
+        "--config.auto-install-peers=%s" % ("true" if auto_install_peers else "false")]
     if prod:
         flags.insert(0, "--prod")
-    return "RUN %s \\\n    set -e; %s; pnpm install %s" % (secret_mounts(uid), secret_env(), " ".join(flags))
-
-
-def pnpm_step(spec, uid):
-    """mode=tarball: the runtime image (node:22-slim) has npm but no pnpm."""
-    return ("RUN %s \\\n    set -e; %s; command -v pnpm >/dev/null || npm install -g --no-fund --no-audit pnpm@%s"
-            % (secret_mounts(uid), secret_env(), spec.pnpm_version))
+    return "RUN %s %s \\\n    set -e; %s; pnpm install %s" % (
+        store_mount(uid), secret_mounts(uid), secret_env(uid), " ".join(flags))
 
 
 # The probe Docker runs every interval, in the container. bash (Debian's node:22-slim has it)
@@ -150,10 +185,10 @@ def standalone_step(spec):
 
 def builder_stage(spec):
     # mode=base: the dev base runs as node and owns /app; mode=tarball: the runtime image's user.
-    uid = "1000" if spec.mode == "base" else "0"
+    uid = UID if spec.mode == "base" else "0"
     lines = ["FROM %s AS builder" % spec.builder_image]
     if spec.mode == "tarball":
-        lines += ["USER root", pnpm_step(spec, uid)]
+        lines += ["USER root", pnpm_setup_step(spec.pnpm_version)]
     lines.append("WORKDIR %s" % spec.workdir)
     if spec.kind == "web":
         lines.append("ENV NEXT_TELEMETRY_DISABLED=1")
@@ -176,10 +211,10 @@ def deps_stage(spec):
     """mode=tarball: install the production dependencies (the vendored tarballs among them) in a
     stage of their own, on the runtime image, as node in /app/<kind>; the final stage copies
     node_modules only, so no tarball and no pnpm reach the final image."""
-    lines = ["FROM %s AS deps" % spec.final_image, "USER root", pnpm_step(spec, "0"),
+    lines = ["FROM %s AS deps" % spec.final_image, "USER root", pnpm_setup_step(spec.pnpm_version),
              "RUN install -d -o 1000 -g 1000 %s" % spec.workdir, "USER node", "WORKDIR %s" % spec.workdir]
     lines += _manifest_copy(spec, "runtime", "--chown=node:node ")
-    lines.append(install_step(True, "1000", auto_install_peers=True))
+    lines.append(install_step(True, UID, auto_install_peers=True))
     return lines
 
 
@@ -195,7 +230,7 @@ def final_stage(spec):
         if uses_deps_stage(spec):
             lines.append("COPY --from=deps --chown=node:node %s/node_modules ./node_modules" % spec.workdir)
         elif spec.install_final:
-            lines.append(install_step(True, "1000", auto_install_peers=spec.mode == "tarball"))
+            lines.append(install_step(True, UID, auto_install_peers=spec.mode == "tarball"))
         lines.append("COPY --from=builder --chown=node:node %s/%s ./%s" % (spec.workdir, spec.output_dir, spec.output_dir))
     env = ["NODE_ENV=production", "PORT=%d" % spec.port, "HOST=0.0.0.0"]
     if spec.kind == "web":

@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fingerprints: digests of what a build reads, and why they changed. PRIVATE to the collection.
 
-The first half is generic (digests of files, trees and JSON data, and their differences)
-so any module can say "these inputs are the ones I saw last time". The second half
+The one place the build side computes digests. The first half is generic (digests of
+files, trees, JSON data and labelled parts, and their differences) so any module can say
+"these inputs are the ones I saw last time": tarballs (workspace_pack), base images
+(digest_json of their inputs), product images (InputDigest over their sources). The second half
 describes a workspace package's inputs: its files (a superset of what pnpm packs: every
 file of the package directory except node_modules), its pnpm lockfile entries, the
 workspace-wide inputs every build reads, the tools, and the fingerprints of the
@@ -20,29 +22,62 @@ import hashlib
 import json
 import os
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
-
 FORMAT = 1
 SKIP_DIRS = ("node_modules", ".git")
 SKIP_FILES = (".DS_Store",)
 MAX_LISTED = 5
 
 
+CHUNK = 1024 * 1024
+
+
 def digest_bytes(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def digest_file(path, chunk=1024 * 1024):
+def sha256_file(path, chunk=CHUNK):
+    """sha256 (hex) of a file's content, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digest_file(path, chunk=CHUNK):
     """sha256 of a file's content; of its target for a symlink (never followed)."""
     if os.path.islink(path):
         return digest_bytes(("symlink:" + os.readlink(path)).encode("utf-8"))
-    return _manifest.sha256_file(path, chunk)
+    return sha256_file(path, chunk)
 
 
 def digest_json(data):
     """sha256 of data in canonical JSON (sorted keys, no spaces): equal data, equal digest."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return digest_bytes(text.encode("utf-8"))
+
+
+class InputDigest(object):
+    """One sha256 over labelled parts. Each part goes in as `label NUL length NUL data`, so
+    no two different sequences of parts (a file renamed, content moved between files) give
+    the same digest."""
+
+    def __init__(self):
+        self._hash = hashlib.sha256()
+
+    def add(self, label, data):
+        self._hash.update(("%s\0%d\0" % (label, len(data))).encode("utf-8"))
+        self._hash.update(data)
+
+    def add_file(self, label, path):
+        with open(path, "rb") as handle:
+            self.add(label, handle.read())
+
+    def add_json(self, label, data):
+        self.add(label, json.dumps(data, sort_keys=True).encode("utf-8"))
+
+    def hexdigest(self):
+        return self._hash.hexdigest()
 
 
 def tree_digests(root, skip_dirs=SKIP_DIRS, skip_paths=(), skip_files=SKIP_FILES):

@@ -29,23 +29,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import json
 import os
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
+from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import sha256_file
 
 MANIFEST_NAME = "bytelyst-manifest.json"
 FORMAT = 1
 TARGETS = ("backend", "web")
-
-
-def sha256_file(path, chunk=1024 * 1024):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def manifest_path(location):
@@ -107,10 +100,4 @@ def packages_for(manifest, target):
 def write(directory, packages, order, package_filter):
     """Write the manifest atomically into directory; return its path."""
     data = {"format": FORMAT, "filter": package_filter, "packages": packages, "order": list(order)}
-    path = os.path.join(directory, MANIFEST_NAME)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.rename(tmp, path)
-    return path
+    return write_atomic(os.path.join(directory, MANIFEST_NAME), json.dumps(data, indent=2, sort_keys=True) + "\n")

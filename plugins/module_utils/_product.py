@@ -24,17 +24,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import hashlib
 import json
 import os
 import shutil
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import SCOPE
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEP_FIELDS, RUNTIME_DEP_FIELDS, SCOPE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import InputDigest
 
 KINDS = ("backend", "web")
 MODES = ("base", "tarball")
-DEP_FIELDS = ("dependencies", "devDependencies", "optionalDependencies")
 # Never part of the sources: installed or built inside the image, or host-only.
 SKIP_DIRS = frozenset(("node_modules", "dist", ".next", ".turbo", "vendor", ".git", "coverage", ".pnpm-store"))
 SKIP_FILES = frozenset(("package.json", ".pnpmfile.cjs", "pnpm-lock.yaml", "pnpm-workspace.yaml",
@@ -197,7 +196,7 @@ def tarball_closure(manifest, names):
 
 
 def has_dependencies(package, prod):
-    fields = ("dependencies", "optionalDependencies") if prod else DEP_FIELDS
+    fields = RUNTIME_DEP_FIELDS if prod else DEP_FIELDS
     return any(package.get(f) for f in fields)
 
 
@@ -207,20 +206,13 @@ def dumps(data):
 
 def fingerprint(product, files, dockerfile, extra):
     """sha256 over the sources, the lockfile, both rewritten manifests (in extra) and the Dockerfile."""
-    digest = hashlib.sha256()
-
-    def feed(label, data):
-        digest.update(("%s\0%d\0" % (label, len(data))).encode("utf-8"))
-        digest.update(data)
-
+    digest = InputDigest()
     for rel in files:
-        with open(os.path.join(product.dir, rel), "rb") as handle:
-            feed("source:" + rel, handle.read())
+        digest.add_file("source:" + rel, os.path.join(product.dir, rel))
     if product.lockfile:
-        with open(product.lockfile, "rb") as handle:
-            feed("lockfile", handle.read())
-    feed("dockerfile", dockerfile.encode("utf-8"))
-    feed("inputs", json.dumps(extra, sort_keys=True).encode("utf-8"))
+        digest.add_file("lockfile", product.lockfile)
+    digest.add("dockerfile", dockerfile.encode("utf-8"))
+    digest.add_json("inputs", extra)
     return digest.hexdigest()
 
 

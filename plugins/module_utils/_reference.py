@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Image references: parsing and validation. PRIVATE to the collection.
 
-A reference is ``registry[:port]/path/name[:tag][@sha256:<hex>]``. The registry
-part must be written out: a name without one would silently mean a public
-registry, and pushing somewhere the user did not name is the one mistake a push
-module must never make.
+The one parser of image references on the build side: tags, base and runtime images,
+pushes. A reference is ``registry[:port]/path/name[:tag][@sha256:<hex>]``. For a push
+the registry part must be written out (`parse` requires it by default): a name without
+one would silently mean a public registry, and pushing somewhere the user did not name
+is the one mistake a push module must never make. Images on the local engine may have
+no registry part (`require_registry=False`, or `split`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,8 +40,8 @@ class Reference(object):
 
     @property
     def name(self):
-        """registry/repository, as the engine names it."""
-        return "%s/%s" % (self.registry, self.repository)
+        """registry/repository (or the repository alone when no registry is named), as the engine names it."""
+        return "%s/%s" % (self.registry, self.repository) if self.registry else self.repository
 
     def with_tag(self, tag):
         return "%s:%s" % (self.name, tag)
@@ -114,3 +116,36 @@ def parse(text, what="image reference", require_registry=True):
             hint="Use lowercase letters, digits and single separators ('.', '_', '__', '-') between '/'-separated parts.",
         )
     return Reference(registry, path, tag, digest)
+
+
+def split(text, what="image reference"):
+    """(name, tag, digest) of a reference to an image on the engine; the registry is optional,
+    name includes it when given: 'reg:5000/a/b:1.0@sha256:..' -> ('reg:5000/a/b', '1.0', 'sha256:..')."""
+    ref = parse(text, what, require_registry=False)
+    return ref.name, ref.tag, ref.digest
+
+
+# The engine lists images of the default registry without its prefix (RepoDigests: node@sha256:..).
+_DEFAULT_REGISTRY_PREFIXES = ("docker.io/library/", "docker.io/", "index.docker.io/library/", "index.docker.io/")
+
+
+def familiar(name):
+    """A repository name as the engine lists it (the default registry's prefix dropped)."""
+    for prefix in _DEFAULT_REGISTRY_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def repo_digest(repo_digests, name):
+    """'<name>@sha256:..' from an image's RepoDigests when it has a digest in repository name
+    (it was pushed there or pulled from there), else None."""
+    for entry in repo_digests or []:
+        found, dummy, digest = entry.partition("@")  # the engine's own digest, taken as it is
+        try:
+            found = split(found, "repo digest")[0]
+        except DeployError:  # '<none>@<none>' and the like: not a digest of anything
+            continue
+        if digest and familiar(found) == familiar(name):
+            return "%s@%s" % (name, digest)
+    return None

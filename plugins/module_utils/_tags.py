@@ -29,10 +29,10 @@ __metaclass__ = type
 import datetime
 import re
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _reference
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import FINGERPRINT_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-
-FINGERPRINT_LABEL = "dev.bytelyst.fingerprint"
 
 # semver.org 2.0.0, without a leading "v".
 SEMVER = re.compile(
@@ -141,11 +141,9 @@ def check_version(client, ref, fingerprint, force=False):
 
 
 def split_ref(ref):
-    """("repo", "tag") of "repo:tag" (a registry port is not a tag)."""
-    repo, sep, tag = ref.rpartition(":")
-    if not sep or "/" in tag:
-        return ref, "latest"
-    return repo, tag
+    """("repo", "tag") of "repo:tag" (a registry port is not a tag; no tag means latest)."""
+    name, tag, dummy = _reference.split(ref)
+    return name, tag or "latest"
 
 
 def apply_tags(client, image_id, refs):

@@ -16,6 +16,9 @@ __metaclass__ = type
 
 import hashlib
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
+    BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, FLAVOUR_LABEL, KIND_LABEL, MODE_LABEL, OCI_VERSION_LABEL,
+    PRODUCT_LABEL)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
     DockerException, NotFound, engine_client, image_or_none,
 )
@@ -133,7 +136,7 @@ def matches(image, labels=None, products=None, repositories=None):
     for key, value in labels or []:
         if key not in found or (value is not None and found[key] != value):
             return False
-    if products and found.get("dev.bytelyst.product") not in products:
+    if products and found.get(PRODUCT_LABEL) not in products:
         return False
     if repositories and not any(t.startswith(p) for t in tags_of(image) for p in repositories):
         return False
@@ -157,20 +160,20 @@ def select(images, labels=None, products=None, repositories=None, include_untagg
 def describe(image):
     """What an image is for: product, kind, mode, and which base it runs on."""
     found = labels_of(image)
-    product = found.get("dev.bytelyst.product")
+    product = found.get(PRODUCT_LABEL)
     if product:
-        role, base, base_version = "product", found.get("dev.bytelyst.base.ref"), found.get("dev.bytelyst.base.version")
-    elif found.get("dev.bytelyst.base.flavour"):
+        role, base, base_version = "product", found.get(BASE_REF_LABEL), found.get(BASE_VERSION_LABEL)
+    elif found.get(FLAVOUR_LABEL):
         role, base, base_version = "base", found.get("org.opencontainers.image.base.name"), None
     else:
         role, base, base_version = "other", None, None
     tags = tags_of(image)
     return dict(
         ref=tags[0] if tags else image["Id"][len("sha256:"):][:12], tags=tags, id=image["Id"], role=role,
-        product=product, kind=found.get("dev.bytelyst.kind"), mode=found.get("dev.bytelyst.mode"),
-        flavour=found.get("dev.bytelyst.base.flavour") if role == "base" else None,
-        version=found.get("org.opencontainers.image.version"), base=base, base_version=base_version,
-        base_digest=found.get("dev.bytelyst.base.digest"),
+        product=product, kind=found.get(KIND_LABEL), mode=found.get(MODE_LABEL),
+        flavour=found.get(FLAVOUR_LABEL) if role == "base" else None,
+        version=found.get(OCI_VERSION_LABEL), base=base, base_version=base_version,
+        base_digest=found.get(BASE_DIGEST_LABEL),
     )
 
 

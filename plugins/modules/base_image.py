@@ -172,6 +172,12 @@ tags:
   type: list
   elements: str
   sample: [bytelyst-common-base-backend:1.2.0, bytelyst-common-base-backend:20261127]
+tag_names:
+  description: The same tags without the repository (RV(name)), in the same order, for M(bytelyst.deploy.image_push).
+  returned: success
+  type: list
+  elements: str
+  sample: ["1.2.0", "20261127"]
 moved_tags:
   description: The tags created or moved in this run.
   returned: success
@@ -217,23 +223,20 @@ dockerfile:
   type: str
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import ensure
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
-    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client,
-)
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
 
 
 def main():
     argument_spec = dict(
         manifest=dict(type="path", required=True),
         flavour=dict(type="str", required=True, choices=["backend", "web", "dev"]),
-        runtime_image=dict(type="str", default="node:22-slim"),
-        pnpm_version=dict(type="str", default="10.6.5"),
+        runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
+        pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         name=dict(type="str"),
         version=dict(type="str", required=True),
         registry=dict(type="str"),
@@ -248,16 +251,7 @@ def main():
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
-    try:
-        client = engine_client(module.params["docker_host"])
-        result = ensure(client, dict(module.params), check_mode=module.check_mode)
-    except DeployError as err:
-        module.fail_json(msg=str(err), **err.result())
-    except Exception as exc:  # an engine error we did not foresee: say where, keep the trace
-        module.fail_json(msg="base_image failed unexpectedly: %s" % exc, exception=traceback.format_exc())
-    module.exit_json(**result)
+    run_module(module, ensure, "base_image")
 
 
 if __name__ == "__main__":

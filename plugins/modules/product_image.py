@@ -107,7 +107,7 @@ options:
     type: int
     default: 90
   pnpm_version:
-    description: pnpm installed in O(mode=tarball) when the runtime image has none.
+    description: pnpm installed in O(mode=tarball) when the runtime image has another version or none.
     type: str
     default: 10.6.5
   labels:
@@ -142,15 +142,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+name:
+  description: The repository the tags belong to (registry prefix included).
+  returned: success
+  type: str
+  sample: registry.example.com/bytelyst/notes-backend
 image_id:
   description: Id of the image the version tag points at (empty in check mode when nothing was built yet).
   returned: success
   type: str
 tags:
-  description: Every tag of this build (version, revision, latest when promoted).
+  description: Every tag of this build (version, revision, latest when promoted), as full references.
   returned: success
   type: list
   elements: str
+tag_names:
+  description: The same tags without the repository (RV(name)), in the same order, for M(bytelyst.deploy.image_push).
+  returned: success
+  type: list
+  elements: str
+  sample: ["1.4.0", "a1b2c3d"]
 size:
   description: Size of the image in bytes.
   returned: success
@@ -185,205 +196,12 @@ verify:
   type: dict
 """
 
-import json
-import os
-import shutil
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _product
-from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build
-from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
-from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import repo_digest, split_ref
-from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
-    PROVIDES_LABEL, bytelyst_requirements, check_command, check_payload, parse_answer, third_party_ranges, verdict)
-from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
-from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS, engine_client, image_or_none
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
-from ansible_collections.bytelyst.deploy.plugins.module_utils._tags import (
-    apply_tags, check_version, image_ref, plan_tags, remove_tag, validate_name, validate_semver)
-from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import image_user, require_non_root, wait_http
-
-
-def git_revision(path):
-    """Short sha of the last commit that changed path, when path is in a git repository with no
-    uncommitted change below it. (Not HEAD: a commit elsewhere in a monorepo must not make
-    an unchanged product look new.)"""
-    head = run(Command(["git", "-C", path, "log", "-1", "--format=%h", "--", "."]), check=False)
-    if head.rc != 0 or not head.stdout.strip():
-        return None
-    dirty = run(Command(["git", "-C", path, "status", "--porcelain", "--", "."]), check=False)
-    return None if dirty.rc != 0 or dirty.stdout.strip() else head.stdout.strip()
-
-
-def require_image(client, ref, option):
-    if not ref:
-        raise DeployError("%s is required with this mode." % option)
-    image = image_or_none(client, ref)
-    if image is None:
-        raise DeployError("The %s %s is not on this Docker engine." % (option, ref),
-                          hint="Build it first (bytelyst.deploy.base_image), pull it, or fix the reference.")
-    return image
-
-
-def digest_of(image, ref):
-    """The base's registry digest in the repository ref names (repo@sha256:...), or its image id
-    when it was never pushed there. The same image pushed to another namespace or registry has
-    digests there too; those name copies this product was not built from, which may go away."""
-    return repo_digest(image.attrs, split_ref(ref)[0]) or image.id
-
-
-def compat_check(cli, ref, payload, what, name=None):
-    """Run the check in a throwaway container of ref; name is what the verdict calls the provider."""
-    answer = parse_answer(run(check_command(cli, ref, payload), what="compatibility check in %s" % ref).stdout, ref)
-    provides, satisfied = verdict(answer, name or ref, what)
-    return provides, satisfied, answer["checks"]
-
-
-def prepare(p, client, cli):
-    """Everything short of building: read, check, rewrite, render, fingerprint. Returns a plan dict."""
-    product = _product.load(p["product_dir"], p["kind"])
-    version = validate_semver(p["version"] or product.version)
-    name = validate_name(p["name"] or "%s-%s" % (product.name, p["kind"]))
-    manifest = _manifest.load(p["manifest"]) if p["manifest"] else None
-    if p["mode"] == "tarball" and manifest is None:
-        raise DeployError("manifest is required with mode=tarball.",
-                          hint="Point manifest at the output of bytelyst.deploy.workspace_pack.")
-    ws_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
-    reqs = bytelyst_requirements(product.package, ws_versions)
-    pkg = product.package
-    inputs = {"mode": p["mode"], "kind": p["kind"], "port": p["port"]}
-    vendor_files = []
-    if p["mode"] == "base":
-        base = require_image(client, p["base_image"], "base_image")
-        dev = require_image(client, p["dev_base_image"], "dev_base_image")
-        provides, sat_final, checks = compat_check(cli, p["base_image"], check_payload(
-            reqs, third_party_ranges(pkg, ("dependencies", "optionalDependencies")), fallback=_provides_label(base)), "base image")
-        dummy, sat_builder, dev_checks = compat_check(cli, p["dev_base_image"], check_payload(
-            reqs, third_party_ranges(pkg, _product.DEP_FIELDS), fallback=_provides_label(dev)), "dev base image")
-        # A runtime dependency the final base does not satisfy is installed in the builder too,
-        # so what the build resolves (and Next.js traces) is what the final image runs.
-        runtime_deps = set(third_party_ranges(pkg, ("dependencies", "optionalDependencies")))
-        sat_builder = set(n for n in sat_builder if n not in runtime_deps or n in sat_final)
-        builder_pkg = _product.rewrite_for_base(pkg, sat_builder)
-        runtime_pkg = _product.rewrite_for_base(pkg, sat_final, prod=True)
-        on, builder_ref = base, p["dev_base_image"]
-        base_version = _labels(base).get("org.opencontainers.image.version") or (provides or {}).get("version")
-        inputs.update(base_id=base.id, dev_id=dev.id)
-    else:
-        runtime = require_image(client, p["runtime_image"], "runtime_image")
-        names = _product.tarball_closure(manifest, [req[0] for req in reqs])
-        _manifest.verify(manifest, names)
-        versions = dict((n, manifest["packages"][n]["version"]) for n in names)
-        provides, dummy, checks = compat_check(cli, p["runtime_image"], check_payload(
-            reqs, provides={"packages": versions, "third_party": {}}), "tarball manifest", name=manifest["path"])
-        dev_checks = []
-        vendor = dict((n, os.path.basename(_manifest.tarball_path(manifest, n))) for n in names)
-        vendor_files = [_manifest.tarball_path(manifest, n) for n in names]
-        builder_pkg = _product.rewrite_for_tarball(pkg, vendor)
-        runtime_pkg = _product.rewrite_for_tarball(pkg, vendor, prod=True)
-        on, builder_ref, base_version = runtime, p["runtime_image"], None
-        inputs.update(runtime_id=runtime.id, tarballs=dict((n, manifest["packages"][n]["sha256"]) for n in names))
-    final_ref = p["base_image"] if p["mode"] == "base" else p["runtime_image"]
-    spec = DockerfileSpec(
-        p["mode"], p["kind"], builder_ref, final_ref, product.start_command(), p["port"],
-        p["health_path"] or product.default_health_path(), next_standalone=product.next,
-        output_dir=product.output_dir(), install_builder=_product.has_dependencies(builder_pkg, False),
-        install_final=_product.has_dependencies(runtime_pkg, True), pnpm_version=p["pnpm_version"],
-        vendor=p["mode"] == "tarball")
-    dockerfile = render(spec)
-    files = _product.source_files(product.dir)
-    inputs.update(builder_package=builder_pkg, runtime_package=runtime_pkg)
-    fingerprint = _product.fingerprint(product, files, dockerfile, inputs)
-    revision = p["revision"] or git_revision(product.dir)
-    tags = plan_tags(name, version, p["registry"], date=None, promote=p["promote"])
-    refs = [tags.version] + ([image_ref(name, revision, p["registry"])] if revision else []) + (
-        [tags.latest] if tags.latest else [])
-    return dict(product=product, name=name, version=version, revision=revision, fingerprint=fingerprint,
-                dockerfile=dockerfile, files=files, on=on, base_ref=final_ref, base_version=base_version,
-                builder_pkg=builder_pkg, runtime_pkg=runtime_pkg, vendor_files=vendor_files, refs=refs,
-                spec=spec, checks=checks + dev_checks, provides=provides)
-
-
-def _labels(image):
-    return (image.attrs.get("Config") or {}).get("Labels") or {}
-
-
-def _provides_label(image):
-    try:
-        return json.loads(_labels(image).get(PROVIDES_LABEL) or "null")
-    except ValueError:
-        return None
-
-
-def labels_for(plan, p):
-    on = plan["on"]
-    labels = {
-        "org.opencontainers.image.title": plan["name"],
-        "org.opencontainers.image.version": plan["version"],
-        "org.opencontainers.image.revision": plan["revision"] or "",
-        "org.opencontainers.image.base.name": plan["base_ref"],
-        "org.opencontainers.image.base.digest": digest_of(on, plan["base_ref"]),
-        "dev.bytelyst.base.ref": plan["base_ref"],
-        "dev.bytelyst.base.version": plan["base_version"] or "",
-        "dev.bytelyst.base.digest": digest_of(on, plan["base_ref"]),
-        "dev.bytelyst.fingerprint": plan["fingerprint"],
-        "dev.bytelyst.product": plan["product"].name,
-        "dev.bytelyst.kind": p["kind"],
-        "dev.bytelyst.mode": p["mode"],
-    }
-    for key, value in (p["labels"] or {}).items():
-        labels.setdefault(key, str(value))
-    return labels
-
-
-def check_layers(client, image_id, on):
-    """The new image's layer chain must start with the whole chain of the image it is built on."""
-    layers = (client.images.get(image_id).attrs.get("RootFS") or {}).get("Layers") or []
-    base_layers = (on.attrs.get("RootFS") or {}).get("Layers") or []
-    if layers[:len(base_layers)] != base_layers:
-        raise DeployError("The built image does not start with the layers of %s (the base moved during the build?)."
-                          % on.id, hint="Run again; pin the base by version tag.")
-
-
-def build_and_tag(p, plan, client, cli, secrets_dir):
-    secrets, redact = {}, []
-    if p["ca_bundle"]:
-        secrets["ca"] = p["ca_bundle"]
-    if p["npm_token"]:
-        path = os.path.join(secrets_dir, "npmrc")
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
-            handle.write("_authToken=%s\n" % p["npm_token"])
-        secrets["npmrc"] = path
-        redact.append(p["npm_token"])
-    context = os.path.join(secrets_dir, "context")
-    os.makedirs(context)
-    _product.stage_context(plan["product"], plan["files"], context, {
-        "builder.json": plan["builder_pkg"], "runtime.json": plan["runtime_pkg"]}, plan["vendor_files"])
-    temp_ref = image_ref(plan["name"], "build-" + plan["fingerprint"][:12])
-    result = build(cli, BuildSpec(plan["dockerfile"], context, temp_ref, secrets=secrets,
-                                  labels=labels_for(plan, p), redact=redact),
-                   what="build of %s %s" % (plan["product"].name, p["kind"]))
-    try:
-        check_layers(client, result.image_id, plan["on"])
-        require_non_root(temp_ref, image_user(client, result.image_id), None)
-        health = None
-        if p["verify"]:
-            health = wait_http(client, result.image_id, plan["spec"].port, plan["spec"].health_path,
-                               timeout=p["verify_timeout"])
-        moved = apply_tags(client, result.image_id, plan["refs"])
-    except Exception:
-        remove_tag(client, temp_ref)
-        try:
-            client.images.remove(result.image_id, noprune=False)
-        except Exception:  # still used by another tag or container: leave it
-            pass
-        raise
-    remove_tag(client, temp_ref)
-    return result.image_id, moved, health
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
+from ansible_collections.bytelyst.deploy.plugins.module_utils._product_image import ensure
 
 
 def main():
@@ -393,7 +211,7 @@ def main():
         mode=dict(type="str", default="base", choices=["base", "tarball"]),
         base_image=dict(type="str"),
         dev_base_image=dict(type="str"),
-        runtime_image=dict(type="str", default="node:22-slim"),
+        runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
         manifest=dict(type="path"),
         name=dict(type="str"),
         version=dict(type="str"),
@@ -407,53 +225,13 @@ def main():
         ca_bundle=dict(type="path"),
         verify=dict(type="bool", default=True),
         verify_timeout=dict(type="int", default=90),
-        pnpm_version=dict(type="str", default="10.6.5"),
+        pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         labels=dict(type="dict", default={}),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("mode", "base", ("base_image", "dev_base_image"))])
-    p = module.params
-    try:
-        client = engine_client(p["docker_host"])
-        cli = find_buildkit_cli(preferred=p["docker_cli"], docker_host=p["docker_host"])
-        plan = prepare(p, client, cli)
-        state = check_version(client, plan["refs"][0], plan["fingerprint"], force=p["force"])
-        existing = state.image_id if state.state == "same" else None
-        missing = [ref for ref in plan["refs"] if existing is None or
-                   getattr(image_or_none(client, ref), "id", None) != existing]
-        result = dict(changed=bool(missing), fingerprint=plan["fingerprint"], tags=plan["refs"],
-                      base_ref=plan["base_ref"], base_digest=digest_of(plan["on"], plan["base_ref"]),
-                      base_version=plan["base_version"], image_id=existing or "", size=0, unique_bytes=0,
-                      plan=dict(mode=p["mode"], kind=p["kind"], name=plan["name"], version=plan["version"],
-                                revision=plan["revision"], build=existing is None, dockerfile=plan["dockerfile"],
-                                builder_package=plan["builder_pkg"], runtime_package=plan["runtime_pkg"],
-                                compatibility=plan["checks"], sources=len(plan["files"])))
-        if module.check_mode or not missing:
-            if existing:
-                _sizes(client, existing, plan["on"], result)
-            module.exit_json(**result)
-        if existing:
-            apply_tags(client, existing, missing)
-            image_id = existing
-        else:
-            work = tempfile.mkdtemp(prefix="bytelyst-product-")
-            try:
-                image_id, dummy, health = build_and_tag(p, plan, client, cli, work)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            result["verify"] = health
-        result["image_id"] = image_id
-        _sizes(client, image_id, plan["on"], result)
-        module.exit_json(**result)
-    except DeployError as err:
-        module.fail_json(msg=str(err), **err.result())
-
-
-def _sizes(client, image_id, on, result):
-    size = client.images.get(image_id).attrs.get("Size") or 0
-    result["size"] = size
-    result["unique_bytes"] = max(0, size - (on.attrs.get("Size") or 0))
+    run_module(module, ensure, "product_image")
 
 
 if __name__ == "__main__":

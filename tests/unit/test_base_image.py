@@ -95,12 +95,13 @@ def test_dockerfile_contract(flavour):
     assert lines[0] == "FROM node:22-slim"
     assert lines[-2:] == ["USER node", "WORKDIR /app"]
     assert "pnpm@10.6.5" in text and "useradd -u 1000" in text
-    assert "--mount=type=secret,id=npm_token" in text and "--mount=type=secret,id=ca_bundle" in text
-    assert "NODE_EXTRA_CA_CERTS=/run/secrets/ca_bundle" in text
-    assert "--mount=type=cache,target=%s" % base.STORE in text
+    # the same secret ids, token handling and pnpm store as a product image's install steps
+    assert "--mount=type=secret,id=npmrc" in text and "--mount=type=secret,id=ca" in text
+    assert "NODE_EXTRA_CA_CERTS=/run/secrets/ca" in text and "/run/secrets/npmrc" in text
+    assert "--mount=type=cache,id=bytelyst-pnpm-store-0,target=/tmp/pnpm-store" in text
     install = [line for line in lines if "pnpm install " in line][0]
-    for option in ("--store-dir ", "--config.cache-dir=", "--config.state-dir="):
-        assert install.split(option, 1)[1].startswith(base.STORE), option  # nothing of pnpm's in the layer
+    for option in ("--config.store-dir=", "--config.cache-dir=", "--config.state-dir="):
+        assert install.split(option, 1)[1].startswith("/tmp/pnpm-store"), option  # nothing of pnpm's in the layer
     assert "pnpm install --config.node-linker=hoisted" in text
     assert ("--prod" in text) == (flavour != "dev")
     assert "ENV NODE_ENV=%s" % ("development" if flavour == "dev" else "production") in text

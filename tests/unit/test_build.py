@@ -111,3 +111,12 @@ def test_root_is_refused(user, uid):
 
 def test_non_root_is_accepted():
     _verify.require_non_root("img", "node", 1000)
+
+
+def test_build_secrets_write_the_token_file_private_and_redact_it(tmp_path):
+    secrets, redact = _build.build_secrets(str(tmp_path), npm_token="tok-123", ca_bundle="/etc/ca.pem")
+    assert secrets == {"npmrc": str(tmp_path / "npmrc"), "ca": "/etc/ca.pem"}
+    assert (tmp_path / "npmrc").read_text() == "_authToken=tok-123\n"
+    assert os.stat(str(tmp_path / "npmrc")).st_mode & 0o777 == 0o600
+    assert redact == ["tok-123"]
+    assert _build.build_secrets(str(tmp_path / "unused")) == ({}, [])

@@ -66,6 +66,9 @@ def test_healthcheck_timings():
 
 def test_secrets_are_mounts_only():
     text = render(spec())
+    # the token's npmrc goes to a tmpfs of the step's own uid (node's, in a product built on a base)
+    assert "--mount=type=tmpfs,target=/run/bytelyst-auth-1000" in text
+    assert "> /run/bytelyst-auth-1000/npmrc; export NPM_CONFIG_USERCONFIG=/run/bytelyst-auth-1000/npmrc" in text
     assert "--mount=type=secret,id=ca,uid=1000" in text and "--mount=type=secret,id=npmrc,uid=1000" in text
     assert "ARG " not in text and "COPY" not in [line.split()[0] for line in text.splitlines() if "secrets" in line]
 
@@ -143,3 +146,18 @@ def test_plain_node_web_is_like_a_backend():
 def test_render_is_deterministic():
     assert render(spec()) == render(spec())
     assert render(spec()) != render(spec(port=4017))
+
+
+def test_base_and_product_images_install_with_the_same_secrets_token_file_and_store():
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import dockerfile as base_dockerfile
+    base = base_dockerfile("node:22-slim", "backend", "1.0.0", "10.6.5")
+    product = render(spec(mode="tarball", vendor=True))
+    for text in (base, product):
+        mounts = [line for line in text.splitlines() if line.startswith("RUN --mount")]
+        assert mounts and all("--mount=type=secret,id=npmrc,uid=0,mode=0400 --mount=type=secret,id=ca,uid=0,mode=0400 "
+                              "--mount=type=tmpfs,target=/run/bytelyst-auth-0" in line for line in mounts[:1])
+        assert "--mount=type=cache,id=bytelyst-pnpm-store-0,target=/tmp/pnpm-store,uid=0,gid=0" in text
+        # the token file holds `_authToken=<token>`; the step scopes it to the registry on the tmpfs
+        assert "sed -n 's/^_authToken=//p' /run/secrets/npmrc" in text
+        assert "export NPM_CONFIG_USERCONFIG=/run/bytelyst-auth-0/npmrc" in text
+        assert "--config.store-dir=/tmp/pnpm-store --config.cache-dir=/tmp/pnpm-store/.cache" in text

@@ -164,7 +164,7 @@ def test_stage_context_holds_only_what_the_build_copies(notes, tmp_path):
 def test_git_revision_is_the_last_commit_touching_the_product(tmp_path):
     import subprocess
 
-    from ansible_collections.bytelyst.deploy.plugins.modules import product_image
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image as product_image
 
     def git(*args):
         return subprocess.run(["git", "-C", str(tmp_path)] + list(args), check=True, capture_output=True,
@@ -192,12 +192,12 @@ class _Image(object):
 
 
 def test_base_digest_label_names_the_base_in_its_own_repository():
-    from ansible_collections.bytelyst.deploy.plugins.modules import product_image
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image as product_image
     digest = "sha256:" + "d" * 64
     # The same image pushed under two namespaces: the label names the one the product was built on.
     both = _Image(["reg.invalid:5000/other/base-backend@" + digest, "reg.invalid:5000/team/base-backend@" + digest])
-    assert product_image.digest_of(both, "reg.invalid:5000/team/base-backend:1.0.0") == \
+    assert product_image.base_digest(both, "reg.invalid:5000/team/base-backend:1.0.0") == \
         "reg.invalid:5000/team/base-backend@" + digest
     # Pushed elsewhere only, or never: the image id.
-    assert product_image.digest_of(both, "reg.invalid:5000/mine/base-backend:1.0.0") == both.id
-    assert product_image.digest_of(_Image([]), "base-backend:1.0.0") == both.id
+    assert product_image.base_digest(both, "reg.invalid:5000/mine/base-backend:1.0.0") == both.id
+    assert product_image.base_digest(_Image([]), "base-backend:1.0.0") == both.id

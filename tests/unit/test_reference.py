@@ -1,7 +1,7 @@
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
+from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse, repo_digest, split
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -53,3 +53,26 @@ def test_tags_and_digests():
     assert is_digest(DIGEST)
     assert not is_digest("sha256:ABC")
     assert not is_digest(None)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("node:22-slim", ("node", "22-slim", None)),
+    ("bytelyst-test-1/base-dev:1.0.0", ("bytelyst-test-1/base-dev", "1.0.0", None)),
+    ("reg:5000/a/b", ("reg:5000/a/b", None, None)),
+    ("reg:5000/a/b:1.0.0@" + DIGEST, ("reg:5000/a/b", "1.0.0", DIGEST)),
+])
+def test_split_engine_references(text, expected):
+    assert split(text) == expected
+
+
+def test_split_names_the_bad_input():
+    with pytest.raises(DeployError, match="runtime_image 'Node:22' has a malformed repository path"):
+        split("Node:22", "runtime_image")
+
+
+def test_repo_digest_matches_the_named_repository_only():
+    digests = ["<none>@<none>", "other/web@sha256:1", "127.0.0.1:5000/a/web@sha256:2", "node@sha256:3"]
+    assert repo_digest(digests, "127.0.0.1:5000/a/web") == "127.0.0.1:5000/a/web@sha256:2"
+    assert repo_digest(digests, "docker.io/library/node") == "docker.io/library/node@sha256:3"
+    assert repo_digest(digests, "127.0.0.1:5000/a/api") is None
+    assert repo_digest([], "node") is None

@@ -1,0 +1,318 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Product images: plan (read the product, check it against what its base provides, rewrite
+its package.json, render the Dockerfile, fingerprint every input), decide (up to date,
+retag, build or refuse), then `ensure`, which runs the decision: build, check, verify, tag.
+PRIVATE to the collection. The module bytelyst.deploy.product_image is a thin shell over
+`ensure`; the contract with the base image is in docs/base-images.md.
+
+The engine is reached through two seams so the planning runs on fakes in unit tests:
+`client` (a Docker SDK client: images.get, images.list ...) and `compat`, a callable that
+runs the compatibility check in a throwaway container of an image.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import tempfile
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest, _product, _reference, _tags
+from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build, build_secrets
+from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
+from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
+    bytelyst_requirements, check_command, check_payload, parse_answer, third_party_ranges, verdict)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
+    BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, DEP_FIELDS, FINGERPRINT_LABEL, KIND_LABEL, MODE_LABEL,
+    OCI_VERSION_LABEL, PRODUCT_LABEL, PROVIDES_LABEL, RUNTIME_DEP_FIELDS)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
+from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import image_user, require_non_root, wait_http
+
+
+# Reading the engine's answers ---------------------------------------------------------------
+
+def git_revision(path):
+    """Short sha of the last commit that changed path, when path is in a git repository with no
+    uncommitted change below it. (Not HEAD: a commit elsewhere in a monorepo must not make
+    an unchanged product look new.)"""
+    head = run(Command(["git", "-C", path, "log", "-1", "--format=%h", "--", "."]), check=False)
+    if head.rc != 0 or not head.stdout.strip():
+        return None
+    dirty = run(Command(["git", "-C", path, "status", "--porcelain", "--", "."]), check=False)
+    return None if dirty.rc != 0 or dirty.stdout.strip() else head.stdout.strip()
+
+
+def require_image(client, ref, option):
+    if not ref:
+        raise DeployError("%s is required with this mode." % option)
+    image = image_or_none(client, ref)
+    if image is None:
+        raise DeployError("The %s %s is not on this Docker engine." % (option, ref),
+                          hint="Build it first (bytelyst.deploy.base_image), pull it, or fix the reference.")
+    return image
+
+
+def base_digest(image, ref):
+    """The base's registry digest in the repository ref names (repo@sha256:...), or its image id
+    when it was never pushed there. The same image pushed to another namespace or registry has
+    digests there too; those name copies this product was not built from, which may go away."""
+    return _reference.repo_digest(image.attrs.get("RepoDigests"), _reference.split(ref)[0]) or image.id
+
+
+def image_labels(image):
+    return (image.attrs.get("Config") or {}).get("Labels") or {}
+
+
+def provides_label(image):
+    """What a base image says it provides ({package: version}), or None."""
+    try:
+        return json.loads(image_labels(image).get(PROVIDES_LABEL) or "null")
+    except ValueError:
+        return None
+
+
+def engine_compat(cli):
+    """The compatibility check run for real: (ref, payload, what, name) -> (provides, satisfied, checks)."""
+    def check(ref, payload, what, name=None):
+        answer = parse_answer(run(check_command(cli, ref, payload), what="compatibility check in %s" % ref).stdout, ref)
+        provides, satisfied = verdict(answer, name or ref, what)
+        return provides, satisfied, answer["checks"]
+    return check
+
+
+# Planning --------------------------------------------------------------------------------------
+
+class Plan(object):
+    """Everything to build one product image, decided before anything is built.
+
+    built_on: the engine's image the final stage starts from (a base, or the runtime image);
+    base_ref: that image as given; builder_package / runtime_package: the rewritten
+    package.json of each stage; refs: every tag of this build, the version tag first.
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def tag_names(self):
+        return [_tags.split_ref(ref)[1] for ref in self.refs]
+
+
+def _stage_packages_on_base(opts, client, compat, package, requirements):
+    """mode=base: check both bases, and rewrite package.json to what they do not provide."""
+    final_base = require_image(client, opts["base_image"], "base_image")
+    dev_base = require_image(client, opts["dev_base_image"], "dev_base_image")
+    runtime_ranges = third_party_ranges(package, RUNTIME_DEP_FIELDS)
+    provides, final_satisfied, final_checks = compat(opts["base_image"], check_payload(
+        requirements, runtime_ranges, fallback=provides_label(final_base)), "base image")
+    dummy, builder_satisfied, builder_checks = compat(opts["dev_base_image"], check_payload(
+        requirements, third_party_ranges(package, DEP_FIELDS), fallback=provides_label(dev_base)), "dev base image")
+    # A runtime dependency the final base does not satisfy is installed in the builder too,
+    # so what the build resolves (and Next.js traces) is what the final image runs.
+    builder_satisfied = set(n for n in builder_satisfied if n not in runtime_ranges or n in final_satisfied)
+    return dict(
+        built_on=final_base, builder_ref=opts["dev_base_image"], base_ref=opts["base_image"],
+        base_version=image_labels(final_base).get(OCI_VERSION_LABEL) or (provides or {}).get("version"),
+        builder_package=_product.rewrite_for_base(package, builder_satisfied),
+        runtime_package=_product.rewrite_for_base(package, final_satisfied, prod=True),
+        vendor_files=[], compatibility=final_checks + builder_checks, provides=provides,
+        inputs=dict(base_id=final_base.id, dev_id=dev_base.id))
+
+
+def _stage_packages_from_tarballs(opts, client, compat, package, requirements, manifest):
+    """mode=tarball: vendor the @bytelyst/* tarballs the product needs, checked against the manifest."""
+    runtime = require_image(client, opts["runtime_image"], "runtime_image")
+    names = _product.tarball_closure(manifest, [requirement[0] for requirement in requirements])
+    _manifest.verify(manifest, names)
+    versions = dict((n, manifest["packages"][n]["version"]) for n in names)
+    provides, dummy, checks = compat(opts["runtime_image"], check_payload(
+        requirements, provides={"packages": versions, "third_party": {}}), "tarball manifest", name=manifest["path"])
+    vendor = dict((n, os.path.basename(_manifest.tarball_path(manifest, n))) for n in names)
+    return dict(
+        built_on=runtime, builder_ref=opts["runtime_image"], base_ref=opts["runtime_image"], base_version=None,
+        builder_package=_product.rewrite_for_tarball(package, vendor),
+        runtime_package=_product.rewrite_for_tarball(package, vendor, prod=True),
+        vendor_files=[_manifest.tarball_path(manifest, n) for n in names], compatibility=checks, provides=provides,
+        inputs=dict(runtime_id=runtime.id, tarballs=dict((n, manifest["packages"][n]["sha256"]) for n in names)))
+
+
+def plan(opts, client, compat, revision_of=git_revision):
+    """A Plan: read, check, rewrite, render, fingerprint. Nothing is built or tagged.
+
+    opts: the module options; compat: see engine_compat; revision_of(dir): the source revision.
+    """
+    product = _product.load(opts["product_dir"], opts["kind"])
+    version = _tags.validate_semver(opts["version"] or product.version)
+    name = _tags.validate_name(opts["name"] or "%s-%s" % (product.name, opts["kind"]))
+    manifest = _manifest.load(opts["manifest"]) if opts["manifest"] else None
+    if opts["mode"] == "tarball" and manifest is None:
+        raise DeployError("manifest is required with mode=tarball.",
+                          hint="Point manifest at the output of bytelyst.deploy.workspace_pack.")
+    workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
+    requirements = bytelyst_requirements(product.package, workspace_versions)
+    if opts["mode"] == "base":
+        staged = _stage_packages_on_base(opts, client, compat, product.package, requirements)
+    else:
+        staged = _stage_packages_from_tarballs(opts, client, compat, product.package, requirements, manifest)
+    spec = DockerfileSpec(
+        opts["mode"], opts["kind"], staged["builder_ref"], staged["base_ref"], product.start_command(), opts["port"],
+        opts["health_path"] or product.default_health_path(), next_standalone=product.next,
+        output_dir=product.output_dir(), install_builder=_product.has_dependencies(staged["builder_package"], False),
+        install_final=_product.has_dependencies(staged["runtime_package"], True), pnpm_version=opts["pnpm_version"],
+        vendor=opts["mode"] == "tarball")
+    dockerfile = render(spec)
+    files = _product.source_files(product.dir)
+    inputs = dict(staged.pop("inputs"), mode=opts["mode"], kind=opts["kind"], port=opts["port"],
+                  builder_package=staged["builder_package"], runtime_package=staged["runtime_package"])
+    revision = opts["revision"] or revision_of(product.dir)
+    tags = _tags.plan_tags(name, version, opts["registry"], date=None, promote=opts["promote"])
+    refs = [tags.version] + ([_tags.image_ref(name, revision, opts["registry"])] if revision else []) + (
+        [tags.latest] if tags.latest else [])
+    return Plan(product=product, mode=opts["mode"], kind=opts["kind"], name=name, version=version,
+                repository=_tags.repository(name, opts["registry"]), revision=revision,
+                fingerprint=_product.fingerprint(product, files, dockerfile, inputs), dockerfile=dockerfile,
+                files=files, spec=spec, refs=refs, **staged)
+
+
+class Decision(object):
+    """What ensure does with a plan: `existing` is the image already holding the plan's
+    fingerprint under the version tag (None: build), `missing` the refs still to point at it."""
+
+    def __init__(self, existing, missing):
+        self.existing = existing
+        self.missing = missing
+
+    @property
+    def build(self):
+        return self.existing is None
+
+    @property
+    def changed(self):
+        return bool(self.missing)
+
+
+def decide(client, the_plan, force=False):
+    """Up to date, retag, or build; a version tag holding other content is refused unless force."""
+    state = _tags.check_version(client, the_plan.refs[0], the_plan.fingerprint, force=force)
+    existing = state.image_id if state.state == "same" else None
+    missing = [ref for ref in the_plan.refs
+               if existing is None or getattr(image_or_none(client, ref), "id", None) != existing]
+    return Decision(existing, missing)
+
+
+def labels(the_plan, extra=None):
+    """The image's labels; extra labels never override the module's own."""
+    digest = base_digest(the_plan.built_on, the_plan.base_ref)
+    out = {
+        "org.opencontainers.image.title": the_plan.name,
+        OCI_VERSION_LABEL: the_plan.version,
+        "org.opencontainers.image.revision": the_plan.revision or "",
+        "org.opencontainers.image.base.name": the_plan.base_ref,
+        "org.opencontainers.image.base.digest": digest,
+        BASE_REF_LABEL: the_plan.base_ref,
+        BASE_VERSION_LABEL: the_plan.base_version or "",
+        BASE_DIGEST_LABEL: digest,
+        FINGERPRINT_LABEL: the_plan.fingerprint,
+        PRODUCT_LABEL: the_plan.product.name,
+        KIND_LABEL: the_plan.kind,
+        MODE_LABEL: the_plan.mode,
+    }
+    for key, value in (extra or {}).items():
+        out.setdefault(key, str(value))
+    return out
+
+
+def result_of(the_plan, decision):
+    """The module result before anything is run."""
+    return dict(
+        changed=decision.changed, fingerprint=the_plan.fingerprint, name=the_plan.repository, tags=the_plan.refs,
+        tag_names=the_plan.tag_names(), base_ref=the_plan.base_ref,
+        base_digest=base_digest(the_plan.built_on, the_plan.base_ref), base_version=the_plan.base_version,
+        image_id=decision.existing or "", size=0, unique_bytes=0,
+        plan=dict(mode=the_plan.mode, kind=the_plan.kind, name=the_plan.name, version=the_plan.version,
+                  revision=the_plan.revision, build=decision.build, dockerfile=the_plan.dockerfile,
+                  builder_package=the_plan.builder_package, runtime_package=the_plan.runtime_package,
+                  compatibility=the_plan.compatibility, sources=len(the_plan.files)))
+
+
+# Running a plan ----------------------------------------------------------------------------
+
+def check_layers(client, image_id, built_on):
+    """The new image's layer chain must start with the whole chain of the image it is built on."""
+    layers = (client.images.get(image_id).attrs.get("RootFS") or {}).get("Layers") or []
+    base_layers = (built_on.attrs.get("RootFS") or {}).get("Layers") or []
+    if layers[:len(base_layers)] != base_layers:
+        raise DeployError("The built image does not start with the layers of %s (the base moved during the build?)."
+                          % built_on.id, hint="Run again; pin the base by version tag.")
+
+
+def build_and_tag(client, cli, opts, the_plan, workdir):
+    """Build under a temporary tag, check and verify, then apply the plan's tags. On any
+    failure the temporary tag and the new image go, so no tag moves. Returns (image_id, health)."""
+    secrets, redact = build_secrets(workdir, opts.get("npm_token"), opts.get("ca_bundle"))
+    context = os.path.join(workdir, "context")
+    os.makedirs(context)
+    _product.stage_context(the_plan.product, the_plan.files, context, {
+        "builder.json": the_plan.builder_package, "runtime.json": the_plan.runtime_package}, the_plan.vendor_files)
+    temp_ref = _tags.image_ref(the_plan.name, "build-" + the_plan.fingerprint[:12])
+    result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,
+                                  labels=labels(the_plan, opts.get("labels")), redact=redact),
+                   what="build of %s %s" % (the_plan.product.name, the_plan.kind))
+    try:
+        check_layers(client, result.image_id, the_plan.built_on)
+        require_non_root(temp_ref, image_user(client, result.image_id), None)
+        health = None
+        if opts["verify"]:
+            health = wait_http(client, result.image_id, the_plan.spec.port, the_plan.spec.health_path,
+                               timeout=opts["verify_timeout"])
+        _tags.apply_tags(client, result.image_id, the_plan.refs)
+    except Exception:
+        _tags.remove_tag(client, temp_ref)
+        try:
+            client.images.remove(result.image_id, noprune=False)
+        except Exception:  # still used by another tag or container: leave it
+            pass
+        raise
+    _tags.remove_tag(client, temp_ref)
+    return result.image_id, health
+
+
+def _sizes(client, image_id, built_on, result):
+    size = client.images.get(image_id).attrs.get("Size") or 0
+    result["size"] = size
+    result["unique_bytes"] = max(0, size - (built_on.attrs.get("Size") or 0))
+
+
+def ensure(client, opts, check_mode=False, cli=None, compat=None):
+    """Make sure the product image for opts exists under its tags; return the module result.
+
+    opts: the module options (product_dir, kind, mode, base_image, dev_base_image, runtime_image,
+    manifest, name, version, revision, registry, port, health_path, promote, force, npm_token,
+    ca_bundle, verify, verify_timeout, pnpm_version, labels, docker_cli, docker_host).
+    """
+    cli = cli or find_buildkit_cli(preferred=opts.get("docker_cli"), docker_host=opts.get("docker_host"))
+    the_plan = plan(opts, client, compat or engine_compat(cli))
+    decision = decide(client, the_plan, force=opts.get("force"))
+    result = result_of(the_plan, decision)
+    if check_mode or not decision.changed:
+        if decision.existing:
+            _sizes(client, decision.existing, the_plan.built_on, result)
+        return result
+    if decision.existing:
+        _tags.apply_tags(client, decision.existing, decision.missing)
+        image_id = decision.existing
+    else:
+        workdir = tempfile.mkdtemp(prefix="bytelyst-product-")
+        try:
+            image_id, result["verify"] = build_and_tag(client, cli, opts, the_plan, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result["image_id"] = image_id
+    _sizes(client, image_id, the_plan.built_on, result)
+    return result

@@ -1,0 +1,230 @@
+"""Unit tests of product image planning and its decisions (_product_image.py) on a fake engine:
+what is built on which base, what an up-to-date image, a changed source, a missing base and
+refused inputs lead to. The real builds are in tests/integration/test_product_image.py."""
+
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
+BASE = "team/base-backend:1.0.0"
+DEV_BASE = "team/base-dev:1.0.0"
+
+
+class FakeImage(object):
+    def __init__(self, image_id, labels=None, layers=("sha256:l1",), size=100):
+        self.id = image_id
+        self.attrs = {"Config": {"Labels": dict(labels or {})}, "RepoDigests": [], "Size": size,
+                      "RootFS": {"Layers": list(layers)}}
+        self.engine = None
+
+    def tag(self, repository, tag):
+        self.engine.refs["%s:%s" % (repository, tag)] = self
+        return True
+
+
+class FakeImages(object):
+    def __init__(self, engine):
+        self.engine = engine
+
+    def get(self, ref):
+        from docker.errors import ImageNotFound
+        for key, image in self.engine.refs.items():
+            if ref in (key, image.id):
+                return image
+        raise ImageNotFound(ref)
+
+
+class FakeEngine(object):
+    """refs: {reference: FakeImage}; what the module sees of the Docker engine."""
+
+    def __init__(self, refs):
+        self.refs = dict(refs)
+        for image in self.refs.values():
+            image.engine = self
+        self.images = FakeImages(self)
+
+    def tags(self):
+        return dict((ref, image.id) for ref, image in self.refs.items())
+
+
+class FakeCompat(object):
+    """The compatibility check: records which image was asked, answers as told."""
+
+    def __init__(self, satisfied=(), error=None):
+        self.satisfied = set(satisfied)
+        self.error = error
+        self.asked = []
+
+    def __call__(self, ref, payload, what, name=None):
+        self.asked.append(ref)
+        if self.error:
+            raise DeployError(self.error)
+        checks = [dict(c, ok=True, valid=True, version="1.0.0") for c in payload["checks"]]
+        return {"version": "1.0.0"}, set(self.satisfied), checks
+
+
+class NoBuilds(object):
+    """A BuildKit client that must never be asked: the decision was not to build."""
+
+    def __getattr__(self, name):
+        raise AssertionError("a build was started (%s)" % name)
+
+
+def bases():
+    return {
+        BASE: FakeImage("sha256:base", {"org.opencontainers.image.version": "1.0.0",
+                                        "dev.bytelyst.base.provides": '{"@bytelyst/config":"2.0.0"}'},
+                        layers=("sha256:l1", "sha256:l2"), size=60),
+        DEV_BASE: FakeImage("sha256:dev", {"org.opencontainers.image.version": "1.0.0"}),
+    }
+
+
+@pytest.fixture
+def notes(tmp_path):
+    target = tmp_path / "notes"
+    shutil.copytree(os.path.join(EXAMPLES, "products", "notes"), str(target),
+                    ignore=shutil.ignore_patterns("node_modules", ".next", "dist"))
+    return str(target)
+
+
+def opts(product_dir, **change):
+    data = dict(product_dir=product_dir, kind="backend", mode="base", base_image=BASE, dev_base_image=DEV_BASE,
+                runtime_image="node:22-slim", manifest=None, name=None, version=None, revision=None, registry=None,
+                port=4016, health_path=None, promote=False, force=False, npm_token=None, ca_bundle=None, verify=True,
+                verify_timeout=90, pnpm_version="10.6.5", labels={}, docker_cli=None, docker_host=None)
+    data.update(change)
+    return data
+
+
+def no_revision(path):
+    return None
+
+
+def test_plan_on_base_keeps_only_what_the_bases_do_not_provide(notes):
+    engine, compat = FakeEngine(bases()), FakeCompat(satisfied=["fastify"])
+    plan = _product_image.plan(opts(notes), engine, compat, revision_of=no_revision)
+    # the final base is asked first, then the dev base
+    assert compat.asked == [BASE, DEV_BASE]
+    assert plan.refs == ["notes-backend:1.4.0"] and plan.tag_names() == ["1.4.0"]
+    assert (plan.base_ref, plan.base_version, plan.built_on.id) == (BASE, "1.0.0", "sha256:base")
+    # @bytelyst/* and the satisfied fastify come from the bases; the dev tools are installed in the builder
+    assert plan.runtime_package.get("dependencies") is None and "devDependencies" not in plan.runtime_package
+    assert plan.builder_package["devDependencies"] == {"@types/node": "22.20.5", "typescript": "5.9.3"}
+    assert plan.dockerfile.splitlines()[1] == "FROM %s AS builder" % DEV_BASE
+    assert "\nFROM %s\n" % BASE in plan.dockerfile
+    assert "pnpm install --prod" not in plan.dockerfile  # nothing left for the final stage to install
+    assert plan.files == ["src/server.ts", "tsconfig.json"]
+
+
+def test_runtime_dependency_the_final_base_lacks_is_installed_in_both_stages(notes):
+    plan = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(satisfied=[]), revision_of=no_revision)
+    assert plan.runtime_package["dependencies"] == {"fastify": "^5.6.0"}
+    assert plan.builder_package["dependencies"] == {"fastify": "^5.6.0"}
+
+
+def test_tags_names_and_labels_with_registry_revision_and_promote(notes):
+    plan = _product_image.plan(opts(notes, registry="reg.invalid:5000/team", promote=True,
+                                    labels={"dev.bytelyst.kind": "forged", "team": "notes"}),
+                               FakeEngine(bases()), FakeCompat(), revision_of=lambda path: "abc1234")
+    assert plan.refs == ["reg.invalid:5000/team/notes-backend:1.4.0", "reg.invalid:5000/team/notes-backend:abc1234",
+                         "reg.invalid:5000/team/notes-backend:latest"]
+    assert plan.tag_names() == ["1.4.0", "abc1234", "latest"]
+    assert plan.repository == "reg.invalid:5000/team/notes-backend"
+    labels = _product_image.labels(plan, {"dev.bytelyst.kind": "forged", "team": "notes"})
+    assert labels["dev.bytelyst.kind"] == "backend" and labels["team"] == "notes"
+    assert labels["dev.bytelyst.base.ref"] == BASE and labels["dev.bytelyst.base.digest"] == "sha256:base"
+    assert labels["org.opencontainers.image.revision"] == "abc1234"
+
+
+def test_up_to_date_image_builds_and_tags_nothing(notes):
+    engine, compat = FakeEngine(bases()), FakeCompat()
+    fingerprint = _product_image.plan(opts(notes), engine, compat, revision_of=no_revision).fingerprint
+    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage(
+        "sha256:notes", {"dev.bytelyst.fingerprint": fingerprint}, size=75)}))
+    before = engine.tags()
+    result = _product_image.ensure(engine, opts(notes), cli=NoBuilds(),  # no git repository: no revision tag
+                                   compat=FakeCompat())
+    assert result["changed"] is False and result["plan"]["build"] is False
+    assert (result["image_id"], result["size"], result["unique_bytes"]) == ("sha256:notes", 75, 15)
+    assert result["name"] == "notes-backend" and result["tag_names"] == ["1.4.0"]
+    assert engine.tags() == before
+
+
+def test_missing_tag_of_an_up_to_date_image_is_added_without_a_build(notes):
+    fingerprint = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(), revision_of=no_revision).fingerprint
+    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage(
+        "sha256:notes", {"dev.bytelyst.fingerprint": fingerprint})}))
+    result = _product_image.ensure(engine, opts(notes, promote=True, revision="abc1234"), cli=NoBuilds(),
+                                   compat=FakeCompat())
+    assert result["changed"] is True and result["plan"]["build"] is False and "verify" not in result
+    assert engine.tags()["notes-backend:latest"] == "sha256:notes"
+    assert engine.tags()["notes-backend:abc1234"] == "sha256:notes"
+
+
+def test_changed_source_is_refused_without_force(notes):
+    old = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(), revision_of=no_revision).fingerprint
+    with open(os.path.join(notes, "backend", "src", "server.ts"), "a") as handle:
+        handle.write("\n// changed\n")
+    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage("sha256:old", {"dev.bytelyst.fingerprint": old})}))
+    before = engine.tags()
+    with pytest.raises(DeployError) as info:
+        _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(), compat=FakeCompat())
+    assert "notes-backend:1.4.0 already exists with different content" in str(info.value)
+    assert "Bump version" in str(info.value)
+    assert engine.tags() == before
+
+
+def test_changed_source_with_force_plans_a_build_in_check_mode(notes):
+    old = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(), revision_of=no_revision).fingerprint
+    with open(os.path.join(notes, "backend", "src", "server.ts"), "a") as handle:
+        handle.write("\n// changed\n")
+    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage("sha256:old", {"dev.bytelyst.fingerprint": old})}))
+    before = engine.tags()
+    result = _product_image.ensure(engine, opts(notes, force=True, revision="abc1234"), check_mode=True,
+                                   cli=NoBuilds(), compat=FakeCompat())
+    assert result["changed"] is True and result["plan"]["build"] is True and result["image_id"] == ""
+    assert result["fingerprint"] != old
+    assert engine.tags() == before
+
+
+@pytest.mark.parametrize("missing, option", [(BASE, "base_image"), (DEV_BASE, "dev_base_image")])
+def test_missing_base_is_refused_before_any_check(notes, missing, option):
+    refs = bases()
+    del refs[missing]
+    engine, compat = FakeEngine(refs), FakeCompat()
+    before = engine.tags()
+    with pytest.raises(DeployError) as info:
+        _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(), compat=compat)
+    assert "The %s %s is not on this Docker engine." % (option, missing) in str(info.value)
+    assert "bytelyst.deploy.base_image" in str(info.value)
+    assert compat.asked == [] and engine.tags() == before
+
+
+def test_incompatible_base_stops_the_plan(notes):
+    engine = FakeEngine(bases())
+    before = engine.tags()
+    with pytest.raises(DeployError, match="Incompatible base image"):
+        _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(),
+                              compat=FakeCompat(error="Incompatible base image team/base-backend:1.0.0"))
+    assert engine.tags() == before
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"mode": "tarball"}, "manifest is required with mode=tarball"),
+    ({"version": "1.4"}, "version '1.4' is not a semantic version"),
+    ({"name": "Notes_Backend"}, "'Notes_Backend' is not a valid repository name"),
+    ({"kind": "frontend"}, "kind 'frontend' is not known"),
+    ({"product_dir": "/nonexistent/notes"}, "The product directory /nonexistent/notes does not exist"),
+])
+def test_refused_inputs_name_the_option(notes, change, message):
+    engine, compat = FakeEngine(bases()), FakeCompat()
+    before = engine.tags()
+    options = dict(opts(notes, revision="abc1234"), **change)
+    with pytest.raises(DeployError, match=message):
+        _product_image.ensure(engine, options, cli=NoBuilds(), compat=compat)
+    assert compat.asked == [] and engine.tags() == before
