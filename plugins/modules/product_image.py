@@ -26,7 +26,9 @@ description:
     started and its health endpoint must answer 200 before any tag is applied.
 version_added: 0.1.0
 author: ByteLyst (@bytelyst)
-extends_documentation_fragment: [bytelyst.deploy.docker]
+extends_documentation_fragment:
+  - bytelyst.deploy.docker
+  - bytelyst.deploy.attributes.actiongroup_docker
 options:
   product_dir:
     description: The product's root directory (holding C(backend/) and C(web/), each with a package.json).
@@ -114,11 +116,23 @@ options:
     description: Extra labels for the image (the module's own labels win on a clash).
     type: dict
     default: {}
+attributes:
+  check_mode:
+    support: full
+    description: Runs the compatibility check (a throwaway container) and reports the plan; nothing is built or tagged.
+  diff_mode:
+    support: none
+    description: No diff; the result says which tags would be made and why.
 notes:
   - Check mode runs the compatibility check (a throwaway container) and reports the plan; nothing is built or tagged.
 seealso:
   - module: bytelyst.deploy.base_image
   - module: bytelyst.deploy.workspace_pack
+  - module: bytelyst.deploy.image_push
+    description: Pushes the tags this module makes, and moves C(latest) in the registry.
+  - name: community.docker.docker_image_build
+    description: Builds any Dockerfile; it has no base compatibility check, fingerprint or health verification.
+    link: https://docs.ansible.com/ansible/latest/collections/community/docker/docker_image_build_module.html
 """
 
 EXAMPLES = r"""
@@ -139,6 +153,44 @@ EXAMPLES = r"""
     runtime_image: node:22-slim
     manifest: /srv/build/tarballs
     ca_bundle: /etc/ssl/certs/ca-certificates.crt
+
+- name: Clock web on a base in the team registry, tagged there and pushed in the next task
+  bytelyst.deploy.product_image:
+    product_dir: /srv/src/clock
+    kind: web
+    base_image: registry.example.com/bytelyst/bytelyst-common-base-web:1.3.0
+    dev_base_image: registry.example.com/bytelyst/bytelyst-common-base-dev:1.3.0
+    registry: registry.example.com/bytelyst
+    port: 3000
+    health_path: /health
+    manifest: /srv/build/tarballs
+  register: clock_web
+
+- name: Push it
+  bytelyst.deploy.image_push:
+    name: "{{ clock_web.tags[0] }}"
+    tags: "{{ clock_web.tag_names }}"
+
+- name: Trading backend rebuilt on a new base under its own tag (version tags are immutable)
+  bytelyst.deploy.product_image:
+    product_dir: /srv/src/trading
+    kind: backend
+    base_image: bytelyst-common-base-backend:1.3.0
+    dev_base_image: bytelyst-common-base-dev:1.3.0
+    version: 2.4.0-base1.3.0
+    port: 4018
+    manifest: /srv/build/tarballs
+    npm_token: "{{ vault_npm_token }}"
+
+- name: Plan only - is the notes backend compatible with base 2.0.0, and would it rebuild?
+  bytelyst.deploy.product_image:
+    product_dir: /srv/src/notes
+    kind: backend
+    base_image: bytelyst-common-base-backend:2.0.0
+    dev_base_image: bytelyst-common-base-dev:2.0.0
+    port: 4016
+    manifest: /srv/build/tarballs
+  check_mode: true
 """
 
 RETURN = r"""
