@@ -31,6 +31,14 @@ def product_services(product, name, images, publish_address="127.0.0.1", port_of
         raise AnsibleFilterError(str(exc))
 
 
+def product_secrets(product, name):
+    try:
+        return _definition.product_secrets(product, name)
+    except _definition.DefinitionError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"compose_definition": compose_definition, "product_services": product_services}
+        return {"compose_definition": compose_definition, "product_services": product_services,
+                "product_secrets": product_secrets}

@@ -349,3 +349,10 @@ def product_services(product, name, images, publish_address="127.0.0.1", port_of
             raise DefinitionError("%s has the name of a built service; rename one of them." % at)
         services.append(dict(spec, name=service_name))
     return services
+
+
+def product_secrets(product, name):
+    """compose_deploy's `secrets` for one bytelyst_products entry, as a deploy of it passes them:
+    what a rollback needs, without images (it restores a release's own)."""
+    placeholders = dict((service, "rollback.invalid/unused") for service in (product.get("services") or {}))
+    return render(product_services(product, name, placeholders))["secrets"]

@@ -192,3 +192,16 @@ def test_product_services_needs_an_image_per_built_service():
     with pytest.raises(DefinitionError) as err:
         product_services(products_entry(), "notes", {"web": "r/w:1"})
     assert "services.backend has no built image (images were built for web)" in str(err.value)
+
+
+def test_product_secrets_are_what_a_rollback_of_the_product_needs():
+    product = {"services": {"web": {"kind": "web", "port": 3000, "host_port": 3016,
+                                    "secrets": {"db_password": "pw-1"}}},
+               "extra_services": {"db": {"image": "postgres:16", "secrets": {"POSTGRES_PASSWORD": "pw-2"}}}}
+    secrets = FilterModule().filters()["product_secrets"](product, "notes")
+    assert secrets == {"WEB__DB_PASSWORD": "pw-1", "DB__POSTGRES_PASSWORD": "pw-2"}
+    assert FilterModule().filters()["product_secrets"]({"services": {"web": {"kind": "web", "port": 3000,
+                                                                              "host_port": 3016}}}, "clock") == {}
+    with pytest.raises(AnsibleFilterError, match=r"bytelyst_products.notes.services.web.port must be a port number"):
+        FilterModule().filters()["product_secrets"]({"services": {"web": {"kind": "web", "port": 0, "host_port": 1}}},
+                                                    "notes")
