@@ -12,13 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 import yaml
 from ansible_runner_helper import run_module_many
 
 from deploy_images import build_and_push, remove_images
+from net_helpers import free_port, http_get, http_post, processes
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
 
@@ -33,26 +33,10 @@ def deploy(ansible_module):
     return lambda args, **kw: ansible_module("compose_deploy", args, **kw)
 
 
-def free_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
-def http_get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
 
 
-def http_post(url, body):
-    request = urllib.request.Request(url, data=body.encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return response.read().decode()
 
 
 def compose_down(project, cwd):
@@ -295,16 +279,8 @@ def test_held_lock_times_out_and_changes_nothing(app, deploy, images):
 
 def waiting_modules():
     """Pids of compose_deploy module processes running now (python running an AnsiballZ file)."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().decode("utf-8", "replace").split("\0")
-        except IOError:
-            continue
-        if "python" in os.path.basename(argv[0]) and any(a.endswith("AnsiballZ_compose_deploy.py") for a in argv):
-            pids.append(pid)
-    return pids
+    return [str(pid) for pid in processes(lambda argv: "python" in os.path.basename(argv[0]) and any(
+        a.endswith("AnsiballZ_compose_deploy.py") for a in argv))]
 
 
 def cpu_ticks(pid):

@@ -10,7 +10,8 @@ import yaml
 from ansible_runner_helper import run_module, run_module_many
 
 import test_compose_deploy as release_story
-from test_compose_deploy import WAIT, compose_down, free_port, http_get, project_state
+from net_helpers import free_port, http_get
+from test_compose_deploy import WAIT, compose_down, project_state
 
 # The release story's fixtures: its images, and a project (module-scoped, so this file gets its own).
 app, images = release_story.app, release_story.images

@@ -16,7 +16,8 @@ import pytest
 from ansible_runner_helper import run_module_many
 
 from deploy_images import build_and_push, remove_images
-from test_compose_deploy import compose_down, free_port, http_get, project_state, read
+from net_helpers import free_port, http_get, processes
+from test_compose_deploy import compose_down, project_state, read
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import group_alive
 
@@ -165,16 +166,7 @@ def test_compose_up_past_its_timeout_is_stopped_and_rolled_back(project, images)
 
 def compose_processes(project_name):
     """Pids of processes whose command line names this Compose project."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().decode("utf-8", "replace").split("\0")
-        except IOError:
-            continue
-        if project_name in argv and "compose" in " ".join(argv):
-            pids.append(int(pid))
-    return pids
+    return processes(lambda argv: project_name in argv and "compose" in " ".join(argv))
 
 
 def test_a_module_killed_during_up_keeps_the_project_locked_until_compose_ends(project, images, ansible_module):

@@ -8,16 +8,15 @@ health checks. Bad input (a service name holding a newline, a typo) fails before
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 import pytest
 import yaml
 
 from deploy_images import HEALTHCHECK, SERVER_JS, TEST_LABEL, remove_images
+from net_helpers import free_port, http_get, http_post
 
 pytestmark = pytest.mark.integration
 
@@ -31,26 +30,10 @@ def module_has_option(name):
         return "\n  %s:\n" % name in handle.read()
 
 
-def free_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
-def http_get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
 
 
-def http_post(url, body):
-    request = urllib.request.Request(url, data=body.encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return response.read().decode()
 
 
 def run_playbook(path, check=False, verbose=False):

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from net_helpers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -75,10 +75,6 @@ def workspace(tools, tmp_path_factory):
     return root
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url, deadline):
