@@ -164,10 +164,12 @@ class Pusher(object):
                     merged.digest = stream.digest
                     return merged
                 if stream.auth_failed:
+                    who = " as user %s" % auth_config["username"] if (auth_config or {}).get("username") else ""
                     raise DeployError(
-                        "Authentication failed at registry %s while pushing %s: %s. Not retried."
-                        % (self.target.registry, ref, stream.error),
-                        hint="Check the credentials and that the user may push to this repository.")
+                        "Authentication failed at registry %s while pushing %s%s: %s. Not retried."
+                        % (self.target.registry, ref, who, stream.error),
+                        hint="Check the credentials and that the user may push to this repository "
+                             "(on a token registry: that its token has write/push rights).")
                 last = stream.error or stream.retrying or "the push ended without a digest"
                 probe = self.registry.probe()
                 if probe:

@@ -84,13 +84,67 @@ class Manifest(object):
         return [(layer["digest"], layer.get("size", 0)) for layer in self.parsed().get("layers") or []]
 
 
+_CHALLENGE_PARAM_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?')
+
+
 def parse_challenge(header):
-    """'Bearer realm="x",service="y"' -> ("bearer", {"realm": "x", "service": "y"})."""
+    """'Bearer realm="x",service="y"' -> ("bearer", {"realm": "x", "service": "y"}).
+
+    Values may be quoted (with backslash escapes) or bare tokens (error=invalid_token).
+    """
     if not header:
         return None, {}
     scheme, _sep, rest = header.strip().partition(" ")
-    params = dict((k.lower(), v) for k, v in re.findall(r'([A-Za-z_]+)="([^"]*)"', rest))
+    params = {}
+    for match in _CHALLENGE_PARAM_RE.finditer(rest):
+        quoted, bare = match.group(2), match.group(3)
+        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
+        params.setdefault(match.group(1).lower(), value)
     return scheme.lower(), params
+
+
+def merge_scopes(*texts):
+    """The scopes to ask a token service for: every scope of texts (each may hold several, space
+    separated), one per resource, with the actions of all asked for it ("pull" first, then "push")."""
+    merged = []
+    actions = {}
+    for text in texts:
+        for scope in (text or "").split():
+            kind, _sep, rest = scope.partition(":")
+            name, _sep, wanted = rest.rpartition(":")
+            if not kind or not name:
+                continue
+            key = (kind, name)
+            if key not in actions:
+                merged.append(key)
+                actions[key] = []
+            actions[key].extend(a for a in wanted.split(",") if a and a not in actions[key])
+    order = {"pull": 0, "push": 1}
+    return ["%s:%s:%s" % (kind, name, ",".join(sorted(actions[(kind, name)], key=lambda a: order.get(a, 2))))
+            for kind, name in merged]
+
+
+def token_expiry(token):
+    """The exp claim (epoch seconds) of a JWT, or None when token is not one. Read for messages only:
+    the registry, not this client, checks a token."""
+    parts = (token or "").split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode("utf-8"))
+        exp = claims.get("exp")
+    except (ValueError, AttributeError, UnicodeDecodeError, TypeError):
+        return None
+    return exp if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+
+
+def token_lifetime(document, default=60):
+    """Seconds a token service's answer says its token lasts (expires_in; 60 when absent, as Docker's
+    token specification says)."""
+    value = document.get("expires_in")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return default
+    return value
 
 
 def backoff_delays(retries, retry_delay):
@@ -115,7 +169,7 @@ class RegistryClient(object):
     """
 
     def __init__(self, registry, username=None, password=None, ca_file=None, allow_http=False,
-                 retries=3, retry_delay=1.0, timeout=60, api_url=None, sleep=time.sleep):
+                 retries=3, retry_delay=1.0, timeout=60, api_url=None, sleep=time.sleep, clock=time.monotonic):
         self.registry = registry
         self.username = username
         self.password = password
@@ -124,13 +178,15 @@ class RegistryClient(object):
         self.retry_delay = retry_delay
         self.timeout = timeout
         self.sleep = sleep
+        self.clock = clock
         default = ("http://" if allow_http else "https://") + registry
         self.base_url = (api_url or default).rstrip("/")
         # How messages name the registry: with the API address when it is elsewhere.
         self.where = registry if self.base_url == default else "%s (API at %s)" % (registry, self.base_url)
         context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
         self._opener = build_opener(HTTPSHandler(context=context), _NoRedirect())
-        self._auth = {}  # scope -> Authorization header value
+        self._auth = {}  # scope -> (Authorization header value, clock() after which it is stale, or None)
+        self._bearer = None  # realm and service of the registry's Bearer challenge, once seen
         # With credentials, ask for push rights even to read: a token service may refuse
         # a pull-only token for a repository that does not exist yet.
         self._read = "pull,push" if username else "pull"
@@ -198,7 +254,7 @@ class RegistryClient(object):
         while True:
             attempt += 1
             try:
-                resp = self._authorized(method, path, headers or {}, body, scope)
+                resp = self._authorized(method, path, headers or {}, body, scope, what)
                 if resp.status >= 500:
                     detail = resp.error_text()
                     raise _Transient("HTTP %d from %s %s%s" % (resp.status, method, path, ": " + detail if detail else ""))
@@ -214,34 +270,57 @@ class RegistryClient(object):
                     )
                 self.sleep(delays[attempt - 1])
 
-    def _authorized(self, method, path, headers, body, scope):
+    def _authorized(self, method, path, headers, body, scope, what=None):
         key = scope or ""
         sent = dict(headers)
-        if key in self._auth:
-            sent["Authorization"] = self._auth[key]
+        header = self._cached_auth(key)
+        if header is None and self._bearer and scope:
+            # The token service is known: ask it for this scope without a 401 round trip first.
+            header = self._fetch_token(self._bearer, scope)
+        if header:
+            sent["Authorization"] = header
         resp = self._send(method, self.base_url + path, sent, body)
         if resp.status not in (401, 403):
             return resp
         if resp.status == 403:
             raise self._auth_failed(resp)
-        if self._auth.pop(key, None):
-            sent.pop("Authorization", None)  # an expired token: answer the challenge again
+        # No credentials yet, or the token sent is stale (expired, or for less than this needs):
+        # answer the challenge once.
+        self._auth.pop(key, None)
         scheme, params = parse_challenge(resp.headers.get("www-authenticate"))
         if scheme == "basic":
             if not self.username:
                 raise self._auth_failed(resp)
-            self._auth[key] = "Basic " + self._basic()
+            header = self._remember(key, "Basic " + self._basic(), None)
         elif scheme == "bearer":
-            self._auth[key] = "Bearer " + self._token(params, scope)
+            self._bearer = dict((k, params[k]) for k in ("realm", "service") if params.get(k))
+            header = self._fetch_token(params, scope)
         else:
             raise self._auth_failed(resp)
-        sent["Authorization"] = self._auth[key]
+        sent["Authorization"] = header
         resp = self._send(method, self.base_url + path, sent, body)
         if resp.status in (401, 403):
-            raise self._auth_failed(resp)
+            self._auth.pop(key, None)
+            raise self._refused(resp, header, what or "%s %s" % (method, path))
         return resp
 
-    def _token(self, params, scope):
+    def _cached_auth(self, key):
+        """The Authorization header cached for key, or None (never cached, or its token is about to expire)."""
+        header, stale_after = self._auth.get(key, (None, None))
+        if header and stale_after is not None and self.clock() >= stale_after:
+            del self._auth[key]
+            return None
+        return header
+
+    def _remember(self, key, header, lifetime):
+        # Refresh a token a little before it expires, so it does not expire in flight.
+        stale_after = None if lifetime is None else self.clock() + lifetime - min(10.0, lifetime / 2.0)
+        self._auth[key] = (header, stale_after)
+        return header
+
+    def _fetch_token(self, params, scope):
+        """Ask the token service of a Bearer challenge for a token covering the challenge's scope and
+        scope; cache it under scope for as long as the service says it lasts."""
         realm = params.get("realm")
         if not realm:
             raise DeployError("The registry %s asked for a token but named no token service (realm)." % self.where)
@@ -251,34 +330,66 @@ class RegistryClient(object):
                 hint="Set allow_http only for a loopback registry you trust.",
             )
         query = [(k, params[k]) for k in ("service",) if params.get(k)]
-        query.append(("scope", params.get("scope") or scope or ""))
+        if self.username:
+            query.append(("account", self.username))
+        query.extend(("scope", s) for s in merge_scopes(params.get("scope"), scope))
         headers = {"Authorization": "Basic " + self._basic()} if self.username else {}
         sep = "&" if "?" in realm else "?"
         resp = self._send("GET", realm + sep + urlencode(query), headers, None)
         if resp.status in (401, 403):
-            raise self._auth_failed(resp)
+            raise self._auth_failed(resp, token_service=_origin(realm) + urlsplit(realm).path)
         if resp.status >= 500:
             raise _Transient("HTTP %d from the token service %s" % (resp.status, realm))
         try:
             data = json.loads(resp.body.decode("utf-8"))
-            return data.get("token") or data["access_token"]
-        except (ValueError, KeyError, UnicodeDecodeError):
+            token = data.get("token") or data["access_token"]
+        except (ValueError, KeyError, UnicodeDecodeError, AttributeError):
             raise DeployError("The token service %s of registry %s answered HTTP %d without a token."
                               % (realm, self.where, resp.status))
+        return self._remember(scope or "", "Bearer " + token, token_lifetime(data))
 
     def _basic(self):
         pair = "%s:%s" % (self.username or "", self.password or "")
         return base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
-    def _auth_failed(self, resp):
-        who = "user %s" % self.username if self.username else "anonymous access (no credentials given)"
+    def _who(self):
+        return "user %s" % self.username if self.username else "anonymous access (no credentials given)"
+
+    def _auth_failed(self, resp, token_service=None):
+        by = ": its token service %s refused the credentials" % token_service if token_service else ""
         return AuthenticationError(
-            "Authentication failed for %s at registry %s (HTTP %d: %s). Not retried."
-            % (who, self.where, resp.status, resp.error_text() or "no details"),
+            "Authentication failed for %s at registry %s%s (HTTP %d: %s). Not retried."
+            % (self._who(), self.where, by, resp.status, resp.error_text() or "no details"),
             hint="Check the username and password, or the docker credentials stored for this registry, "
                  "and that the user may push to this repository.",
             registry=self.registry,
         )
+
+    def _refused(self, resp, header, what):
+        """The registry refused fresh credentials: say why, as its Bearer challenge tells it."""
+        scheme, params = parse_challenge(resp.headers.get("www-authenticate"))
+        error = params.get("error") if scheme == "bearer" else None
+        if resp.status == 401 and error == "insufficient_scope":
+            return AuthenticationError(
+                "The registry %s refused the %s for %s: the token its token service issued does not grant "
+                "%s (the token service gave the user less than it asked for). Not retried."
+                % (self.where, what, self._who(), params.get("scope") or "the access this needs"),
+                hint="Give the user push rights on this repository (a token with package write rights on "
+                     "Gitea or GitHub's registry, Read & Write on Docker Hub), or use credentials that have them.",
+                registry=self.registry)
+        if resp.status == 401 and error == "invalid_token":
+            exp = token_expiry(header.partition(" ")[2]) if header.startswith("Bearer ") else None
+            late = ""
+            if exp is not None and exp < time.time():
+                late = ", issued already expired (exp %s)" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))
+            return AuthenticationError(
+                "The registry %s did not accept the token its token service issued for %s%s, for the %s "
+                "(error invalid_token). Not retried." % (self.where, self._who(), late, what),
+                hint="Check the clocks of the token service, the registry and this host (tokens are valid "
+                     "for minutes), and that the registry trusts the token service (issuer, service and "
+                     "signing certificate in its token settings).",
+                registry=self.registry)
+        return self._auth_failed(resp)
 
     def _expect(self, resp, statuses, what):
         if resp.status not in statuses:
