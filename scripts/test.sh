@@ -35,7 +35,7 @@ integration2_files=(tests/integration/test_compose_deploy.py tests/integration/t
   tests/integration/test_awx_runner.py tests/integration/test_dev_compose.py
   tests/integration/test_harness.py tests/integration/test_compose_release.py
   tests/integration/test_compose_inputs.py tests/integration/test_deploy_role.py
-  tests/integration/test_action_group.py)
+  tests/integration/test_action_group.py tests/integration/test_registry_token.py)
 # The host roles run over SSH in a container of their own and mostly wait (apt, pip, npm): they
 # go to the fleet's lane, which has room.
 integration3_files=(tests/integration/test_host_roles.py)
