@@ -20,37 +20,22 @@ __metaclass__ = type
 
 import json
 import re
-import socket
 import ssl
 import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import backoff_delays
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _http
+from ansible_collections.bytelyst.deploy.plugins.module_utils._http import Transient, backoff_delays
 
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlsplit
-from urllib.request import HTTPRedirectHandler, HTTPSHandler, Request, build_opener
 
 _EXAMPLE = "https://git.example.com/api/packages/<owner>/npm/"
 _HEAD_RE = re.compile(r"<head>.*?</head>", re.S | re.I)
 _TAG_RE = re.compile(r"<[^>]*>")
 
 
-class Transient(Exception):
-    """A failure worth another attempt (connection error, 5xx)."""
-
-
-class Answer(object):
-    """One HTTP answer: status, lower-cased headers, body bytes."""
-
-    def __init__(self, status, headers=None, body=b""):
-        self.status = status
-        self.headers = dict((k.lower(), v) for k, v in (headers or {}).items())
-        self.body = body or b""
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
+class Answer(_http.Answer):
+    """One HTTP answer of an npm registry."""
 
     def error_text(self):
         """The registry's own words (npm registries answer {"error": ...} or {"reason": ...})."""
@@ -113,35 +98,6 @@ def build_request(method, url, token=None, document=None):
     return method, url, headers, body
 
 
-class _NoRedirect(HTTPRedirectHandler):
-    # A redirect could carry the token to another host: the 3xx is the answer instead.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-def _send(opener, request, timeout):
-    """One HTTP exchange. HTTP errors are answers; connection failures are Transient."""
-    method, url, headers, body = request
-    try:
-        handle = opener.open(Request(url, data=body, headers=headers, method=method), timeout=timeout)
-        with handle:
-            return Answer(handle.status, dict(handle.headers), handle.read())
-    except HTTPError as exc:
-        try:
-            data = exc.read()
-        finally:
-            exc.close()
-        return Answer(exc.code, dict(exc.headers or {}), data)
-    except URLError as exc:
-        if isinstance(exc.reason, ssl.SSLError):
-            raise exc.reason
-        raise Transient("cannot connect: %s" % (exc.reason,))
-    except ssl.SSLError:
-        raise
-    except (HTTPException, socket.timeout, ConnectionError, OSError) as exc:
-        raise Transient("the connection failed: %s" % (exc or type(exc).__name__))
-
-
 class NpmRegistry(object):
     """One npm registry, one token."""
 
@@ -154,11 +110,11 @@ class NpmRegistry(object):
         self.timeout = timeout
         self.sleep = sleep
         if send is None:
-            context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
-            opener = build_opener(HTTPSHandler(context=context), _NoRedirect())
+            url_opener = _http.opener(ca_file)
 
             def send(request):
-                return _send(opener, request, self.timeout)
+                method, url, headers, body = request
+                return _http.exchange(url_opener, method, url, headers, body, self.timeout, Answer)
         self._send = send
 
     # -- the API -----------------------------------------------------------

@@ -23,39 +23,27 @@ import base64
 import hashlib
 import json
 import re
-import socket
 import ssl
 import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._http import (
+    Answer, Transient, backoff_delays, exchange, opener, origin)
 
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
-from urllib.request import HTTPSHandler, HTTPRedirectHandler, Request, build_opener
 
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST_ACCEPT = ", ".join((SCHEMA2, MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX))
-MAX_DELAY = 30.0
 
 
 class AuthenticationError(DeployError):
     """401/403 after presenting the credentials: never retried."""
 
 
-class _Transient(Exception):
-    """A failure worth another attempt (connection error, 5xx)."""
-
-
-class _Response(object):
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = dict((k.lower(), v) for k, v in (headers or {}).items())
-        self.body = body or b""
-
+class _Response(Answer):
     def error_text(self):
         """The registry's own words for an error (its JSON errors list), if any."""
         try:
@@ -147,18 +135,6 @@ def token_lifetime(document, default=60):
     return value
 
 
-def backoff_delays(retries, retry_delay):
-    """The waits before each retry: retry_delay, doubled each time, capped."""
-    return [min(MAX_DELAY, retry_delay * (2 ** i)) for i in range(max(0, retries))]
-
-
-class _NoRedirect(HTTPRedirectHandler):
-    # A redirect could carry our Authorization header to another host: we take
-    # the 3xx as the answer instead (a blob HEAD redirected means it exists).
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
 class RegistryClient(object):
     """One registry, one set of credentials.
 
@@ -183,8 +159,7 @@ class RegistryClient(object):
         self.base_url = (api_url or default).rstrip("/")
         # How messages name the registry: with the API address when it is elsewhere.
         self.where = registry if self.base_url == default else "%s (API at %s)" % (registry, self.base_url)
-        context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
-        self._opener = build_opener(HTTPSHandler(context=context), _NoRedirect())
+        self._opener = opener(ca_file)
         self._auth = {}  # scope -> (Authorization header value, clock() after which it is stale, or None)
         self._bearer = None  # realm and service of the registry's Bearer challenge, once seen
         # With credentials, ask for push rights even to read: a token service may refuse
@@ -241,7 +216,7 @@ class RegistryClient(object):
         try:
             self._send("GET", self.base_url + "/v2/", {}, None)
             return None
-        except _Transient as exc:
+        except Transient as exc:
             return str(exc)
         except DeployError as exc:
             return exc.message
@@ -257,9 +232,9 @@ class RegistryClient(object):
                 resp = self._authorized(method, path, headers or {}, body, scope, what)
                 if resp.status >= 500:
                     detail = resp.error_text()
-                    raise _Transient("HTTP %d from %s %s%s" % (resp.status, method, path, ": " + detail if detail else ""))
+                    raise Transient("HTTP %d from %s %s%s" % (resp.status, method, path, ": " + detail if detail else ""))
                 return resp
-            except _Transient as exc:
+            except Transient as exc:
                 if attempt > len(delays):
                     raise DeployError(
                         "The registry %s failed %s after %d attempt(s); last error: %s"
@@ -337,9 +312,9 @@ class RegistryClient(object):
         sep = "&" if "?" in realm else "?"
         resp = self._send("GET", realm + sep + urlencode(query), headers, None)
         if resp.status in (401, 403):
-            raise self._auth_failed(resp, token_service=_origin(realm) + urlsplit(realm).path)
+            raise self._auth_failed(resp, token_service=origin(realm) + urlsplit(realm).path)
         if resp.status >= 500:
-            raise _Transient("HTTP %d from the token service %s" % (resp.status, realm))
+            raise Transient("HTTP %d from the token service %s" % (resp.status, realm))
         try:
             data = json.loads(resp.body.decode("utf-8"))
             token = data.get("token") or data["access_token"]
@@ -398,27 +373,11 @@ class RegistryClient(object):
                               registry=self.registry)
 
     def _send(self, method, url, headers, body):
-        """One HTTP exchange. HTTP errors are answers; connection failures are _Transient."""
-        req = Request(url, data=body, headers=headers, method=method)
+        """One HTTP exchange (see _http.exchange); a TLS failure is explained with our hint."""
         try:
-            handle = self._opener.open(req, timeout=self.timeout)
-            with handle:
-                return _Response(handle.status, dict(handle.headers), handle.read())
-        except HTTPError as exc:
-            try:
-                data = exc.read()
-            finally:
-                exc.close()
-            return _Response(exc.code, dict(exc.headers or {}), data)
-        except URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, ssl.SSLError):
-                raise self._tls_error(reason)
-            raise _Transient("cannot connect to %s: %s" % (_origin(url), reason))
+            return exchange(self._opener, method, url, headers, body, self.timeout, _Response)
         except ssl.SSLError as exc:
             raise self._tls_error(exc)
-        except (HTTPException, socket.timeout, ConnectionError, OSError) as exc:
-            raise _Transient("connection to %s failed: %s" % (_origin(url), exc or type(exc).__name__))
 
     def _tls_error(self, exc):
         return DeployError(
@@ -427,12 +386,6 @@ class RegistryClient(object):
                  "registry, set allow_http%s." % ("" if self.where == self.registry else " and an http:// registry_api"),
             registry=self.registry,
         )
-
-
-def _origin(url):
-    """scheme://host[:port] of url: where a request went, without path or query."""
-    parts = urlsplit(url)
-    return "%s://%s" % (parts.scheme, parts.netloc)
 
 
 def _scope(repository, actions):
