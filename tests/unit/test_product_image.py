@@ -228,3 +228,20 @@ def test_refused_inputs_name_the_option(notes, change, message):
     with pytest.raises(DeployError, match=message):
         _product_image.ensure(engine, options, cli=NoBuilds(), compat=compat)
     assert compat.asked == [] and engine.tags() == before
+
+
+def test_version_suffix_is_appended_to_the_package_version(notes):
+    plan = _product_image.plan(opts(notes, version_suffix="-base1.3.0"), FakeEngine(bases()), FakeCompat(),
+                               revision_of=no_revision)
+    # notes' backend/package.json says 1.4.0
+    assert plan.version == "1.4.0-base1.3.0"
+    assert plan.refs == ["notes-backend:1.4.0-base1.3.0"] and plan.tag_names() == ["1.4.0-base1.3.0"]
+
+
+def test_version_suffix_that_makes_no_semantic_version_is_refused(notes):
+    engine, compat = FakeEngine(bases()), FakeCompat()
+    before = engine.tags()
+    with pytest.raises(DeployError, match=r"version '1\.4\.0 base' is not a semantic version"):
+        _product_image.ensure(engine, opts(notes, version_suffix=" base", revision="abc1234"), cli=NoBuilds(),
+                              compat=compat)
+    assert compat.asked == [] and engine.tags() == before
