@@ -231,7 +231,8 @@ reasons:
 dockerfile:
   description: The generated Dockerfile.
   returned: in check mode when an image would be built
-  type: strbuild_log:
+  type: str
+build_log:
   description: The file holding BuildKit's progress of the build (kept after a failed build too).
   returned: when an image was built
   type: str
