@@ -32,10 +32,11 @@ __metaclass__ = type
 import datetime
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
-import threading
+import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result, redact, run, tail
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import SECRET_CA, SECRET_NPMRC, TOKEN_LINE
@@ -117,7 +118,11 @@ def open_log(path):
 
 def run_logged(command, path, what=None):
     """Run command as _command.run does (stdout and stderr as one stream), writing each line
-    to the file at path as it comes, the command's secrets scrubbed (people read that file)."""
+    to the file at path as it comes, the command's secrets scrubbed (people read that file).
+
+    The deadline is checked while waiting for output, not only when the output ends: the
+    docker CLI runs buildx as a child of its own, which would keep the pipe open (and a
+    blocking read waiting) after the CLI itself is stopped."""
     env = dict(os.environ)
     env.update(command.env)
     with open_log(path) as handle:
@@ -130,27 +135,40 @@ def run_logged(command, path, what=None):
             raise DeployError("Could not run %s: %s." % (command.argv[0], exc),
                               hint="Check that it is installed and on PATH, or set the option that names it.",
                               command=command.display())
-        expired = []
-        timer = None
-        if command.timeout:
-            timer = threading.Timer(command.timeout, lambda: (expired.append(True), proc.kill()))
-            timer.start()
-        lines = []
+        deadline = time.time() + command.timeout if command.timeout else None
+        output, pending, expired = [], b"", False
         try:
-            for raw in iter(proc.stdout.readline, b""):
-                line = raw.decode("utf-8", "replace")
-                lines.append(line)
-                handle.write(redact(line, command.secrets))
+            while True:
+                if deadline is not None and time.time() > deadline:
+                    expired = True
+                    proc.kill()
+                    break
+                if not select.select([proc.stdout], [], [], 1.0)[0]:
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                # whole lines only: a secret (or a UTF-8 character) split between two reads is
+                # scrubbed (decoded) once its line is complete
+                lines = [line + b"\n" for line in (pending + chunk).split(b"\n")]
+                pending = lines.pop()[:-1] if chunk else b""
+                for raw in lines if chunk else [lines[0][:-1]]:
+                    line = raw.decode("utf-8", "replace")
+                    output.append(line)
+                    handle.write(redact(line, command.secrets))
                 handle.flush()
+                if not chunk:
+                    break
             returncode = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         finally:
-            if timer:
-                timer.cancel()
             proc.stdout.close()
-    result = Result(command, returncode, "".join(lines), "")
+    result = Result(command, returncode, "".join(output), "")
     if expired:
-        raise DeployError("%s did not finish within %s seconds." % (what or command.argv[0], command.timeout),
-                          command=command.display(), output=tail(result.output) or None, build_log=path)
+        raise DeployError("%s did not finish within %s seconds. Its output so far is in %s." % (
+            what or command.argv[0], command.timeout, path), command=command.display(),
+            output=tail(result.output) or None, build_log=path)
     if returncode != 0:
         raise DeployError("%s failed (exit code %d). Its whole output is in %s." % (
             what or "Command", returncode, path), command=command.display(), output=tail(result.output),

@@ -142,6 +142,7 @@ def fake_builder(tmp_path, body):
 def test_build_progress_goes_to_the_log_as_it_comes_without_secrets(tmp_path):
     # the fake prints a step, then a line holding the token, then writes the image id
     cli, ctx = fake_builder(tmp_path, 'echo "#5 [2/3] RUN pnpm install"\necho "#5 token tok123456 seen" >&2\n'
+                            'printf "#6 no newline at the end"\n'
                             'while [ "$1" != "--iidfile" ]; do shift; done\nprintf sha256:abc > "$2"\n')
     log = tmp_path / "logs" / "deep" / "b.log"
     result = _build.build(cli, spec(tmp_path, context=ctx, redact=["tok123456"], log=str(log)))
@@ -149,6 +150,7 @@ def test_build_progress_goes_to_the_log_as_it_comes_without_secrets(tmp_path):
     assert result.as_dict()["build_log"] == str(log)
     text = log.read_text()
     assert "#5 [2/3] RUN pnpm install" in text and "#5 token ******** seen" in text
+    assert text.endswith("\n#6 no newline at the end")
     assert "tok123456" not in text
     assert text.splitlines()[0].startswith("# ") and "--progress plain" in text.splitlines()[0]
 
@@ -164,13 +166,18 @@ def test_failed_logged_build_names_the_log_and_keeps_it(tmp_path):
     assert "ERR_PNPM_FETCH_401 ********" in log.read_text()
 
 
-def test_logged_build_that_runs_too_long_is_stopped(tmp_path):
-    cli, ctx = fake_builder(tmp_path, 'echo started\nexec sleep 30\n')
+@pytest.mark.parametrize("body", ["echo started\nexec sleep 30\n",
+                                  # a child (as buildx is the docker CLI's) keeps the output open
+                                  "echo started\nsleep 6 &\nwait\n"])
+def test_logged_build_that_runs_too_long_is_stopped(tmp_path, body):
+    cli, ctx = fake_builder(tmp_path, body)
     log = tmp_path / "b.log"
+    started = __import__("time").time()
     with pytest.raises(DeployError) as info:
         _build.build(cli, spec(tmp_path, context=ctx, log=str(log), timeout=1), what="build of x")
-    assert "build of x did not finish within 1 seconds" in str(info.value)
+    assert "build of x did not finish within 1 seconds. Its output so far is in %s." % log in str(info.value)
     assert "started" in log.read_text()
+    assert __import__("time").time() - started < 5  # not when the child lets go of the output
 
 
 def test_unwritable_log_directory_is_refused_before_building(tmp_path):
