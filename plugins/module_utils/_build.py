@@ -108,8 +108,8 @@ def open_log(path):
     """Create (or empty) the progress file, and its directory, for writing."""
     try:
         directory = os.path.dirname(path)
-        if directory and not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
+        if directory:
+            os.makedirs(directory, 0o755, exist_ok=True)  # another build may make it at the same time
         return open(path, "w")
     except (IOError, OSError) as exc:
         raise DeployError("Cannot write the build log %s: %s." % (path, exc.strerror or exc),
