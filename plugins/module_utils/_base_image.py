@@ -313,7 +313,9 @@ def ensure(client, opts, check_mode=False, now=None):
     if check_mode:
         result.update(changed=True, tags=tags.all(), dockerfile=the_plan.dockerfile, image_id=None, size=None)
         return _with_tag_names(result)
-    image_id, builder, provides = _build_and_verify(client, opts, the_plan, name, runtime, now)
+    result["build_log"] = _build.log_path(name, opts.get("build_log"), opts.get("build_log_dir"), now)
+    image_id, builder, provides = _build_and_verify(client, dict(opts, build_log=result["build_log"]), the_plan,
+                                                    name, runtime, now)
     moved = _tags.apply_tags(client, image_id, tags.all())
     _tags.remove_tag(client, _temporary_tag(name, opts, the_plan))
     image = client.images.get(image_id)
@@ -361,7 +363,7 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
                             opts.get("labels"))
         spec = _build.BuildSpec(the_plan.dockerfile, context, temp_tag, secrets=secrets, labels=all_labels,
                                 build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},
-                                redact=redact)
+                                redact=redact, log=opts.get("build_log"))
         try:
             result = _build.build(cli, spec, what="The build of %s (%s flavour)" % (temp_tag, the_plan.flavour))
         except DeployError as err:

@@ -18,24 +18,36 @@ with `RUN --mount=type=secret,id=<id>`): never as build args, never in the conte
 `redact` lists secret values to scrub from any output shown (errors, results).
 The tag given is meant to be temporary: callers verify the image, then apply their
 final tags (see _tags.py) and remove the temporary tag.
+
+A build can take minutes with nothing to show: with `BuildSpec(..., log=path)` BuildKit's
+plain progress goes, line by line as it comes and with the secrets' values scrubbed, to
+that file (`log_path` names one under DEFAULT_LOG_DIR), so a person can follow it with
+`tail -f` while the task runs.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import os
 import re
+import select
 import shutil
+import subprocess
 import tempfile
+import time
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run, tail
+from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result, redact, run, tail
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import SECRET_CA, SECRET_NPMRC, TOKEN_LINE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
 
 SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 DEFAULT_TIMEOUT = 1800
+# Where build logs go unless an option says otherwise: kept across reboots for a while, and
+# independent of any user's home (the remote user of an AWX job has none to speak of).
+DEFAULT_LOG_DIR = "/var/tmp/bytelyst/builds"
 
 
 class BuildSpec(object):
@@ -49,10 +61,11 @@ class BuildSpec(object):
     build_args: {name: value} for NON-secret values only.
     target: a stage name to stop at, or None.
     redact: secret values to scrub from shown output.
+    log: a file for BuildKit's progress while the build runs (None: kept in memory only).
     """
 
     def __init__(self, dockerfile, context, tag, secrets=None, labels=None, build_args=None,
-                 target=None, redact=None, no_cache=False, timeout=DEFAULT_TIMEOUT):
+                 target=None, redact=None, no_cache=False, timeout=DEFAULT_TIMEOUT, log=None):
         self.dockerfile = dockerfile
         self.context = context
         self.tag = tag
@@ -63,19 +76,104 @@ class BuildSpec(object):
         self.redact = [r for r in (redact or []) if r]
         self.no_cache = no_cache
         self.timeout = timeout
+        self.log = log
 
 
 class BuildResult(object):
-    """image_id ("sha256:..."), builder ("buildx"/"buildkit"), command (shown form), output (tail)."""
+    """image_id ("sha256:..."), builder ("buildx"/"buildkit"), command (shown form), output (tail),
+    log (the progress file, or None)."""
 
-    def __init__(self, image_id, builder, command, output):
+    def __init__(self, image_id, builder, command, output, log=None):
         self.image_id = image_id
         self.builder = builder
         self.command = command
         self.output = output
+        self.log = log
 
     def as_dict(self):
-        return {"image_id": self.image_id, "builder": self.builder, "command": self.command}
+        return {"image_id": self.image_id, "builder": self.builder, "command": self.command, "build_log": self.log}
+
+
+def log_path(name, build_log=None, log_dir=None, now=None):
+    """The progress file of a build of image name: build_log when given, else
+    <log_dir or DEFAULT_LOG_DIR>/<name's last path part, without tag>-<UTC time>.log."""
+    if build_log:
+        return build_log
+    short = re.sub(r"[^A-Za-z0-9_.-]", "-", name.rsplit("/", 1)[-1].split(":", 1)[0]) or "image"
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return os.path.join(log_dir or DEFAULT_LOG_DIR, "%s-%s.log" % (short, stamp))
+
+
+def open_log(path):
+    """Create (or empty) the progress file, and its directory, for writing."""
+    try:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, 0o755, exist_ok=True)  # another build may make it at the same time
+        return open(path, "w")
+    except (IOError, OSError) as exc:
+        raise DeployError("Cannot write the build log %s: %s." % (path, exc.strerror or exc),
+                          hint="Set build_log_dir (or build_log) to a place the remote user may write. Nothing was built.")
+
+
+def run_logged(command, path, what=None):
+    """Run command as _command.run does (stdout and stderr as one stream), writing each line
+    to the file at path as it comes, the command's secrets scrubbed (people read that file).
+
+    The deadline is checked while waiting for output, not only when the output ends: the
+    docker CLI runs buildx as a child of its own, which would keep the pipe open (and a
+    blocking read waiting) after the CLI itself is stopped."""
+    env = dict(os.environ)
+    env.update(command.env)
+    with open_log(path) as handle:
+        handle.write("# %s\n" % command.display())
+        handle.flush()
+        try:
+            proc = subprocess.Popen(command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, cwd=command.cwd, env=env)
+        except OSError as exc:
+            raise DeployError("Could not run %s: %s." % (command.argv[0], exc),
+                              hint="Check that it is installed and on PATH, or set the option that names it.",
+                              command=command.display())
+        deadline = time.time() + command.timeout if command.timeout else None
+        output, pending, expired = [], b"", False
+        try:
+            while True:
+                if deadline is not None and time.time() > deadline:
+                    expired = True
+                    proc.kill()
+                    break
+                if not select.select([proc.stdout], [], [], 1.0)[0]:
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                # whole lines only: a secret (or a UTF-8 character) split between two reads is
+                # scrubbed (decoded) once its line is complete
+                lines = [line + b"\n" for line in (pending + chunk).split(b"\n")]
+                pending = lines.pop()[:-1] if chunk else b""
+                for raw in lines if chunk else [lines[0][:-1]]:
+                    line = raw.decode("utf-8", "replace")
+                    output.append(line)
+                    handle.write(redact(line, command.secrets))
+                handle.flush()
+                if not chunk:
+                    break
+            returncode = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
+    result = Result(command, returncode, "".join(output), "")
+    if expired:
+        raise DeployError("%s did not finish within %s seconds. Its output so far is in %s." % (
+            what or command.argv[0], command.timeout, path), command=command.display(),
+            output=tail(result.output) or None, build_log=path)
+    if returncode != 0:
+        raise DeployError("%s failed (exit code %d). Its whole output is in %s." % (
+            what or "Command", returncode, path), command=command.display(), output=tail(result.output),
+            build_log=path)
+    return result
 
 
 def build_secrets(directory, npm_token=None, ca_bundle=None):
@@ -135,7 +233,7 @@ def build(cli, spec, what="image build"):
             handle.write(spec.dockerfile)
         iidfile = os.path.join(workdir, "iid")
         command = build_command(cli, spec, dockerfile_path, iidfile)
-        result = run(command, what=what)
+        result = run_logged(command, spec.log, what=what) if spec.log else run(command, what=what)
         try:
             with open(iidfile) as handle:
                 image_id = handle.read().strip()
@@ -144,6 +242,6 @@ def build(cli, spec, what="image build"):
         if not image_id.startswith("sha256:"):
             raise DeployError("%s finished but reported no image id." % what, command=command.display(),
                               output=tail(result.output))
-        return BuildResult(image_id, cli.builder, command.display(), tail(result.output, 40))
+        return BuildResult(image_id, cli.builder, command.display(), tail(result.output, 40), log=spec.log)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

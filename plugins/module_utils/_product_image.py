@@ -22,7 +22,7 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest, _product, _reference, _tags
-from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build, build_secrets
+from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build, build_secrets, log_path
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
     bytelyst_requirements, check_command, check_payload, parse_answer, third_party_ranges, verdict)
@@ -148,7 +148,7 @@ def plan(opts, client, compat, revision_of=git_revision):
     opts: the module options; compat: see engine_compat; revision_of(dir): the source revision.
     """
     product = _product.load(opts["product_dir"], opts["kind"])
-    version = _tags.validate_semver(opts["version"] or product.version)
+    version = _tags.validate_semver(opts["version"] or product.version + (opts.get("version_suffix") or ""))
     name = _tags.validate_name(opts["name"] or "%s-%s" % (product.name, opts["kind"]))
     manifest = _manifest.load(opts["manifest"]) if opts["manifest"] else None
     if opts["mode"] == "tarball" and manifest is None:
@@ -262,7 +262,7 @@ def build_and_tag(client, cli, opts, the_plan, workdir):
         "builder.json": the_plan.builder_package, "runtime.json": the_plan.runtime_package}, the_plan.vendor_files)
     temp_ref = _tags.image_ref(the_plan.name, "build-" + the_plan.fingerprint[:12])
     result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,
-                                  labels=labels(the_plan, opts.get("labels")), redact=redact),
+                                  labels=labels(the_plan, opts.get("labels")), redact=redact, log=opts.get("build_log")),
                    what="build of %s %s" % (the_plan.product.name, the_plan.kind))
     try:
         check_layers(client, result.image_id, the_plan.built_on)
@@ -309,8 +309,10 @@ def ensure(client, opts, check_mode=False, cli=None, compat=None):
         image_id = decision.existing
     else:
         workdir = tempfile.mkdtemp(prefix="bytelyst-product-")
+        result["build_log"] = log_path(the_plan.name, opts.get("build_log"), opts.get("build_log_dir"))
         try:
-            image_id, result["verify"] = build_and_tag(client, cli, opts, the_plan, workdir)
+            image_id, result["verify"] = build_and_tag(client, cli, dict(opts, build_log=result["build_log"]),
+                                                       the_plan, workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     result["image_id"] = image_id

@@ -14,6 +14,9 @@ Failing closed: a history that cannot be read stops the prune before anything is
 and each project's deploy lock is held while pruning (take_locks), so a deploy cannot start
 in between; a project whose lock another deploy holds keeps every image of the
 repositories it records (busy_repositories).
+
+`ensure(client, options, check_mode)` is what the module bytelyst.deploy.image_prune runs:
+read every history, take the locks, read the engine (engine_images), plan, remove.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,6 +26,7 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import NotFound
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, describe, held_elsewhere, lock_path
 
@@ -217,3 +221,88 @@ def plan(images, used_ids, recorded, keep, prefixes=None, busy=None):
             add(image, "base of a kept product image")
     remove = [img for img in ours if img["id"] not in reasons]
     return reasons, remove
+
+
+# Running a prune ----------------------------------------------------------------------------
+
+def engine_images(client, prefixes=None):
+    """Our view of the engine's images and the image ids containers use.
+
+    The engine's listing carries tags, digests and labels; only images in scope (ours, in
+    prefixes) are inspected, for their creation time to the nanosecond (images built within
+    one second still sort newest first). Images and containers another process removes while
+    we read them are skipped: they need no pruning."""
+    images = []
+    for summary in client.api.images():
+        image = {
+            "id": summary["Id"],
+            "tags": [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"],
+            "repo_digests": [d for d in summary.get("RepoDigests") or [] if d != "<none>@<none>"],
+            "labels": summary.get("Labels") or {},
+        }
+        if not in_scope(image, prefixes):
+            continue
+        try:
+            image["created"] = client.api.inspect_image(summary["Id"]).get("Created") or ""
+        except NotFound:
+            continue
+        images.append(image)
+    used = set(c.get("ImageID") for c in client.api.containers(all=True))
+    return images, used
+
+
+def remove(client, images, check_mode=False):
+    """Remove each image (none in check mode); return (removed, failed) as {id, tags[, error]}."""
+    removed, failed = [], []
+    for image in images:
+        entry = {"id": image["id"], "tags": image["tags"]}
+        if check_mode:
+            removed.append(entry)
+            continue
+        try:
+            client.images.remove(image["id"], force=False, noprune=False)
+            removed.append(entry)
+        except Exception as exc:  # the engine says why (e.g. a child image); report, go on
+            entry["error"] = str(exc)
+            failed.append(entry)
+    return removed, failed
+
+
+def diff_of(images, removed):
+    before = sorted(t for img in images for t in (img["tags"] or [img["id"]]))
+    gone = set(t for img in removed for t in (img["tags"] or [img["id"]]))
+    return {"before": "\n".join(before) + "\n", "after": "\n".join(t for t in before if t not in gone) + "\n"}
+
+
+def ensure(client, params, check_mode=False, diff=False, lock_class=ProjectLock):
+    """Prune our images on the engine; return the module result (warnings included).
+
+    params: the module options (history_dirs, keep, lock_timeout, repositories)."""
+    if params["keep"] < 1:
+        raise DeployError("keep must be at least 1, got %d." % params["keep"],
+                          hint="Keep at least the newest image of each repository.")
+    history_dirs = params["history_dirs"]
+    # Every history is read before any lock is taken or image removed: one that cannot be read stops here.
+    recorded = recorded_refs(history_dirs)
+    locks, busy = take_locks(history_dirs, params["lock_timeout"], check_mode, lock_class=lock_class)
+    try:
+        busy_repos = busy_repositories(busy)
+        warnings = ["A deploy holds the lock of %s (%s): the images of %s are kept." % (
+            directory, busy[directory],
+            ", ".join(sorted(r for r, why in busy_repos.items() if why == busy_reason(directory))))
+            for directory in sorted(busy)]
+        # Read again under the locks: a deploy that finished meanwhile may have recorded a release.
+        recorded |= recorded_refs(history_dirs)
+        images, used = engine_images(client, params["repositories"])
+        reasons, doomed = plan(images, used, recorded, params["keep"], params["repositories"], busy_repos)
+        removed, failed = remove(client, doomed, check_mode)
+    finally:
+        release(locks)
+    kept = [{"id": img["id"], "tags": img["tags"], "reasons": reasons[img["id"]]}
+            for img in images if img["id"] in reasons]
+    result = dict(changed=bool(removed), removed=removed, kept=kept, failed_removals=failed, busy=busy)
+    if warnings:
+        result["warnings"] = warnings
+    if diff:
+        result["diff"] = diff_of(images, removed)
+    return result

@@ -7,6 +7,11 @@ The engine sends the layers; the registry API (RegistryClient) decides whether
 anything needs sending, checks the immutable-tag policy before anything is
 sent, verifies the result, and moves extra and channel tags by re-putting a
 manifest (no layer is sent again).
+
+`ensure(engine, options, check_mode)` is what the module bytelyst.deploy.image_push runs:
+it reads the options, then pushes (Pusher.push) or promotes (promote). The engine is an
+EngineOnDemand: a promotion connects to it only when only the engine can tell where the
+registry's API is.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,8 +20,16 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DockerException, engine_client, image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import backoff_delays
+from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
+from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient, backoff_delays
+from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
+
+try:
+    from docker import auth as docker_auth
+except ImportError:  # the module reports a missing Docker SDK when a push needs it
+    docker_auth = None
 
 CHANNEL_TAGS = ("latest", "stable", "canary")
 _AUTH_WORDS = ("unauthorized", "authentication required", "denied", "forbidden")
@@ -259,3 +272,122 @@ def promote(registry, target, source, to_tags, channel_tags=CHANNEL_TAGS, force=
                                   % (target.registry, now or "nothing", state["tag"], manifest.digest))
         rows.append(dict(tag=state["tag"], digest=manifest.digest, previous_digest=state["previous_digest"], action=action))
     return dict(tags=rows, source_digest=manifest.digest, layers_pushed=0, layers_existing=len(manifest.layers), bytes_pushed=0)
+
+
+# The module's options, read ----------------------------------------------------------------
+
+def stored_credentials(registry):
+    """(username, password) the docker credentials hold for registry, or (None, None)."""
+    if docker_auth is None:
+        return None, None
+    try:
+        found = docker_auth.load_config().resolve_authconfig(registry) or {}
+    except Exception:  # a broken credential helper must not leak details; anonymous then
+        return None, None
+    user = found.get("username") or found.get("Username")
+    secret = found.get("password") or found.get("Password")
+    return (user, secret) if user and secret else (None, None)
+
+
+def unique(items):
+    """items without repeats, in order."""
+    return list(dict.fromkeys(items))
+
+
+def target_of(params):
+    """The Reference pushed to: the repository option, else the registry and repository of name."""
+    if params["repository"]:
+        target = parse(params["repository"], what="repository")
+        if target.tag or target.digest:
+            raise DeployError("The repository %r has a tag or digest." % params["repository"],
+                              hint="Give registry/path/name only, and the tags in tags.")
+        return target
+    if not params["name"] or is_digest(params["name"]) or params["name"].startswith("sha256:"):
+        raise DeployError("The option repository is missing.",
+                          hint="Give repository (registry/path/name), or a name that includes the registry.")
+    return parse(params["name"], what="image name")
+
+
+def tags_of(params):
+    """The tags to push: the tags option, else the tag of name."""
+    tags = params["tags"]
+    if not tags:
+        ref = parse(params["name"], what="image name", require_registry=False)
+        if not ref.tag:
+            raise DeployError("No tag to push: name %r has no tag and tags is empty." % params["name"],
+                              hint="Add a tag to name, or list the tags in tags.")
+        tags = [ref.tag]
+    return unique([check_tag(t) for t in tags])
+
+
+def registry_client(params, target, api_url, hide=None):
+    """The RegistryClient for target, with the given or the stored credentials; hide(value) is
+    told every password used, so the caller keeps it out of everything it shows."""
+    username, password = params["username"], params["password"]
+    if not username:
+        username, password = stored_credentials(target.registry)
+    if password and hide:
+        hide(password)
+    return RegistryClient(target.registry, username=username, password=password, ca_file=params["ca_cert"],
+                          allow_http=params["allow_http"], retries=params["retries"],
+                          retry_delay=params["retry_delay"], timeout=params["timeout"], api_url=api_url)
+
+
+class EngineOnDemand(object):
+    """The Docker engine at docker_host, connected on first use."""
+
+    def __init__(self, docker_host=None, connect=engine_client):
+        self.docker_host = docker_host
+        self.connect = connect
+        self._client = None
+
+    def client(self):
+        if self._client is None:
+            self._client = self.connect(self.docker_host)
+        return self._client
+
+    def info(self):
+        client = self.client()
+        try:
+            return client.info()
+        except DockerException as exc:
+            raise DeployError("The Docker engine did not report its configuration: %s" % exc)
+
+
+def ensure(engine, params, check_mode=False, diff=False, hide=None):
+    """Push name's tags to their repository, or promote tags there; return the module result.
+
+    engine: an EngineOnDemand; params: the module options (name, repository, tags, promote,
+    channel_tags, force, username, password, ca_cert, allow_http, registry_api, retries,
+    retry_delay, timeout); hide: told every password used (module.no_log_values.add)."""
+    target = target_of(params)
+    channel = params["channel_tags"]
+    source = to_tags = tags = None
+    if params["promote"]:
+        spec = params["promote"]
+        source = spec["from"] if is_digest(spec["from"]) else check_tag(spec["from"], "promote.from tag")
+        to_tags = unique([check_tag(t, "promote.to tag") for t in spec["to"]])
+    else:
+        tags = tags_of(params)
+        engine.client()
+    # Promotion needs no engine, unless only the engine can tell where the registry's API is.
+    api_url = resolve_api_url(target, engine.info, params["registry_api"], params["allow_http"])
+    registry = registry_client(params, target, api_url, hide)
+    if params["promote"]:
+        result = promote(registry, target, source, to_tags, channel, params["force"], check_mode)
+    else:
+        client = engine.client()
+        image = image_or_none(client, params["name"])
+        if image is None:
+            raise DeployError("The local image %r does not exist on the Docker engine." % params["name"],
+                              hint="Build or load it first, or fix the name. Nothing was pushed.")
+        auth_config = (dict(username=registry.username, password=registry.password, serveraddress=target.registry)
+                       if registry.username else None)
+        pusher = Pusher(client, registry, target, retries=params["retries"], retry_delay=params["retry_delay"])
+        result = pusher.push(image, tags, channel, params["force"], check_mode, auth_config)
+        result["image_id"] = image.id
+    result["changed"] = any(t["action"] in ("pushed", "promoted", "would_push", "would_promote")
+                            for t in result["tags"])
+    if diff:
+        result["diff"] = diff_of(result["tags"])
+    return result

@@ -111,6 +111,17 @@ options:
       - The date tag given to a new build. Empty means today (UTC, C(YYYYMMDD)); C(false) means no date tag.
       - Applied only when an image is built; an up-to-date image keeps the tags it has.
     type: str
+  build_log:
+    description:
+      - The file BuildKit's progress (C(--progress plain)) is written to while the image builds, line by line,
+        so it can be followed with C(tail -f). Secret values are never in it (they reach the build only as
+        BuildKit secrets, and their values are scrubbed from every line).
+      - Defaults to a new file C(<name>-<UTC time>.log) in O(build_log_dir).
+    type: path
+  build_log_dir:
+    description: The directory of the default O(build_log) on the host that builds (created when missing).
+    type: path
+    default: /var/tmp/bytelyst/builds
 notes:
   - Needs a docker client that builds with BuildKit (see O(docker_cli)).
 seealso:
@@ -221,11 +232,17 @@ dockerfile:
   description: The generated Dockerfile.
   returned: in check mode when an image would be built
   type: str
+build_log:
+  description: The file holding BuildKit's progress of the build (kept after a failed build too).
+  returned: when an image was built
+  type: str
+  sample: /var/tmp/bytelyst/builds/bytelyst-common-base-backend-20261130T080509Z.log
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import ensure
+from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
@@ -248,6 +265,8 @@ def main():
         npm_registry=dict(type="str"),
         ca_bundle=dict(type="path"),
         date_tag=dict(type="str"),
+        build_log=dict(type="path"),
+        build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

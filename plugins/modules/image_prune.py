@@ -101,42 +101,13 @@ failed_removals:
   elements: dict
 """
 
+from functools import partial
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS, engine_client
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _prune
-
-try:
-    from docker.errors import NotFound
-except ImportError:  # engine_client reports the missing Docker SDK
-    NotFound = Exception
-
-
-def describe(client, prefixes=None):
-    """Our view of the engine's images and the image ids containers use.
-
-    The engine's listing carries tags, digests and labels; only images in scope (ours, in
-    prefixes) are inspected, for their creation time to the nanosecond (images built within
-    one second still sort newest first). Images and containers another process removes while
-    we read them are skipped: they need no pruning."""
-    images = []
-    for summary in client.api.images():
-        image = {
-            "id": summary["Id"],
-            "tags": [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"],
-            "repo_digests": [d for d in summary.get("RepoDigests") or [] if d != "<none>@<none>"],
-            "labels": summary.get("Labels") or {},
-        }
-        if not _prune.in_scope(image, prefixes):
-            continue
-        try:
-            image["created"] = client.api.inspect_image(summary["Id"]).get("Created") or ""
-        except NotFound:
-            continue
-        images.append(image)
-    used = set(c.get("ImageID") for c in client.api.containers(all=True))
-    return images, used
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
+from ansible_collections.bytelyst.deploy.plugins.module_utils._prune import ensure
 
 
 def main():
@@ -148,51 +119,7 @@ def main():
     )
     spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    locks = []
-    try:
-        if module.params["keep"] < 1:
-            raise DeployError("keep must be at least 1, got %d." % module.params["keep"],
-                              hint="Keep at least the newest image of each repository.")
-        client = engine_client(module.params["docker_host"])
-        history_dirs = module.params["history_dirs"]
-        # Every history is read before any lock is taken or image removed: one that cannot be read stops here.
-        recorded = _prune.recorded_refs(history_dirs)
-        locks, busy = _prune.take_locks(history_dirs, module.params["lock_timeout"], module.check_mode)
-        busy_repos = _prune.busy_repositories(busy)
-        for directory in sorted(busy):
-            module.warn("A deploy holds the lock of %s (%s): the images of %s are kept." % (
-                directory, busy[directory],
-                ", ".join(sorted(r for r, why in busy_repos.items() if why == _prune.busy_reason(directory)))))
-        # Read again under the locks: a deploy that finished meanwhile may have recorded a release.
-        recorded |= _prune.recorded_refs(history_dirs)
-        images, used = describe(client, module.params["repositories"])
-        reasons, remove = _prune.plan(images, used, recorded, module.params["keep"],
-                                      module.params["repositories"], busy_repos)
-        removed, failed = [], []
-        for image in remove:
-            entry = {"id": image["id"], "tags": image["tags"]}
-            if module.check_mode:
-                removed.append(entry)
-                continue
-            try:
-                client.images.remove(image["id"], force=False, noprune=False)
-                removed.append(entry)
-            except Exception as exc:  # the engine says why (e.g. a child image); report, go on
-                entry["error"] = str(exc)
-                failed.append(entry)
-    except DeployError as err:
-        module.fail_json(msg=str(err), **err.result())
-    finally:  # fail_json exits through here too
-        _prune.release(locks)
-    kept = [{"id": img["id"], "tags": img["tags"], "reasons": reasons[img["id"]]}
-            for img in images if img["id"] in reasons]
-    result = dict(changed=bool(removed), removed=removed, kept=kept, failed_removals=failed, busy=busy)
-    if module._diff:
-        before = sorted(t for img in images for t in (img["tags"] or [img["id"]]))
-        gone = set(t for img in removed for t in (img["tags"] or [img["id"]]))
-        result["diff"] = {"before": "\n".join(before) + "\n",
-                          "after": "\n".join(t for t in before if t not in gone) + "\n"}
-    module.exit_json(**result)
+    run_module(module, partial(ensure, diff=module._diff), "image_prune")
 
 
 if __name__ == "__main__":

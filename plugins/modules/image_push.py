@@ -215,128 +215,14 @@ source_digest:
   type: str
 """
 
+from functools import partial
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
-    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, DockerException, engine_client, image_or_none)
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._push import CHANNEL_TAGS, Pusher, diff_of, promote
-from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
-
-try:
-    from docker import auth as docker_auth
-except ImportError:  # pragma: no cover - reported through HAS_DOCKER
-    docker_auth = None
-
-
-def stored_credentials(registry):
-    """(username, password) the docker credentials hold for registry, or (None, None)."""
-    if docker_auth is None:
-        return None, None
-    try:
-        found = docker_auth.load_config().resolve_authconfig(registry) or {}
-    except Exception:  # a broken credential helper must not leak details; anonymous then
-        return None, None
-    user = found.get("username") or found.get("Username")
-    secret = found.get("password") or found.get("Password")
-    return (user, secret) if user and secret else (None, None)
-
-
-def unique(items):
-    """items without repeats, in order."""
-    return list(dict.fromkeys(items))
-
-
-def target_of(params):
-    if params["repository"]:
-        target = parse(params["repository"], what="repository")
-        if target.tag or target.digest:
-            raise DeployError("The repository %r has a tag or digest." % params["repository"],
-                              hint="Give registry/path/name only, and the tags in tags.")
-        return target
-    if not params["name"] or is_digest(params["name"]) or params["name"].startswith("sha256:"):
-        raise DeployError("The option repository is missing.",
-                          hint="Give repository (registry/path/name), or a name that includes the registry.")
-    return parse(params["name"], what="image name")
-
-
-def registry_client(module, target, api_url):
-    """The RegistryClient for target, with the given or the stored credentials."""
-    params = module.params
-    username, password = params["username"], params["password"]
-    if not username:
-        username, password = stored_credentials(target.registry)
-    if password:
-        module.no_log_values.add(password)
-    return RegistryClient(target.registry, username=username, password=password, ca_file=params["ca_cert"],
-                          allow_http=params["allow_http"], retries=params["retries"],
-                          retry_delay=params["retry_delay"], timeout=params["timeout"], api_url=api_url)
-
-
-def tags_of(params):
-    tags = params["tags"]
-    if not tags:
-        ref = parse(params["name"], what="image name", require_registry=False)
-        if not ref.tag:
-            raise DeployError("No tag to push: name %r has no tag and tags is empty." % params["name"],
-                              hint="Add a tag to name, or list the tags in tags.")
-        tags = [ref.tag]
-    return unique([check_tag(t) for t in tags])
-
-
-class Engine(object):
-    """The Docker engine, connected on first use (promotion needs it only to find an index's API)."""
-
-    def __init__(self, docker_host):
-        self.docker_host = docker_host
-        self._client = None
-
-    def client(self):
-        if self._client is None:
-            self._client = engine_client(self.docker_host)
-        return self._client
-
-    def info(self):
-        client = self.client()
-        try:
-            return client.info()
-        except DockerException as exc:
-            raise DeployError("The Docker engine did not report its configuration: %s" % exc)
-
-
-def run(module):
-    params = module.params
-    target = target_of(params)
-    channel = params["channel_tags"]
-    engine = Engine(params["docker_host"])
-    source = to_tags = tags = None
-    if params["promote"]:
-        spec = params["promote"]
-        source = spec["from"] if is_digest(spec["from"]) else check_tag(spec["from"], "promote.from tag")
-        to_tags = unique([check_tag(t, "promote.to tag") for t in spec["to"]])
-    else:
-        tags = tags_of(params)
-        engine.client()
-    # Promotion needs no engine, unless only the engine can tell where the registry's API is.
-    api_url = resolve_api_url(target, engine.info, params["registry_api"], params["allow_http"])
-    registry = registry_client(module, target, api_url)
-    if params["promote"]:
-        return promote(registry, target, source, to_tags, channel, params["force"], module.check_mode)
-    client = engine.client()
-    username, password = registry.username, registry.password
-    image = image_or_none(client, params["name"])
-    if image is None:
-        raise DeployError("The local image %r does not exist on the Docker engine." % params["name"],
-                          hint="Build or load it first, or fix the name. Nothing was pushed.")
-    auth_config = dict(username=username, password=password, serveraddress=target.registry) if username else None
-    pusher = Pusher(client, registry, target, retries=params["retries"], retry_delay=params["retry_delay"])
-    result = pusher.push(image, tags, channel, params["force"], module.check_mode, auth_config)
-    result["image_id"] = image.id
-    return result
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
+from ansible_collections.bytelyst.deploy.plugins.module_utils._push import CHANNEL_TAGS, EngineOnDemand, ensure
 
 
 def main():
@@ -368,22 +254,15 @@ def main():
         required_by={"promote": "repository"},
         required_together=[("username", "password")],
     )
-    if not HAS_DOCKER and not module.params["promote"]:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
     if module.params["retries"] < 0 or module.params["retry_delay"] < 0:
         module.fail_json(msg="retries and retry_delay must not be negative (got %s and %s)."
                          % (module.params["retries"], module.params["retry_delay"]))
     api = module.params["registry_api"] or ""
     if "@" in api:  # credentials in the URL (refused): keep them out of the result
         module.no_log_values.update(v for v in (urlsplit(api).password,) if v)
-    try:
-        result = run(module)
-    except DeployError as err:
-        module.fail_json(msg=str(err), **err.result())
-    changed = any(t["action"] in ("pushed", "promoted", "would_push", "would_promote") for t in result["tags"])
-    if module._diff:
-        result["diff"] = diff_of(result["tags"])
-    module.exit_json(changed=changed, **result)
+    # A promotion reaches the engine only when only the engine can tell where the registry's API is.
+    run_module(module, partial(ensure, diff=module._diff, hide=module.no_log_values.add), "image_push",
+               connect=EngineOnDemand, needs_docker=not module.params["promote"])
 
 
 if __name__ == "__main__":

@@ -68,6 +68,12 @@ options:
   version:
     description: The immutable version tag. Defaults to the version in the kind's package.json.
     type: str
+  version_suffix:
+    description:
+      - Appended to the version in the kind's package.json to make the version tag, such as V(-base1.3.0) for a
+        product rebuilt on a new base (version tags are immutable, so new content gets a new tag).
+      - Not with O(version).
+    type: str
   revision:
     description:
       - Source revision, tagged and labelled. Defaults to the git short sha of the last commit that changed O(product_dir) when it is in a git
@@ -116,6 +122,17 @@ options:
     description: Extra labels for the image (the module's own labels win on a clash).
     type: dict
     default: {}
+  build_log:
+    description:
+      - The file BuildKit's progress (C(--progress plain)) is written to while the image builds, line by line,
+        so it can be followed with C(tail -f). Secret values are never in it (they reach the build only as
+        BuildKit secrets, and their values are scrubbed from every line).
+      - Defaults to a new file C(<name>-<UTC time>.log) in O(build_log_dir).
+    type: path
+  build_log_dir:
+    description: The directory of the default O(build_log) on the host that builds (created when missing).
+    type: path
+    default: /var/tmp/bytelyst/builds
 attributes:
   check_mode:
     support: full
@@ -246,10 +263,16 @@ verify:
   description: The health check's result (status, seconds, url).
   returned: when an image was built and verified
   type: dict
+build_log:
+  description: The file holding BuildKit's progress of the build (kept after a failed build too).
+  returned: when an image was built
+  type: str
+  sample: /var/tmp/bytelyst/builds/notes-backend-20261130T080509Z.log
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
@@ -279,10 +302,14 @@ def main():
         verify_timeout=dict(type="int", default=90),
         pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         labels=dict(type="dict", default={}),
+        version_suffix=dict(type="str"),
+        build_log=dict(type="path"),
+        build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("mode", "base", ("base_image", "dev_base_image"))])
+                           required_if=[("mode", "base", ("base_image", "dev_base_image"))],
+                           mutually_exclusive=[("version", "version_suffix")])
     run_module(module, ensure, "product_image")
 
 

@@ -77,6 +77,10 @@ def job(tmp_path_factory, docker_client, standin_image):
             "bytelyst_wait_timeout": 90,
             # probe every 3 s: the health gate answers without waiting out the image's interval
             "bytelyst_healthcheck": {"interval": "3s", "start_period": "10s", "retries": 5},
+            # builds run as async tasks: poll every 2 s, not the default 5 (each poll starts a
+            # module, so every second would cost more CPU than the wait it saves)
+            "bytelyst_poll_interval": 2,
+            "bytelyst_build_log_dir": os.path.join(state.work, "build-logs"),
         }
         if os.environ.get("BYTELYST_CA_BUNDLE"):
             state.extravars["bytelyst_ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]
@@ -180,6 +184,14 @@ def test_product_deploy_as_an_awx_job(job, deployed):
     assert built and built[0]["results"][0]["tags"][0] == "%s-backend:0.9.2" % job.dir_names[0]
     image = job.client.images.get(built[0]["results"][0]["image_id"])
     assert image.attrs["Config"]["Labels"]["dev.bytelyst.mode"] == "tarball"
+    # the build ran as an async task, and the path printed before it is the log it wrote
+    assert built[0]["results"][0]["ansible_job_id"] and built[0]["results"][0]["finished"] == 1
+    build_log = built[0]["results"][0]["build_log"]
+    said = ok_results(result, "Say where each build's progress goes")
+    assert said and said[0]["results"][0]["msg"] == "backend: follow the build on localhost with tail -f %s" % build_log
+    assert os.path.dirname(build_log) == os.path.join(job.work, "build-logs")
+    with open(build_log) as handle:
+        assert "--progress plain" in handle.readline()
     # the deploy passed its health gate
     gates = ok_results(result, "Deploy the project behind the health gate")
     assert len(gates) == 1, [e.get("event") for e in result.events]
@@ -203,7 +215,9 @@ def test_rollback_as_an_awx_job_runs_the_previous_release(job, deployed):
     (_root1, _first), (_root2, _second) = deployed
     before = history(job)
     first_release, second_release = before["releases"]
-    root, result = run_job(job, "rollback.yml", "rollback", extravars={"bytelyst_triggered_by": "awx job rollback"})
+    # AWX passes the job's id and user as extra variables (awx_* and the older tower_*)
+    root, result = run_job(job, "rollback.yml", "rollback", extravars={
+        "awx_job_id": 4242, "awx_user_name": "alice", "tower_job_id": 4242, "tower_user_name": "alice"})
     assert result.status == "successful" and result.rc == 0, failure_text(result)
     with open(os.path.join(artifacts_of(root, "rollback"), "status")) as handle:
         assert handle.read().strip() == "successful"
@@ -211,7 +225,7 @@ def test_rollback_as_an_awx_job_runs_the_previous_release(job, deployed):
     current = [r for r in after["releases"] if r["id"] == after["current"]][0]
     assert current["action"] == "rollback" and current["result"] == "success"
     assert current["images"] == first_release["images"] != second_release["images"]
-    assert current["triggered_by"] == "awx job rollback"
+    assert current["triggered_by"] == "awx job 4242 (alice)"
     status, payload = health(job)
     assert status == 200 and payload["service"] == "clock-backend"
 

@@ -457,8 +457,10 @@ def test_secrets_absent_from_product_layers(env, tmp_path):
     with open(path, "w") as handle:
         json.dump(package, handle, indent=2)
     repo = "%s/notes-backend-secrets" % env.prefix
+    logs = tmp_path / "logs"
     result, raw = env.run("product_image", product_args(env, product, "backend", port=4016, name=repo,
-                                                        npm_token=token, ca_bundle=str(ca_bundle)))
+                                                        npm_token=token, ca_bundle=str(ca_bundle),
+                                                        build_log_dir=str(logs)))
     assert not result.get("failed"), raw[-4000:]
     assert result["verify"]["status"] == 200
     image_id = result["image_id"]
@@ -489,6 +491,15 @@ def test_secrets_absent_from_product_layers(env, tmp_path):
     assert read >= len(layers(env.client, image_id)) + 1
     assert hits[b"secrets-seen.json"]  # the scan does find what is there
     assert hits[token.encode()] == [] and hits[marker.encode()] == []
-    # the module's result and everything Ansible printed.
+    # the module's result and everything Ansible printed,
     for secret in secrets:
         assert secret not in json.dumps(result) and secret not in raw
+    # and the build log, which holds BuildKit's whole plain progress of the install steps.
+    assert os.path.dirname(result["build_log"]) == str(logs)
+    assert os.path.basename(result["build_log"]).startswith("notes-backend-secrets-")
+    with open(result["build_log"]) as handle:
+        log = handle.read()
+    assert "--progress plain" in log.splitlines()[0]
+    assert "pnpm install" in log and "DONE" in log
+    for secret in secrets:
+        assert secret not in log

@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image as base
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from fakes import FakeClient, FakeImage
 
 RUNTIME = {"id": "sha256:runtime1", "digests": ["node@sha256:d1"]}
 
@@ -159,30 +160,6 @@ def test_runtime_digest_falls_back_to_image_id():
 
 
 # --- ensure() decisions with a fake engine --------------------------------------------------
-
-class FakeImage(object):
-    def __init__(self, image_id, labels=None, tags=None):
-        self.id = image_id
-        self.tags = tags or []
-        self.attrs = {"Config": {"Labels": labels or {}}, "RepoDigests": [], "Size": 1}
-
-
-class FakeImages(object):
-    def __init__(self, refs):
-        self.refs = refs
-
-    def get(self, ref):
-        from docker.errors import ImageNotFound
-        for key, image in self.refs.items():
-            if ref in (key, image.id):
-                return image
-        raise ImageNotFound(ref)
-
-
-class FakeClient(object):
-    def __init__(self, refs):
-        self.images = FakeImages(refs)
-
 
 def opts(manifest, **change):
     data = dict(manifest=manifest["path"], flavour="backend", runtime_image="node:22-slim", pnpm_version="10.6.5",

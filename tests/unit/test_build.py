@@ -120,3 +120,71 @@ def test_build_secrets_write_the_token_file_private_and_redact_it(tmp_path):
     assert os.stat(str(tmp_path / "npmrc")).st_mode & 0o777 == 0o600
     assert redact == ["tok-123"]
     assert _build.build_secrets(str(tmp_path / "unused")) == ({}, [])
+
+
+def test_log_path_names_the_image_and_the_time_under_the_default_directory():
+    now = __import__("datetime").datetime(2026, 11, 30, 8, 5, 9)
+    assert _build.log_path("registry.example.com/bytelyst/notes-backend:build-ab12", now=now) == (
+        "/var/tmp/bytelyst/builds/notes-backend-20261130T080509Z.log")
+    assert _build.log_path("x", log_dir="/srv/logs", now=now) == "/srv/logs/x-20261130T080509Z.log"
+    assert _build.log_path("x", build_log="/tmp/mine.log", log_dir="/srv/logs") == "/tmp/mine.log"
+
+
+def fake_builder(tmp_path, body):
+    fake = tmp_path / "docker"
+    fake.write_text("#!/bin/sh\n" + body)
+    os.chmod(str(fake), 0o755)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    return DockerCli(str(fake), "buildkit"), str(ctx)
+
+
+def test_build_progress_goes_to_the_log_as_it_comes_without_secrets(tmp_path):
+    # the fake prints a step, then a line holding the token, then writes the image id
+    cli, ctx = fake_builder(tmp_path, 'echo "#5 [2/3] RUN pnpm install"\necho "#5 token tok123456 seen" >&2\n'
+                            'printf "#6 no newline at the end"\n'
+                            'while [ "$1" != "--iidfile" ]; do shift; done\nprintf sha256:abc > "$2"\n')
+    log = tmp_path / "logs" / "deep" / "b.log"
+    result = _build.build(cli, spec(tmp_path, context=ctx, redact=["tok123456"], log=str(log)))
+    assert result.image_id == "sha256:abc" and result.log == str(log)
+    assert result.as_dict()["build_log"] == str(log)
+    text = log.read_text()
+    assert "#5 [2/3] RUN pnpm install" in text and "#5 token ******** seen" in text
+    assert text.endswith("\n#6 no newline at the end")
+    assert "tok123456" not in text
+    assert text.splitlines()[0].startswith("# ") and "--progress plain" in text.splitlines()[0]
+
+
+def test_failed_logged_build_names_the_log_and_keeps_it(tmp_path):
+    cli, ctx = fake_builder(tmp_path, 'echo "ERR_PNPM_FETCH_401 tok123456"\nexit 3\n')
+    log = tmp_path / "b.log"
+    with pytest.raises(DeployError) as info:
+        _build.build(cli, spec(tmp_path, context=ctx, redact=["tok123456"], log=str(log)), what="build of x")
+    assert "build of x failed (exit code 3). Its whole output is in %s." % log in str(info.value)
+    assert info.value.result()["build_log"] == str(log)
+    assert "ERR_PNPM_FETCH_401 ********" in info.value.output and "tok123456" not in str(info.value)
+    assert "ERR_PNPM_FETCH_401 ********" in log.read_text()
+
+
+@pytest.mark.parametrize("body", ["echo started\nexec sleep 30\n",
+                                  # a child (as buildx is the docker CLI's) keeps the output open
+                                  "echo started\nsleep 6 &\nwait\n"])
+def test_logged_build_that_runs_too_long_is_stopped(tmp_path, body):
+    cli, ctx = fake_builder(tmp_path, body)
+    log = tmp_path / "b.log"
+    started = __import__("time").time()
+    with pytest.raises(DeployError) as info:
+        _build.build(cli, spec(tmp_path, context=ctx, log=str(log), timeout=1), what="build of x")
+    assert "build of x did not finish within 1 seconds. Its output so far is in %s." % log in str(info.value)
+    assert "started" in log.read_text()
+    assert __import__("time").time() - started < 5  # not when the child lets go of the output
+
+
+def test_unwritable_log_directory_is_refused_before_building(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cli, ctx = fake_builder(tmp_path, 'touch "%s"\n' % (tmp_path / "ran"))
+    with pytest.raises(DeployError) as info:
+        _build.build(cli, spec(tmp_path, context=ctx, log=str(blocker / "b.log")))
+    assert "Cannot write the build log %s" % (blocker / "b.log") in str(info.value)
+    assert not (tmp_path / "ran").exists()

@@ -8,6 +8,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import (
     ComposeProject, containers_by_service, env_file_text, is_healthy, parse_config_hashes, parse_json_output,
     parse_labels, published_ports, render_override, repo_digest, resolve_image, split_ref, up_failure)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from fakes import FakeClient, FakeImage
 
 # Recorded from Compose v5.6.1 (`ps --all --format json`: one object per line).
 PS_LINE = (
@@ -138,78 +139,38 @@ def test_repo_digest_matches_repository():
     assert repo_digest({"RepoDigests": []}, "a/web") is None
 
 
-class FakeImage(object):
-    def __init__(self, image_id, digests):
-        self.id = image_id
-        self.attrs = {"RepoDigests": digests}
-
-
-class FakeImages(object):
-    def __init__(self, local=None, registry=None, pullable=None):
-        self.local = dict(local or {})
-        self.registry = dict(registry or {})
-        self.pullable = dict(pullable or {})
-        self.pulled = []
-
-    def get(self, ref):
-        from docker.errors import ImageNotFound
-        if ref not in self.local:
-            raise ImageNotFound("no such image: %s" % ref)
-        return self.local[ref]
-
-    def get_registry_data(self, ref):
-        from docker.errors import NotFound
-        if ref not in self.registry:
-            raise NotFound("manifest unknown")
-        return type("Data", (), {"id": self.registry[ref]})()
-
-    def pull(self, ref):
-        from docker.errors import NotFound
-        self.pulled.append(ref)
-        if ref not in self.pullable:
-            raise NotFound("manifest for %s not found: manifest unknown" % ref)
-        self.local[ref] = self.pullable[ref]
-        return self.local[ref]
-
-
-class FakeClient(object):
-    def __init__(self, images):
-        self.images = images
-
-
 def test_resolve_local_registry_image_to_repo_digest_without_pulling():
-    images = FakeImages(local={"r/web:v1": FakeImage("sha256:img", ["r/web@sha256:11"])})
-    pin = resolve_image(FakeClient(images), "r/web:v1")
+    client = FakeClient({"r/web:v1": FakeImage("sha256:img", digests=["r/web@sha256:11"])})
+    pin = resolve_image(client, "r/web:v1")
     assert pin == {"ref": "r/web:v1", "pinned": "r/web@sha256:11", "image_id": "sha256:img", "source": "local"}
-    assert images.pulled == []
+    assert client.images.pulled == []
 
 
 def test_resolve_local_only_image_pins_image_id():
-    images = FakeImages(local={"web:dev": FakeImage("sha256:img", [])})
-    assert resolve_image(FakeClient(images), "web:dev")["pinned"] == "sha256:img"
+    client = FakeClient({"web:dev": FakeImage("sha256:img")})
+    assert resolve_image(client, "web:dev")["pinned"] == "sha256:img"
 
 
 def test_resolve_pulls_when_missing_and_always():
-    image = FakeImage("sha256:img", ["r/web@sha256:11"])
-    images = FakeImages(pullable={"r/web:v1": image})
-    assert resolve_image(FakeClient(images), "r/web:v1")["source"] == "pulled"
-    images = FakeImages(local={"r/web:v1": FakeImage("sha256:old", ["r/web@sha256:00"])}, pullable={"r/web:v1": image})
-    assert resolve_image(FakeClient(images), "r/web:v1", "always")["pinned"] == "r/web@sha256:11"
+    image = FakeImage("sha256:img", digests=["r/web@sha256:11"])
+    assert resolve_image(FakeClient(pullable={"r/web:v1": image}), "r/web:v1")["source"] == "pulled"
+    client = FakeClient({"r/web:v1": FakeImage("sha256:old", digests=["r/web@sha256:00"])}, pullable={"r/web:v1": image})
+    assert resolve_image(client, "r/web:v1", "always")["pinned"] == "r/web@sha256:11"
 
 
 def test_check_mode_asks_the_registry_and_pulls_nothing():
-    images = FakeImages(registry={"r/web:v1": "sha256:11"}, pullable={"r/web:v1": FakeImage("x", [])})
-    pin = resolve_image(FakeClient(images), "r/web:v1", check_mode=True)
-    assert pin["pinned"] == "r/web@sha256:11" and pin["source"] == "registry" and images.pulled == []
+    client = FakeClient(registry={"r/web:v1": "sha256:11"}, pullable={"r/web:v1": FakeImage("x")})
+    pin = resolve_image(client, "r/web:v1", check_mode=True)
+    assert pin["pinned"] == "r/web@sha256:11" and pin["source"] == "registry" and client.images.pulled == []
 
 
 def test_missing_everywhere_fails_clearly():
     with pytest.raises(DeployError) as err:
-        resolve_image(FakeClient(FakeImages()), "r/web:nope")
+        resolve_image(FakeClient(), "r/web:nope")
     assert "Image r/web:nope is neither on the target engine nor in its registry" in str(err.value)
     assert "manifest unknown" in str(err.value)
     with pytest.raises(DeployError) as err:
-        resolve_image(FakeClient(FakeImages()), "r/web:nope", "never")
+        resolve_image(FakeClient(), "r/web:nope", "never")
     assert "pull_policy is never" in str(err.value)
 
 

@@ -9,47 +9,11 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from fakes import FakeClient, FakeImage
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 BASE = "team/base-backend:1.0.0"
 DEV_BASE = "team/base-dev:1.0.0"
-
-
-class FakeImage(object):
-    def __init__(self, image_id, labels=None, layers=("sha256:l1",), size=100):
-        self.id = image_id
-        self.attrs = {"Config": {"Labels": dict(labels or {})}, "RepoDigests": [], "Size": size,
-                      "RootFS": {"Layers": list(layers)}}
-        self.engine = None
-
-    def tag(self, repository, tag):
-        self.engine.refs["%s:%s" % (repository, tag)] = self
-        return True
-
-
-class FakeImages(object):
-    def __init__(self, engine):
-        self.engine = engine
-
-    def get(self, ref):
-        from docker.errors import ImageNotFound
-        for key, image in self.engine.refs.items():
-            if ref in (key, image.id):
-                return image
-        raise ImageNotFound(ref)
-
-
-class FakeEngine(object):
-    """refs: {reference: FakeImage}; what the module sees of the Docker engine."""
-
-    def __init__(self, refs):
-        self.refs = dict(refs)
-        for image in self.refs.values():
-            image.engine = self
-        self.images = FakeImages(self)
-
-    def tags(self):
-        return dict((ref, image.id) for ref, image in self.refs.items())
 
 
 class FakeCompat(object):
@@ -106,7 +70,7 @@ def no_revision(path):
 
 
 def test_plan_on_base_keeps_only_what_the_bases_do_not_provide(notes):
-    engine, compat = FakeEngine(bases()), FakeCompat(satisfied=["fastify"])
+    engine, compat = FakeClient(bases()), FakeCompat(satisfied=["fastify"])
     plan = _product_image.plan(opts(notes), engine, compat, revision_of=no_revision)
     # the final base is asked first, then the dev base
     assert compat.asked == [BASE, DEV_BASE]
@@ -122,7 +86,7 @@ def test_plan_on_base_keeps_only_what_the_bases_do_not_provide(notes):
 
 
 def test_runtime_dependency_the_final_base_lacks_is_installed_in_both_stages(notes):
-    plan = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(satisfied=[]), revision_of=no_revision)
+    plan = _product_image.plan(opts(notes), FakeClient(bases()), FakeCompat(satisfied=[]), revision_of=no_revision)
     assert plan.runtime_package["dependencies"] == {"fastify": "^5.6.0"}
     assert plan.builder_package["dependencies"] == {"fastify": "^5.6.0"}
 
@@ -130,7 +94,7 @@ def test_runtime_dependency_the_final_base_lacks_is_installed_in_both_stages(not
 def test_tags_names_and_labels_with_registry_revision_and_promote(notes):
     plan = _product_image.plan(opts(notes, registry="reg.invalid:5000/team", promote=True,
                                     labels={"dev.bytelyst.kind": "forged", "team": "notes"}),
-                               FakeEngine(bases()), FakeCompat(), revision_of=lambda path: "abc1234")
+                               FakeClient(bases()), FakeCompat(), revision_of=lambda path: "abc1234")
     assert plan.refs == ["reg.invalid:5000/team/notes-backend:1.4.0", "reg.invalid:5000/team/notes-backend:abc1234",
                          "reg.invalid:5000/team/notes-backend:latest"]
     assert plan.tag_names() == ["1.4.0", "abc1234", "latest"]
@@ -142,9 +106,9 @@ def test_tags_names_and_labels_with_registry_revision_and_promote(notes):
 
 
 def test_up_to_date_image_builds_and_tags_nothing(notes):
-    engine, compat = FakeEngine(bases()), FakeCompat()
+    engine, compat = FakeClient(bases()), FakeCompat()
     fingerprint = _product_image.plan(opts(notes), engine, compat, revision_of=no_revision).fingerprint
-    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage(
+    engine = FakeClient(dict(bases(), **{"notes-backend:1.4.0": FakeImage(
         "sha256:notes", {"dev.bytelyst.fingerprint": fingerprint}, size=75)}))
     before = engine.tags()
     result = _product_image.ensure(engine, opts(notes), cli=NoBuilds(),  # no git repository: no revision tag
@@ -156,8 +120,8 @@ def test_up_to_date_image_builds_and_tags_nothing(notes):
 
 
 def test_missing_tag_of_an_up_to_date_image_is_added_without_a_build(notes):
-    fingerprint = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(), revision_of=no_revision).fingerprint
-    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage(
+    fingerprint = _product_image.plan(opts(notes), FakeClient(bases()), FakeCompat(), revision_of=no_revision).fingerprint
+    engine = FakeClient(dict(bases(), **{"notes-backend:1.4.0": FakeImage(
         "sha256:notes", {"dev.bytelyst.fingerprint": fingerprint})}))
     result = _product_image.ensure(engine, opts(notes, promote=True, revision="abc1234"), cli=NoBuilds(),
                                    compat=FakeCompat())
@@ -167,10 +131,10 @@ def test_missing_tag_of_an_up_to_date_image_is_added_without_a_build(notes):
 
 
 def test_changed_source_is_refused_without_force(notes):
-    old = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(), revision_of=no_revision).fingerprint
+    old = _product_image.plan(opts(notes), FakeClient(bases()), FakeCompat(), revision_of=no_revision).fingerprint
     with open(os.path.join(notes, "backend", "src", "server.ts"), "a") as handle:
         handle.write("\n// changed\n")
-    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage("sha256:old", {"dev.bytelyst.fingerprint": old})}))
+    engine = FakeClient(dict(bases(), **{"notes-backend:1.4.0": FakeImage("sha256:old", {"dev.bytelyst.fingerprint": old})}))
     before = engine.tags()
     with pytest.raises(DeployError) as info:
         _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(), compat=FakeCompat())
@@ -180,10 +144,10 @@ def test_changed_source_is_refused_without_force(notes):
 
 
 def test_changed_source_with_force_plans_a_build_in_check_mode(notes):
-    old = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(), revision_of=no_revision).fingerprint
+    old = _product_image.plan(opts(notes), FakeClient(bases()), FakeCompat(), revision_of=no_revision).fingerprint
     with open(os.path.join(notes, "backend", "src", "server.ts"), "a") as handle:
         handle.write("\n// changed\n")
-    engine = FakeEngine(dict(bases(), **{"notes-backend:1.4.0": FakeImage("sha256:old", {"dev.bytelyst.fingerprint": old})}))
+    engine = FakeClient(dict(bases(), **{"notes-backend:1.4.0": FakeImage("sha256:old", {"dev.bytelyst.fingerprint": old})}))
     before = engine.tags()
     result = _product_image.ensure(engine, opts(notes, force=True, revision="abc1234"), check_mode=True,
                                    cli=NoBuilds(), compat=FakeCompat())
@@ -196,7 +160,7 @@ def test_changed_source_with_force_plans_a_build_in_check_mode(notes):
 def test_missing_base_is_refused_before_any_check(notes, missing, option):
     refs = bases()
     del refs[missing]
-    engine, compat = FakeEngine(refs), FakeCompat()
+    engine, compat = FakeClient(refs), FakeCompat()
     before = engine.tags()
     with pytest.raises(DeployError) as info:
         _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(), compat=compat)
@@ -206,7 +170,7 @@ def test_missing_base_is_refused_before_any_check(notes, missing, option):
 
 
 def test_incompatible_base_stops_the_plan(notes):
-    engine = FakeEngine(bases())
+    engine = FakeClient(bases())
     before = engine.tags()
     with pytest.raises(DeployError, match="Incompatible base image"):
         _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(),
@@ -222,9 +186,26 @@ def test_incompatible_base_stops_the_plan(notes):
     ({"product_dir": "/nonexistent/notes"}, "The product directory /nonexistent/notes does not exist"),
 ])
 def test_refused_inputs_name_the_option(notes, change, message):
-    engine, compat = FakeEngine(bases()), FakeCompat()
+    engine, compat = FakeClient(bases()), FakeCompat()
     before = engine.tags()
     options = dict(opts(notes, revision="abc1234"), **change)
     with pytest.raises(DeployError, match=message):
         _product_image.ensure(engine, options, cli=NoBuilds(), compat=compat)
+    assert compat.asked == [] and engine.tags() == before
+
+
+def test_version_suffix_is_appended_to_the_package_version(notes):
+    plan = _product_image.plan(opts(notes, version_suffix="-base1.3.0"), FakeClient(bases()), FakeCompat(),
+                               revision_of=no_revision)
+    # notes' backend/package.json says 1.4.0
+    assert plan.version == "1.4.0-base1.3.0"
+    assert plan.refs == ["notes-backend:1.4.0-base1.3.0"] and plan.tag_names() == ["1.4.0-base1.3.0"]
+
+
+def test_version_suffix_that_makes_no_semantic_version_is_refused(notes):
+    engine, compat = FakeClient(bases()), FakeCompat()
+    before = engine.tags()
+    with pytest.raises(DeployError, match=r"version '1\.4\.0 base' is not a semantic version"):
+        _product_image.ensure(engine, opts(notes, version_suffix=" base", revision="abc1234"), cli=NoBuilds(),
+                              compat=compat)
     assert compat.asked == [] and engine.tags() == before

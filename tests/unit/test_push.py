@@ -245,7 +245,7 @@ def module_params(**kwargs):
 
 
 def test_module_target_and_tags_from_options():
-    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import tags_of, target_of
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._push import tags_of, target_of
     params = module_params(name="127.0.0.1:5000/team/app:1.0.0")
     assert target_of(params).name == "127.0.0.1:5000/team/app" and tags_of(params) == ["1.0.0"]
     params = module_params(name="local-app:build", repository="registry.example.com/team/app", tags=["1", "2", "1"])
@@ -258,14 +258,14 @@ def test_module_target_and_tags_from_options():
     (module_params(name="x", repository="registry.example.com/team/app:1"), "has a tag or digest"),
 ])
 def test_module_target_errors(params, words):
-    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import target_of
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._push import target_of
     with pytest.raises(DeployError) as info:
         target_of(params)
     assert words in str(info.value)
 
 
 def test_module_needs_a_tag():
-    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import tags_of
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._push import tags_of
     with pytest.raises(DeployError) as info:
         tags_of(module_params(name="127.0.0.1:5000/team/app"))
     assert "No tag to push" in str(info.value)

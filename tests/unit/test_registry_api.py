@@ -183,7 +183,7 @@ def test_stored_credentials_of_the_index_are_found_by_its_index_name(tmp_path, m
     import json
 
     docker_auth = pytest.importorskip("docker.auth")
-    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import stored_credentials
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._push import stored_credentials
     pair = base64.b64encode(b"hub-bot:hub-Secret-1").decode()
     (tmp_path / "config.json").write_text(json.dumps({"auths": {docker_auth.INDEX_URL: {"auth": pair}}}))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
@@ -191,14 +191,12 @@ def test_stored_credentials_of_the_index_are_found_by_its_index_name(tmp_path, m
     assert stored_credentials("registry.example.com") == (None, None)
 
 
-class FakeModule(object):
-    def __init__(self, **params):
-        self.params = dict(name=None, repository=None, tags=None, promote=None, channel_tags=["latest"], force=False,
-                           username=None, password=None, ca_cert=None, allow_http=False, registry_api=None,
-                           retries=0, retry_delay=0.1, timeout=5, docker_host=None, docker_cli=None)
-        self.params.update(params)
-        self.no_log_values = set()
-        self.check_mode = False
+def push_options(**params):
+    options = dict(name=None, repository=None, tags=None, promote=None, channel_tags=["latest"], force=False,
+                   username=None, password=None, ca_cert=None, allow_http=False, registry_api=None,
+                   retries=0, retry_delay=0.1, timeout=5, docker_host=None, docker_cli=None)
+    options.update(params)
+    return options
 
 
 def closed_port():
@@ -210,25 +208,25 @@ def closed_port():
 
 def test_promotion_without_a_reachable_engine_asks_for_registry_api():
     pytest.importorskip("docker")
-    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import run
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._push import EngineOnDemand, ensure
     engine = "tcp://127.0.0.1:%d" % closed_port()
-    module = FakeModule(repository="registry.example.com/team/app", promote={"from": "1.0.0", "to": ["latest"]},
-                        docker_host=engine)
     with pytest.raises(DeployError) as info:
-        run(module)
+        ensure(EngineOnDemand(engine), push_options(repository="registry.example.com/team/app",
+                                                    promote={"from": "1.0.0", "to": ["latest"]}))
     text = str(info.value)
     assert "Cannot tell whether the registry registry.example.com is the Docker engine's official index" in text
     assert engine in text and "Set registry_api" in text
 
 
 def test_promotion_with_registry_api_needs_no_engine():
-    from ansible_collections.bytelyst.deploy.plugins.modules.image_push import run
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._push import EngineOnDemand, ensure
     api = "http://localhost:%d" % closed_port()
-    module = FakeModule(repository="registry.example.com/team/app", promote={"from": "1.0.0", "to": ["latest"]},
-                        docker_host="tcp://127.0.0.1:%d" % closed_port(), registry_api=api, allow_http=True)
+    engine = EngineOnDemand("tcp://127.0.0.1:%d" % closed_port())
     with pytest.raises(DeployError) as info:
-        run(module)
+        ensure(engine, push_options(repository="registry.example.com/team/app", registry_api=api, allow_http=True,
+                                    promote={"from": "1.0.0", "to": ["latest"]}))
     # It went to the API (closed here), not to the engine.
     text = str(info.value)
     assert "The registry registry.example.com (API at %s) failed look-up of 1.0.0" % api in text
     assert "Docker engine" not in text
+    assert engine._client is None  # never connected

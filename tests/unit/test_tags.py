@@ -6,44 +6,11 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _tags
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from fakes import FakeClient
 
 
-class FakeImage(object):
-    def __init__(self, store, image_id, labels=None):
-        self.store = store
-        self.id = image_id
-        self.attrs = {"Config": {"Labels": labels or {}}}
-
-    def tag(self, repo, tag):
-        self.store.refs["%s:%s" % (repo, tag)] = self
-        return True
-
-
-class FakeImages(object):
-    def __init__(self):
-        self.refs = {}
-
-    def get(self, ref):
-        from docker.errors import ImageNotFound
-        if ref in self.refs:
-            return self.refs[ref]
-        for image in self.refs.values():
-            if image.id == ref:
-                return image
-        raise ImageNotFound(ref)
-
-    def remove(self, ref, noprune=False):
-        del self.refs[ref]
-
-
-class FakeClient(object):
-    def __init__(self):
-        self.images = FakeImages()
-
-    def add(self, ref, image_id, fingerprint=None):
-        labels = {_tags.FINGERPRINT_LABEL: fingerprint} if fingerprint else {}
-        self.images.refs[ref] = FakeImage(self.images, image_id, labels)
-        return self.images.refs[ref]
+def add(client, ref, image_id, fingerprint=None):
+    return client.add(ref, image_id, {_tags.FINGERPRINT_LABEL: fingerprint} if fingerprint else None)
 
 
 @pytest.mark.parametrize("good", ["1.2.0", "0.0.1", "10.20.30", "1.0.0-rc.1", "1.0.0-alpha-1"])
@@ -89,7 +56,7 @@ def test_split_ref_with_registry_port():
 def test_version_absent_same_and_different():
     client = FakeClient()
     assert _tags.check_version(client, "base:1.0.0", "f1").state == "absent"
-    client.add("base:1.0.0", "sha256:1", "f1")
+    add(client, "base:1.0.0", "sha256:1", "f1")
     assert _tags.check_version(client, "base:1.0.0", "f1").state == "same"
     with pytest.raises(DeployError) as info:
         _tags.check_version(client, "base:1.0.0", "f2")
@@ -101,9 +68,9 @@ def test_version_absent_same_and_different():
 
 def test_apply_tags_reports_only_moves():
     client = FakeClient()
-    client.add("base:1.0.0", "sha256:1", "f1")
-    client.add("tmp:build", "sha256:2", "f2")
-    client.add("base:latest", "sha256:2", "f2")
+    add(client, "base:1.0.0", "sha256:1", "f1")
+    add(client, "tmp:build", "sha256:2", "f2")
+    add(client, "base:latest", "sha256:2", "f2")
     changed = _tags.apply_tags(client, "sha256:2", ["base:1.1.0", "base:latest"])
     assert changed == ["base:1.1.0"]
     assert client.images.get("base:1.0.0").id == "sha256:1"
