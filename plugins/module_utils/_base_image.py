@@ -20,11 +20,12 @@ import tempfile
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
     _build, _dockerfile, _manifest, _reference, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH, SCOPE)
+    FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import digest_json
+from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
 FLAVOURS = ("backend", "web", "dev")
 NODE_ENV = {"backend": "production", "web": "production", "dev": "development"}
@@ -32,7 +33,7 @@ TARBALL_DIR = "tarballs"
 
 
 def select_packages(manifest, flavour, packages=None):
-    """The @bytelyst/* packages of a flavour, with their internal dependencies, in manifest order.
+    """The shared packages of a flavour (any scope: the manifest's), with their internal dependencies, in manifest order.
 
     Defaults come from each package's `bytelyst.targets`: backend and web take the packages
     targeting them, dev takes every package. `packages` overrides the choice.
@@ -68,9 +69,9 @@ def select_packages(manifest, flavour, packages=None):
     return [n for n in order if n in wanted]
 
 
-def _merge(target, deps):
+def _merge(target, deps, shared):
     for name, spec in sorted((deps or {}).items()):
-        if name.startswith(SCOPE):
+        if name in shared:
             continue
         if name in target and target[name] != spec:
             target[name] = "%s || %s" % (target[name], spec)
@@ -86,10 +87,11 @@ def package_json(manifest, flavour, names, version):
     """
     tarballs = dict((n, "file:./%s/%s" % (TARBALL_DIR, manifest["packages"][n]["tarball"])) for n in names)
     peers, dev = {}, {}
+    shared = Shared.of_manifest(manifest)
     for n in names:
         entry = manifest["packages"][n]
-        _merge(peers, entry.get("peer_dependencies"))
-        _merge(dev, entry.get("dev_dependencies"))
+        _merge(peers, entry.get("peer_dependencies"), shared)
+        _merge(dev, entry.get("dev_dependencies"), shared)
     dependencies = dict(peers)
     dependencies.update(tarballs)
     data = {
@@ -113,13 +115,16 @@ def npmrc(npm_registry=None):
     return "\n".join(lines) + "\n"
 
 
-# Lists every top-level package of /app/node_modules with its installed version.
+# Lists every top-level package of /app/node_modules with its installed version: the shared
+# packages (the ones /app/package.json's pnpm.overrides point at a tarball, whatever their
+# scope) apart from the third-party ones.
 PROVIDES_SCRIPT = (
     "const fs=require(\"fs\"),p=require(\"path\"),nm=\"/app/node_modules\",all={};"
+    "const ownNames=new Set(Object.keys((JSON.parse(fs.readFileSync(\"/app/package.json\")).pnpm||{}).overrides||{}));"
     "const add=(d)=>{try{const j=JSON.parse(fs.readFileSync(p.join(nm,d,\"package.json\")));all[j.name||d]=j.version;}catch(e){}};"
     "for(const d of fs.readdirSync(nm)){if(d.startsWith(\".\"))continue;"
     "if(d.startsWith(\"@\")){for(const s of fs.readdirSync(p.join(nm,d)))add(d+\"/\"+s);}else add(d);}"
-    "const own={},third={};for(const k of Object.keys(all).sort())(k.startsWith(\"@bytelyst/\")?own:third)[k]=all[k];"
+    "const own={},third={};for(const k of Object.keys(all).sort())(ownNames.has(k)?own:third)[k]=all[k];"
     "fs.writeFileSync(process.argv[1],JSON.stringify({flavour:process.argv[2],version:process.argv[3],"
     "fingerprint:process.argv[4],packages:own,third_party:third},null,2)+\"\\n\");"
 )
