@@ -18,7 +18,7 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build, _dockerfile, _manifest, _reference, _tags, _verify)
+    _build, _dockerfile, _lockfile, _manifest, _reference, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
@@ -30,6 +30,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shar
 FLAVOURS = ("backend", "web", "dev")
 NODE_ENV = {"backend": "production", "web": "production", "dev": "development"}
 TARBALL_DIR = "tarballs"
+LOCKED_FILE = "locked.json"
 
 
 def select_packages(manifest, flavour, packages=None):
@@ -130,10 +131,12 @@ PROVIDES_SCRIPT = (
 )
 
 
-def dockerfile(runtime_image, flavour, version, pnpm_version):
+def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False):
     """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg).
 
     The pnpm set-up, the secrets and the store are the steps product images use too (_dockerfile).
+    lockfile: the context holds the workspace lockfile's seed and locked.json (_lockfile); the
+    install resolves to its versions and fails when it cannot.
     """
     install_flags = ["--config.node-linker=hoisted", "--no-frozen-lockfile", "--package-import-method=copy"]
     install_flags += _dockerfile.store_flags()
@@ -146,14 +149,16 @@ def dockerfile(runtime_image, flavour, version, pnpm_version):
         "mkdir -p /app/.bytelyst",
         _dockerfile.pnpm_setup_step(pnpm_version),
         "WORKDIR /app",
-        "COPY package.json .npmrc /app/",
+        "COPY package.json .npmrc %s/app/" % ("pnpm-lock.yaml " if lockfile else ""),
         # The tarballs are bind-mounted for the install only: copied into a layer, they would
         # stay in the image beside the installed packages (twice, once chown copied them up).
-        "RUN %s %s --mount=type=bind,source=%s,target=/app/%s \\\n"
-        "    set -e; %s; export CI=1; pnpm install %s; "
+        "RUN %s %s --mount=type=bind,source=%s,target=/app/%s%s \\\n"
+        "    set -e; %s; export CI=1; pnpm install %s; %s"
         "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
         % (_dockerfile.store_mount("0"), _dockerfile.secret_mounts("0"), TARBALL_DIR, TARBALL_DIR,
-           _dockerfile.secret_env("0"), " ".join(install_flags), TARBALL_DIR),
+           " " + _dockerfile.lock_check_mount(LOCKED_FILE) if lockfile else "",
+           _dockerfile.secret_env("0"), " ".join(install_flags),
+           _dockerfile.lock_check("/app/node_modules") + "; " if lockfile else "", TARBALL_DIR),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
         % (PROVIDES_SCRIPT, PROVIDES_PATH, flavour, version, PROVIDES_PATH),
@@ -208,7 +213,11 @@ def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
         "package.json": package_json(manifest, flavour, names, version),
         ".npmrc": npmrc(npm_registry),
     }
-    text = dockerfile(runtime_image, flavour, version, pnpm_version)
+    locked = manifest.get("lockfile") or {}
+    if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
+        files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
+        files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
+    text = dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=LOCKED_FILE in files)
     fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
     tarballs = [_manifest.tarball_path(manifest, n) for n in names]
@@ -387,13 +396,7 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
 
 def _with_install_error(err):
     """Lift pnpm's or npm's own error line (it names the package) from the output into the message."""
-    for line in (err.output or "").splitlines():
-        text = re.sub(r"^#\d+\s+[\d.]+\s+", "", line).strip()  # BuildKit's "#11 25.28 " prefix
-        if text.startswith("ERR_PNPM") or text.startswith("npm ERR!") or text.startswith("npm error"):
-            err.message += " The install reported: %s" % text
-            err.args = (err.message,)
-            break
-    return err
+    return _build.lift_install_error(err)
 
 
 def manifest_revision(location):

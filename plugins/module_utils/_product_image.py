@@ -21,8 +21,9 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest, _product, _reference, _tags
-from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build, build_secrets
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile, _manifest, _product, _reference, _tags
+from ansible_collections.bytelyst.deploy.plugins.module_utils._build import (
+    BuildSpec, build, build_secrets, lift_install_error)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
     check_command, check_payload, parse_answer, shared_requirements, third_party_ranges, verdict)
@@ -154,6 +155,19 @@ def _stage_packages_from_tarballs(opts, client, compat, package, requirements, m
         inputs=dict(runtime_id=runtime.id, tarballs=dict((n, manifest["packages"][n]["sha256"]) for n in names)))
 
 
+def product_lock(product, shared):
+    """The closure of the product's lockfile for its kind (None without a lockfile, or when it
+    resolves nothing from a registry); a lockfile not written for this package.json is refused."""
+    if not product.lockfile:
+        return None
+    lock = _lockfile.load(product.lockfile)
+    importer = _lockfile.importer_id(product.lockfile, product.dir)
+    _lockfile.check_importer(lock, importer, product.package, shared, "%s/package.json (lockfile %s)" % (
+        product.dir, product.lockfile))
+    locked = _lockfile.closure(lock, [importer])
+    return locked if locked["packages"] else None
+
+
 def plan(opts, client, compat, revision_of=git_revision):
     """A Plan: read, check, rewrite, render, fingerprint. Nothing is built or tagged.
 
@@ -169,6 +183,10 @@ def plan(opts, client, compat, revision_of=git_revision):
     workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
     shared = shared_packages(opts, client, manifest)
     requirements = shared_requirements(product.package, shared, workspace_versions)
+    locked = product_lock(product, shared)
+    if opts["mode"] == "tarball" and (manifest or {}).get("lockfile"):
+        # the shared packages' own third-party dependencies: the workspace lockfile's versions
+        locked = _lockfile.merge(manifest["lockfile"], locked)
     if opts["mode"] == "base":
         staged = _stage_packages_on_base(opts, client, compat, product.package, requirements, shared)
     else:
@@ -178,11 +196,12 @@ def plan(opts, client, compat, revision_of=git_revision):
         opts["health_path"] or product.default_health_path(), next_standalone=product.next,
         output_dir=product.output_dir(), install_builder=_product.has_dependencies(staged["builder_package"], False),
         install_final=_product.has_dependencies(staged["runtime_package"], True), pnpm_version=opts["pnpm_version"],
-        vendor=bool(staged["vendor_files"]))
+        vendor=bool(staged["vendor_files"]), lockfile=bool(locked))
     dockerfile = render(spec)
     files = _product.source_files(product.dir)
     inputs = dict(staged.pop("inputs"), mode=opts["mode"], kind=opts["kind"], port=opts["port"],
-                  builder_package=staged["builder_package"], runtime_package=staged["runtime_package"])
+                  builder_package=staged["builder_package"], runtime_package=staged["runtime_package"],
+                  locked=_lockfile.locked_versions(locked))
     revision = opts["revision"] or revision_of(product.dir)
     tags = _tags.plan_tags(name, version, opts["registry"], date=None, promote=opts["promote"])
     refs = [tags.version] + ([_tags.image_ref(name, revision, opts["registry"])] if revision else []) + (
@@ -190,7 +209,7 @@ def plan(opts, client, compat, revision_of=git_revision):
     return Plan(product=product, mode=opts["mode"], kind=opts["kind"], name=name, version=version,
                 repository=_tags.repository(name, opts["registry"]), revision=revision,
                 fingerprint=_product.fingerprint(product, files, dockerfile, inputs), dockerfile=dockerfile,
-                files=files, spec=spec, refs=refs, **staged)
+                files=files, spec=spec, refs=refs, locked=locked, **staged)
 
 
 class Decision(object):
@@ -251,7 +270,8 @@ def result_of(the_plan, decision):
         plan=dict(mode=the_plan.mode, kind=the_plan.kind, name=the_plan.name, version=the_plan.version,
                   revision=the_plan.revision, build=decision.build, dockerfile=the_plan.dockerfile,
                   builder_package=the_plan.builder_package, runtime_package=the_plan.runtime_package,
-                  compatibility=the_plan.compatibility, sources=len(the_plan.files)))
+                  compatibility=the_plan.compatibility, sources=len(the_plan.files),
+                  lockfile=the_plan.product.lockfile, locked=_lockfile.locked_versions(the_plan.locked)))
 
 
 # Running a plan ----------------------------------------------------------------------------
@@ -271,12 +291,18 @@ def build_and_tag(client, cli, opts, the_plan, workdir):
     secrets, redact = build_secrets(workdir, opts.get("npm_token"), opts.get("ca_bundle"))
     context = os.path.join(workdir, "context")
     os.makedirs(context)
-    _product.stage_context(the_plan.product, the_plan.files, context, {
-        "builder.json": the_plan.builder_package, "runtime.json": the_plan.runtime_package}, the_plan.vendor_files)
+    staged = {"builder.json": the_plan.builder_package, "runtime.json": the_plan.runtime_package}
+    if the_plan.locked:
+        staged["pnpm-lock.yaml"] = _lockfile.seed(the_plan.locked, auto_install_peers=the_plan.mode == "tarball")
+        staged["locked.json"] = _lockfile.locked_versions(the_plan.locked)
+    _product.stage_context(the_plan.product, the_plan.files, context, staged, the_plan.vendor_files)
     temp_ref = _tags.image_ref(the_plan.name, "build-" + the_plan.fingerprint[:12])
-    result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,
-                                  labels=labels(the_plan, opts.get("labels")), redact=redact),
-                   what="build of %s %s" % (the_plan.product.name, the_plan.kind))
+    try:
+        result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,
+                                      labels=labels(the_plan, opts.get("labels")), redact=redact),
+                       what="build of %s %s" % (the_plan.product.name, the_plan.kind))
+    except DeployError as err:
+        raise lift_install_error(err)
     try:
         check_layers(client, result.image_id, the_plan.built_on)
         require_non_root(temp_ref, image_user(client, result.image_id), None)
