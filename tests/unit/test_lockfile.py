@@ -114,7 +114,7 @@ def test_lock_check_script_names_a_package_at_a_version_the_lockfile_does_not_ho
     for name, version in (("ms", "2.1.3"), ("@s/a", "1.0.0"), ("@s/a/node_modules/ms", "2.0.0")):
         folder = tmp_path / "node_modules" / name
         folder.mkdir(parents=True)
-        (folder / "package.json").write_text(json.dumps({"name": name.split("/node_modules/")[-1],
+        (folder / "package.json").write_text(json.dumps({"name": name.rsplit("/node_modules/", maxsplit=1)[-1],
                                                          "version": version}))
     locked = tmp_path / "locked.json"
     locked.write_text(json.dumps({"ms": ["2.0.0"]}))
