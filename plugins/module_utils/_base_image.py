@@ -18,21 +18,23 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build, _dockerfile, _manifest, _reference, _tags, _verify)
+    _build, _dockerfile, _lockfile, _manifest, _reference, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH, SCOPE)
+    FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import digest_json
+from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
 FLAVOURS = ("backend", "web", "dev")
 NODE_ENV = {"backend": "production", "web": "production", "dev": "development"}
 TARBALL_DIR = "tarballs"
+LOCKED_FILE = "locked.json"
 
 
 def select_packages(manifest, flavour, packages=None):
-    """The @bytelyst/* packages of a flavour, with their internal dependencies, in manifest order.
+    """The shared packages of a flavour (any scope: the manifest's), with their internal dependencies, in manifest order.
 
     Defaults come from each package's `bytelyst.targets`: backend and web take the packages
     targeting them, dev takes every package. `packages` overrides the choice.
@@ -68,9 +70,9 @@ def select_packages(manifest, flavour, packages=None):
     return [n for n in order if n in wanted]
 
 
-def _merge(target, deps):
+def _merge(target, deps, shared):
     for name, spec in sorted((deps or {}).items()):
-        if name.startswith(SCOPE):
+        if name in shared:
             continue
         if name in target and target[name] != spec:
             target[name] = "%s || %s" % (target[name], spec)
@@ -86,10 +88,11 @@ def package_json(manifest, flavour, names, version):
     """
     tarballs = dict((n, "file:./%s/%s" % (TARBALL_DIR, manifest["packages"][n]["tarball"])) for n in names)
     peers, dev = {}, {}
+    shared = Shared.of_manifest(manifest)
     for n in names:
         entry = manifest["packages"][n]
-        _merge(peers, entry.get("peer_dependencies"))
-        _merge(dev, entry.get("dev_dependencies"))
+        _merge(peers, entry.get("peer_dependencies"), shared)
+        _merge(dev, entry.get("dev_dependencies"), shared)
     dependencies = dict(peers)
     dependencies.update(tarballs)
     data = {
@@ -113,22 +116,27 @@ def npmrc(npm_registry=None):
     return "\n".join(lines) + "\n"
 
 
-# Lists every top-level package of /app/node_modules with its installed version.
+# Lists every top-level package of /app/node_modules with its installed version: the shared
+# packages (the ones /app/package.json's pnpm.overrides point at a tarball, whatever their
+# scope) apart from the third-party ones.
 PROVIDES_SCRIPT = (
     "const fs=require(\"fs\"),p=require(\"path\"),nm=\"/app/node_modules\",all={};"
+    "const ownNames=new Set(Object.keys((JSON.parse(fs.readFileSync(\"/app/package.json\")).pnpm||{}).overrides||{}));"
     "const add=(d)=>{try{const j=JSON.parse(fs.readFileSync(p.join(nm,d,\"package.json\")));all[j.name||d]=j.version;}catch(e){}};"
     "for(const d of fs.readdirSync(nm)){if(d.startsWith(\".\"))continue;"
     "if(d.startsWith(\"@\")){for(const s of fs.readdirSync(p.join(nm,d)))add(d+\"/\"+s);}else add(d);}"
-    "const own={},third={};for(const k of Object.keys(all).sort())(k.startsWith(\"@bytelyst/\")?own:third)[k]=all[k];"
+    "const own={},third={};for(const k of Object.keys(all).sort())(ownNames.has(k)?own:third)[k]=all[k];"
     "fs.writeFileSync(process.argv[1],JSON.stringify({flavour:process.argv[2],version:process.argv[3],"
     "fingerprint:process.argv[4],packages:own,third_party:third},null,2)+\"\\n\");"
 )
 
 
-def dockerfile(runtime_image, flavour, version, pnpm_version):
+def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False):
     """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg).
 
     The pnpm set-up, the secrets and the store are the steps product images use too (_dockerfile).
+    lockfile: the context holds the workspace lockfile's seed and locked.json (_lockfile); the
+    install resolves to its versions and fails when it cannot.
     """
     install_flags = ["--config.node-linker=hoisted", "--no-frozen-lockfile", "--package-import-method=copy"]
     install_flags += _dockerfile.store_flags()
@@ -141,14 +149,16 @@ def dockerfile(runtime_image, flavour, version, pnpm_version):
         "mkdir -p /app/.bytelyst",
         _dockerfile.pnpm_setup_step(pnpm_version),
         "WORKDIR /app",
-        "COPY package.json .npmrc /app/",
+        "COPY package.json .npmrc %s/app/" % ("pnpm-lock.yaml " if lockfile else ""),
         # The tarballs are bind-mounted for the install only: copied into a layer, they would
         # stay in the image beside the installed packages (twice, once chown copied them up).
-        "RUN %s %s --mount=type=bind,source=%s,target=/app/%s \\\n"
-        "    set -e; %s; export CI=1; pnpm install %s; "
+        "RUN %s %s --mount=type=bind,source=%s,target=/app/%s%s \\\n"
+        "    set -e; %s; export CI=1; pnpm install %s; %s"
         "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
         % (_dockerfile.store_mount("0"), _dockerfile.secret_mounts("0"), TARBALL_DIR, TARBALL_DIR,
-           _dockerfile.secret_env("0"), " ".join(install_flags), TARBALL_DIR),
+           " " + _dockerfile.lock_check_mount(LOCKED_FILE) if lockfile else "",
+           _dockerfile.secret_env("0"), " ".join(install_flags),
+           _dockerfile.lock_check("/app/node_modules") + "; " if lockfile else "", TARBALL_DIR),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
         % (PROVIDES_SCRIPT, PROVIDES_PATH, flavour, version, PROVIDES_PATH),
@@ -203,7 +213,11 @@ def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
         "package.json": package_json(manifest, flavour, names, version),
         ".npmrc": npmrc(npm_registry),
     }
-    text = dockerfile(runtime_image, flavour, version, pnpm_version)
+    locked = manifest.get("lockfile") or {}
+    if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
+        files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
+        files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
+    text = dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=LOCKED_FILE in files)
     fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
     tarballs = [_manifest.tarball_path(manifest, n) for n in names]
@@ -384,13 +398,7 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
 
 def _with_install_error(err):
     """Lift pnpm's or npm's own error line (it names the package) from the output into the message."""
-    for line in (err.output or "").splitlines():
-        text = re.sub(r"^#\d+\s+[\d.]+\s+", "", line).strip()  # BuildKit's "#11 25.28 " prefix
-        if text.startswith("ERR_PNPM") or text.startswith("npm ERR!") or text.startswith("npm error"):
-            err.message += " The install reported: %s" % text
-            err.args = (err.message,)
-            break
-    return err
+    return _build.lift_install_error(err)
 
 
 def manifest_revision(location):

@@ -245,3 +245,18 @@ def build(cli, spec, what="image build"):
         return BuildResult(image_id, cli.builder, command.display(), tail(result.output, 40), log=spec.log)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+INSTALL_ERRORS = ("ERR_PNPM", "ERR_BYTELYST", "npm ERR!", "npm error")
+
+
+def lift_install_error(err):
+    """Lift pnpm's or npm's own error line (it names the package), or the lockfile check's,
+    from a failed build's output into the message."""
+    for line in (err.output or "").splitlines():
+        text = re.sub(r"^#\d+\s+[\d.]+\s+", "", line).strip()  # BuildKit's "#11 25.28 " prefix
+        if text.startswith(INSTALL_ERRORS):
+            err.message += " The install reported: %s" % text
+            err.args = (err.message,)
+            break
+    return err

@@ -23,7 +23,7 @@ __metaclass__ = type
 import json
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    DEP_FIELDS, PROVIDES_LABEL, PROVIDES_PATH, SCOPE)
+    DEP_FIELDS, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
 # Runs in the image: read what it provides, evaluate every range with npm's semver.
@@ -84,23 +84,24 @@ def expand_spec(spec, workspace_version=None):
     return spec or "*"
 
 
-def bytelyst_requirements(package, workspace_versions=None, fields=DEP_FIELDS):
-    """[(name, declared spec, range or None)] for every @bytelyst/* dependency, sorted."""
+def shared_requirements(package, shared, workspace_versions=None, fields=DEP_FIELDS):
+    """[(name, declared spec, range or None)] for every dependency on a shared package
+    (`name in shared`, see _scope.Shared), sorted."""
     versions = workspace_versions or {}
     found = {}
     for field in fields:
         for name, spec in sorted((package.get(field) or {}).items()):
-            if name.startswith(SCOPE) and name not in found:
+            if name in shared and name not in found:
                 found[name] = (name, spec, expand_spec(spec, versions.get(name)))
     return [found[n] for n in sorted(found)]
 
 
-def third_party_ranges(package, fields):
-    """{name: range} of the non-@bytelyst dependencies in fields with a plain semver spec."""
+def third_party_ranges(package, fields, shared=()):
+    """{name: range} of the dependencies in fields that are not shared, with a plain semver spec."""
     out = {}
     for field in fields:
         for name, spec in (package.get(field) or {}).items():
-            if name.startswith(SCOPE) or not isinstance(spec, str) or spec.startswith("workspace:"):
+            if name in shared or not isinstance(spec, str) or spec.startswith("workspace:"):
                 continue
             rng = expand_spec(spec)
             if rng is not None and not spec.startswith("npm:"):
@@ -139,7 +140,7 @@ def parse_answer(stdout, image):
 
 
 def verdict(answer, image, what="base image"):
-    """Raise DeployError naming every @bytelyst/* range the image does not satisfy.
+    """Raise DeployError naming every shared package's range the image does not satisfy.
 
     Returns (provides, third_party_satisfied) where third_party_satisfied is the set of
     third-party names whose declared range the image's installed version satisfies.
@@ -164,7 +165,7 @@ def verdict(answer, image, what="base image"):
     if invalid or bad:
         raise DeployError(
             "Incompatible %s %s: %s." % (what, image, "; ".join(invalid + bad)),
-            hint="Build against a base image whose @bytelyst/* versions satisfy the product's ranges "
+            hint="Build against a base image whose shared package versions satisfy the product's ranges "
             "(rebuild the base from the current workspace), or widen the product's ranges.",
             incompatible=[c for c in answer.get("checks") or [] if c["from"] == "packages" and not c["ok"]])
     return answer["provides"], satisfied

@@ -5,7 +5,7 @@
 
 Base images (_base_image) and product images (_product_image) both build on these names:
 the labels a product reads from its base, where a base says what it provides, the
-package scope, the dependency fields, the build secrets and the pnpm store. The contract
+sample's package filter, the dependency fields, the build secrets and the pnpm store. The contract
 itself is written out in docs/base-images.md. Constants only: no logic, no imports.
 """
 
@@ -17,8 +17,9 @@ __metaclass__ = type
 DEFAULT_RUNTIME_IMAGE = "node:22-slim"
 DEFAULT_PNPM_VERSION = "10.6.5"
 
-# The internal package scope: these packages come from the workspace's tarballs, never a registry by name.
-SCOPE = "@bytelyst/"
+# The shared packages are the ones the tarball manifest lists, of any scope (see _scope.py); they
+# come from the workspace's tarballs, never a registry by name. The sample workspace's filter:
+DEFAULT_FILTER = "@bytelyst/*"
 # package.json fields that declare dependencies; the runtime ones survive `pnpm install --prod`.
 DEP_FIELDS = ("dependencies", "devDependencies", "optionalDependencies")
 RUNTIME_DEP_FIELDS = ("dependencies", "optionalDependencies")

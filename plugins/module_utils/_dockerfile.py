@@ -83,6 +83,37 @@ def secret_env(uid):
     ) % {"ca": SECRET_CA, "token": SECRET_NPMRC, "auth": auth}
 
 
+# After an install from a seed lockfile (_lockfile): every installed package of a name the
+# lockfile holds must have a version it holds. argv: the {name: [versions]} file, node_modules.
+# Double quotes only: the script goes into a single-quoted shell word.
+LOCK_CHECK_SCRIPT = (
+    "const fs=require(\"fs\"),p=require(\"path\"),locked=JSON.parse(fs.readFileSync(process.argv[1])),bad=[];"
+    "const walk=(nm)=>{let ds=[];try{ds=fs.readdirSync(nm);}catch(e){return;}"
+    "for(const d of ds){if(d.startsWith(\".\"))continue;"
+    "const names=d.startsWith(\"@\")?fs.readdirSync(p.join(nm,d)).map((s)=>d+\"/\"+s):[d];"
+    "for(const n of names){const dir=p.join(nm,n);let j;"
+    "try{j=JSON.parse(fs.readFileSync(p.join(dir,\"package.json\")));}catch(e){continue;}"
+    "const want=locked[j.name];if(want&&!want.includes(j.version))"
+    "bad.push(j.name+\" \"+j.version+\" (the lockfile has \"+want.join(\", \")+\")\");"
+    "walk(p.join(dir,\"node_modules\"));}}};"
+    "walk(process.argv[2]);"
+    "if(bad.length){console.error(\"ERR_BYTELYST_LOCKFILE installed versions the lockfile does not hold: \"+"
+    "bad.join(\"; \")+\". The lockfile no longer matches package.json: run pnpm install and commit it.\");"
+    "process.exit(1);}"
+)
+LOCKED_JSON = "/tmp/bytelyst-locked.json"
+
+
+def lock_check_mount(source):
+    """The RUN flag that shows the build context's {name: [versions]} file to one step (no layer keeps it)."""
+    return "--mount=type=bind,source=%s,target=%s" % (source, LOCKED_JSON)
+
+
+def lock_check(node_modules):
+    """Shell that fails the step when node_modules holds a version the lockfile does not."""
+    return "node -e '%s' %s %s" % (LOCK_CHECK_SCRIPT, LOCKED_JSON, node_modules)
+
+
 def pnpm_setup_step(pnpm_version):
     """Install pnpm (as root, with npm) when the image lacks that version; npm's cache stays in a cache mount."""
     return ("RUN --mount=type=cache,target=/root/.npm %s \\\n"
@@ -105,7 +136,7 @@ class DockerfileSpec(object):
 
     def __init__(self, mode, kind, builder_image, final_image, start, port, health_path="/health",
                  next_standalone=False, output_dir="dist", install_builder=True, install_final=True,
-                 pnpm_version="10.6.5", vendor=False):
+                 pnpm_version="10.6.5", vendor=False, lockfile=False):
         self.mode = mode
         self.kind = kind
         self.builder_image = builder_image
@@ -119,19 +150,25 @@ class DockerfileSpec(object):
         self.install_final = install_final
         self.pnpm_version = pnpm_version
         self.vendor = vendor
+        # the context holds bytelyst/pnpm-lock.yaml and bytelyst/locked.json (_lockfile)
+        self.lockfile = lockfile
 
     @property
     def workdir(self):
         return "/app/" + self.kind
 
 
-def install_step(prod, uid, auto_install_peers):
+def install_step(prod, uid, auto_install_peers, lockfile=False):
     flags = list(PNPM_FLAGS) + store_flags() + [
         "--config.auto-install-peers=%s" % ("true" if auto_install_peers else "false")]
     if prod:
         flags.insert(0, "--prod")
-    return "RUN %s %s \\\n    set -e; %s; pnpm install %s" % (
-        store_mount(uid), secret_mounts(uid), secret_env(uid), " ".join(flags))
+    if not lockfile:
+        return "RUN %s %s \\\n    set -e; %s; pnpm install %s" % (
+            store_mount(uid), secret_mounts(uid), secret_env(uid), " ".join(flags))
+    return "RUN %s %s %s \\\n    set -e; %s; pnpm install %s; \\\n    %s" % (
+        store_mount(uid), secret_mounts(uid), lock_check_mount("bytelyst/locked.json"), secret_env(uid),
+        " ".join(flags), lock_check("node_modules"))
 
 
 # The probe Docker runs every interval, in the container. bash (Debian's node:22-slim has it)
@@ -164,6 +201,8 @@ def _manifest_copy(spec, which, owner):
     if spec.vendor:
         lines.append("COPY %svendor/ ./vendor/" % owner)
     lines.append("COPY %sbytelyst/%s.json ./package.json" % (owner, which))
+    if spec.lockfile:
+        lines.append("COPY %sbytelyst/pnpm-lock.yaml ./pnpm-lock.yaml" % owner)
     return lines
 
 
@@ -194,7 +233,7 @@ def builder_stage(spec):
         lines.append("ENV NEXT_TELEMETRY_DISABLED=1")
     lines += _manifest_copy(spec, "builder", "")
     if spec.install_builder:
-        lines.append(install_step(False, uid, auto_install_peers=spec.mode == "tarball"))
+        lines.append(install_step(False, uid, auto_install_peers=spec.mode == "tarball", lockfile=spec.lockfile))
     # The dev base says NODE_ENV=development (devDependencies install); the build itself is for production.
     lines += ["COPY source/ ./", "RUN NODE_ENV=production pnpm run build"]
     if spec.next_standalone:
@@ -214,7 +253,7 @@ def deps_stage(spec):
     lines = ["FROM %s AS deps" % spec.final_image, "USER root", pnpm_setup_step(spec.pnpm_version),
              "RUN install -d -o 1000 -g 1000 %s" % spec.workdir, "USER node", "WORKDIR %s" % spec.workdir]
     lines += _manifest_copy(spec, "runtime", "--chown=node:node ")
-    lines.append(install_step(True, UID, auto_install_peers=True))
+    lines.append(install_step(True, UID, auto_install_peers=True, lockfile=spec.lockfile))
     return lines
 
 
@@ -227,10 +266,12 @@ def final_stage(spec):
         lines.append("COPY --chown=node:node bytelyst/runtime.json ./package.json")
     else:
         lines.append("COPY --chown=node:node bytelyst/runtime.json ./package.json")
+        if spec.lockfile and not uses_deps_stage(spec) and spec.install_final:
+            lines.append("COPY --chown=node:node bytelyst/pnpm-lock.yaml ./pnpm-lock.yaml")
         if uses_deps_stage(spec):
             lines.append("COPY --from=deps --chown=node:node %s/node_modules ./node_modules" % spec.workdir)
         elif spec.install_final:
-            lines.append(install_step(True, UID, auto_install_peers=spec.mode == "tarball"))
+            lines.append(install_step(True, UID, auto_install_peers=spec.mode == "tarball", lockfile=spec.lockfile))
         lines.append("COPY --from=builder --chown=node:node %s/%s ./%s" % (spec.workdir, spec.output_dir, spec.output_dir))
     env = ["NODE_ENV=production", "PORT=%d" % spec.port, "HOST=0.0.0.0"]
     if spec.kind == "web":

@@ -21,8 +21,15 @@ image modules read. PRIVATE to the collection. Format documented in docs/manifes
       "dev_dependencies": {"typescript": "5.6.3"}
     }
   },
-  "order": ["@bytelyst/errors", "@bytelyst/config"]    # dependencies first
+  "order": ["@bytelyst/errors", "@bytelyst/config"],   # dependencies first
+  "lockfile": {                       # absent when the workspace has no pnpm-lock.yaml
+    "lockfileVersion": "9.0",         # what the workspace's pnpm-lock.yaml resolves for these
+    "packages": {"zod@3.25.76": {...}},   # packages (every field), copied as pnpm wrote them;
+    "snapshots": {"zod@3.25.76": {}}      # base images install exactly these (see _lockfile)
+  }
 }
+The filter is the one workspace_pack was given; the shared packages are the `packages`,
+of any scope (see _scope).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -97,7 +104,9 @@ def packages_for(manifest, target):
     return [n for n in order if target in (manifest["packages"][n].get("targets") or TARGETS)]
 
 
-def write(directory, packages, order, package_filter):
+def write(directory, packages, order, package_filter, lockfile=None):
     """Write the manifest atomically into directory; return its path."""
     data = {"format": FORMAT, "filter": package_filter, "packages": packages, "order": list(order)}
+    if lockfile:
+        data["lockfile"] = lockfile
     return write_atomic(os.path.join(directory, MANIFEST_NAME), json.dumps(data, indent=2, sort_keys=True) + "\n")

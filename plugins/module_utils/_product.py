@@ -7,8 +7,9 @@ Reads the product directory (package.json, kind, port, start command, sources,
 lockfile), writes the package.json each build stage installs from, stages the build
 context, and computes the plan's fingerprint. Pure file work: no engine here.
 
-The product is a pnpm workspace whose `@bytelyst/*` dependencies (`workspace:*`,
-`workspace:^`, ranges) resolve through a `.pnpmfile.cjs` into the common plat repo.
+The product is a pnpm workspace whose dependencies on the shared packages (`workspace:*`,
+`workspace:^`, ranges; any scope, see _scope) resolve through a `.pnpmfile.cjs` or links
+into the workspace that holds them.
 Inside an image none of that exists, so the build never sees the product's workspace
 files, hook or lockfile; it sees a staged context:
 
@@ -16,7 +17,7 @@ files, hook or lockfile; it sees a staged context:
     source/                 the kind's sources (no node_modules, dist, .next, package.json)
     bytelyst/builder.json   package.json for the builder stage
     bytelyst/runtime.json   package.json for the final stage (production dependencies)
-    vendor/*.tgz            mode=tarball only: the @bytelyst/* tarballs it installs
+    vendor/*.tgz            mode=tarball only: the shared packages' tarballs it installs
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,7 +29,7 @@ import json
 import os
 import shutil
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEP_FIELDS, RUNTIME_DEP_FIELDS, SCOPE
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEP_FIELDS, RUNTIME_DEP_FIELDS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import InputDigest
 
@@ -148,25 +149,25 @@ def _rewrite(package, keep, prod):
     return out
 
 
-def rewrite_for_base(package, satisfied, prod=False):
-    """mode=base: drop @bytelyst/* (the base provides them), every third-party dependency whose
-    range the base's installed version satisfies (names in `satisfied`), and any other
-    `workspace:` dependency (no workspace exists in the image)."""
+def rewrite_for_base(package, satisfied, shared, prod=False):
+    """mode=base: drop the shared packages (`name in shared`: the base provides them), every
+    third-party dependency whose range the base's installed version satisfies (names in
+    `satisfied`), and any other `workspace:` dependency (no workspace exists in the image)."""
     def keep(name, spec):
         text = spec if isinstance(spec, str) else ""
-        return not (name.startswith(SCOPE) or name in satisfied or text.startswith("workspace:"))
+        return not (name in shared or name in satisfied or text.startswith("workspace:"))
     return _rewrite(package, keep, prod)
 
 
-def rewrite_for_tarball(package, vendor, prod=False):
-    """mode=tarball: @bytelyst/* -> file:./vendor/<tgz>; pnpm.overrides pin their internal
-    @bytelyst/* dependencies to the same tarballs (never a registry). vendor: {name: tgz}."""
+def rewrite_for_tarball(package, vendor, shared, prod=False):
+    """mode=tarball: each shared package -> file:./vendor/<tgz>; pnpm.overrides pin their
+    internal dependencies to the same tarballs (never a registry). vendor: {name: tgz}."""
     def keep(name, spec):
-        return not (isinstance(spec, str) and spec.startswith("workspace:") and not name.startswith(SCOPE))
+        return not (isinstance(spec, str) and spec.startswith("workspace:") and name not in shared)
     out = _rewrite(package, keep, prod)
     for field in DEP_FIELDS:
         for name in list((out.get(field) or {})):
-            if name.startswith(SCOPE):
+            if name in shared:
                 if name not in vendor:
                     raise DeployError("The product needs %s but the manifest has no tarball of it." % name,
                                       hint="Pack it with bytelyst.deploy.workspace_pack, or remove the dependency.")

@@ -21,11 +21,12 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest, _product, _reference, _tags
-from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build, build_secrets, log_path
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile, _manifest, _product, _reference, _tags
+from ansible_collections.bytelyst.deploy.plugins.module_utils._build import (
+    BuildSpec, build, build_secrets, lift_install_error, log_path)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
-    bytelyst_requirements, check_command, check_payload, parse_answer, third_party_ranges, verdict)
+    check_command, check_payload, parse_answer, shared_requirements, third_party_ranges, verdict)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, DEP_FIELDS, FINGERPRINT_LABEL, KIND_LABEL, MODE_LABEL,
     OCI_VERSION_LABEL, PRODUCT_LABEL, PROVIDES_LABEL, RUNTIME_DEP_FIELDS)
@@ -33,6 +34,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import
 from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import image_user, require_non_root, wait_http
 
 
@@ -104,29 +106,40 @@ class Plan(object):
         return [_tags.split_ref(ref)[1] for ref in self.refs]
 
 
-def _stage_packages_on_base(opts, client, compat, package, requirements):
+def shared_packages(opts, client, manifest):
+    """The shared packages (any scope): the manifest's, and in mode=base what the bases provide."""
+    shared = Shared.of_manifest(manifest)
+    if opts["mode"] == "base":
+        for option in ("base_image", "dev_base_image"):
+            image = image_or_none(client, opts[option]) if opts.get(option) else None
+            shared = shared.union(provides_label(image) if image is not None else None)
+    return shared
+
+
+def _stage_packages_on_base(opts, client, compat, package, requirements, shared):
     """mode=base: check both bases, and rewrite package.json to what they do not provide."""
     final_base = require_image(client, opts["base_image"], "base_image")
     dev_base = require_image(client, opts["dev_base_image"], "dev_base_image")
-    runtime_ranges = third_party_ranges(package, RUNTIME_DEP_FIELDS)
+    runtime_ranges = third_party_ranges(package, RUNTIME_DEP_FIELDS, shared)
     provides, final_satisfied, final_checks = compat(opts["base_image"], check_payload(
         requirements, runtime_ranges, fallback=provides_label(final_base)), "base image")
     dummy, builder_satisfied, builder_checks = compat(opts["dev_base_image"], check_payload(
-        requirements, third_party_ranges(package, DEP_FIELDS), fallback=provides_label(dev_base)), "dev base image")
+        requirements, third_party_ranges(package, DEP_FIELDS, shared), fallback=provides_label(dev_base)),
+        "dev base image")
     # A runtime dependency the final base does not satisfy is installed in the builder too,
     # so what the build resolves (and Next.js traces) is what the final image runs.
     builder_satisfied = set(n for n in builder_satisfied if n not in runtime_ranges or n in final_satisfied)
     return dict(
         built_on=final_base, builder_ref=opts["dev_base_image"], base_ref=opts["base_image"],
         base_version=image_labels(final_base).get(OCI_VERSION_LABEL) or (provides or {}).get("version"),
-        builder_package=_product.rewrite_for_base(package, builder_satisfied),
-        runtime_package=_product.rewrite_for_base(package, final_satisfied, prod=True),
+        builder_package=_product.rewrite_for_base(package, builder_satisfied, shared),
+        runtime_package=_product.rewrite_for_base(package, final_satisfied, shared, prod=True),
         vendor_files=[], compatibility=final_checks + builder_checks, provides=provides,
         inputs=dict(base_id=final_base.id, dev_id=dev_base.id))
 
 
-def _stage_packages_from_tarballs(opts, client, compat, package, requirements, manifest):
-    """mode=tarball: vendor the @bytelyst/* tarballs the product needs, checked against the manifest."""
+def _stage_packages_from_tarballs(opts, client, compat, package, requirements, manifest, shared):
+    """mode=tarball: vendor the shared packages' tarballs the product needs, checked against the manifest."""
     runtime = require_image(client, opts["runtime_image"], "runtime_image")
     names = _product.tarball_closure(manifest, [requirement[0] for requirement in requirements])
     _manifest.verify(manifest, names)
@@ -136,10 +149,23 @@ def _stage_packages_from_tarballs(opts, client, compat, package, requirements, m
     vendor = dict((n, os.path.basename(_manifest.tarball_path(manifest, n))) for n in names)
     return dict(
         built_on=runtime, builder_ref=opts["runtime_image"], base_ref=opts["runtime_image"], base_version=None,
-        builder_package=_product.rewrite_for_tarball(package, vendor),
-        runtime_package=_product.rewrite_for_tarball(package, vendor, prod=True),
+        builder_package=_product.rewrite_for_tarball(package, vendor, shared),
+        runtime_package=_product.rewrite_for_tarball(package, vendor, shared, prod=True),
         vendor_files=[_manifest.tarball_path(manifest, n) for n in names], compatibility=checks, provides=provides,
         inputs=dict(runtime_id=runtime.id, tarballs=dict((n, manifest["packages"][n]["sha256"]) for n in names)))
+
+
+def product_lock(product, shared):
+    """The closure of the product's lockfile for its kind (None without a lockfile, or when it
+    resolves nothing from a registry); a lockfile not written for this package.json is refused."""
+    if not product.lockfile:
+        return None
+    lock = _lockfile.load(product.lockfile)
+    importer = _lockfile.importer_id(product.lockfile, product.dir)
+    _lockfile.check_importer(lock, importer, product.package, shared, "%s/package.json (lockfile %s)" % (
+        product.dir, product.lockfile))
+    locked = _lockfile.closure(lock, [importer])
+    return locked if locked["packages"] else None
 
 
 def plan(opts, client, compat, revision_of=git_revision):
@@ -155,21 +181,27 @@ def plan(opts, client, compat, revision_of=git_revision):
         raise DeployError("manifest is required with mode=tarball.",
                           hint="Point manifest at the output of bytelyst.deploy.workspace_pack.")
     workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
-    requirements = bytelyst_requirements(product.package, workspace_versions)
+    shared = shared_packages(opts, client, manifest)
+    requirements = shared_requirements(product.package, shared, workspace_versions)
+    locked = product_lock(product, shared)
+    if opts["mode"] == "tarball" and (manifest or {}).get("lockfile"):
+        # the shared packages' own third-party dependencies: the workspace lockfile's versions
+        locked = _lockfile.merge(manifest["lockfile"], locked)
     if opts["mode"] == "base":
-        staged = _stage_packages_on_base(opts, client, compat, product.package, requirements)
+        staged = _stage_packages_on_base(opts, client, compat, product.package, requirements, shared)
     else:
-        staged = _stage_packages_from_tarballs(opts, client, compat, product.package, requirements, manifest)
+        staged = _stage_packages_from_tarballs(opts, client, compat, product.package, requirements, manifest, shared)
     spec = DockerfileSpec(
         opts["mode"], opts["kind"], staged["builder_ref"], staged["base_ref"], product.start_command(), opts["port"],
         opts["health_path"] or product.default_health_path(), next_standalone=product.next,
         output_dir=product.output_dir(), install_builder=_product.has_dependencies(staged["builder_package"], False),
         install_final=_product.has_dependencies(staged["runtime_package"], True), pnpm_version=opts["pnpm_version"],
-        vendor=opts["mode"] == "tarball")
+        vendor=bool(staged["vendor_files"]), lockfile=bool(locked))
     dockerfile = render(spec)
     files = _product.source_files(product.dir)
     inputs = dict(staged.pop("inputs"), mode=opts["mode"], kind=opts["kind"], port=opts["port"],
-                  builder_package=staged["builder_package"], runtime_package=staged["runtime_package"])
+                  builder_package=staged["builder_package"], runtime_package=staged["runtime_package"],
+                  locked=_lockfile.locked_versions(locked))
     revision = opts["revision"] or revision_of(product.dir)
     tags = _tags.plan_tags(name, version, opts["registry"], date=None, promote=opts["promote"])
     refs = [tags.version] + ([_tags.image_ref(name, revision, opts["registry"])] if revision else []) + (
@@ -177,7 +209,7 @@ def plan(opts, client, compat, revision_of=git_revision):
     return Plan(product=product, mode=opts["mode"], kind=opts["kind"], name=name, version=version,
                 repository=_tags.repository(name, opts["registry"]), revision=revision,
                 fingerprint=_product.fingerprint(product, files, dockerfile, inputs), dockerfile=dockerfile,
-                files=files, spec=spec, refs=refs, **staged)
+                files=files, spec=spec, refs=refs, locked=locked, **staged)
 
 
 class Decision(object):
@@ -238,7 +270,8 @@ def result_of(the_plan, decision):
         plan=dict(mode=the_plan.mode, kind=the_plan.kind, name=the_plan.name, version=the_plan.version,
                   revision=the_plan.revision, build=decision.build, dockerfile=the_plan.dockerfile,
                   builder_package=the_plan.builder_package, runtime_package=the_plan.runtime_package,
-                  compatibility=the_plan.compatibility, sources=len(the_plan.files)))
+                  compatibility=the_plan.compatibility, sources=len(the_plan.files),
+                  lockfile=the_plan.product.lockfile, locked=_lockfile.locked_versions(the_plan.locked)))
 
 
 # Running a plan ----------------------------------------------------------------------------
@@ -258,12 +291,19 @@ def build_and_tag(client, cli, opts, the_plan, workdir):
     secrets, redact = build_secrets(workdir, opts.get("npm_token"), opts.get("ca_bundle"))
     context = os.path.join(workdir, "context")
     os.makedirs(context)
-    _product.stage_context(the_plan.product, the_plan.files, context, {
-        "builder.json": the_plan.builder_package, "runtime.json": the_plan.runtime_package}, the_plan.vendor_files)
+    staged = {"builder.json": the_plan.builder_package, "runtime.json": the_plan.runtime_package}
+    if the_plan.locked:
+        staged["pnpm-lock.yaml"] = _lockfile.seed(the_plan.locked, auto_install_peers=the_plan.mode == "tarball")
+        staged["locked.json"] = _lockfile.locked_versions(the_plan.locked)
+    _product.stage_context(the_plan.product, the_plan.files, context, staged, the_plan.vendor_files)
     temp_ref = _tags.image_ref(the_plan.name, "build-" + the_plan.fingerprint[:12])
-    result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,
-                                  labels=labels(the_plan, opts.get("labels")), redact=redact, log=opts.get("build_log")),
-                   what="build of %s %s" % (the_plan.product.name, the_plan.kind))
+    try:
+        result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,
+                                      labels=labels(the_plan, opts.get("labels")), redact=redact,
+                                      log=opts.get("build_log")),
+                       what="build of %s %s" % (the_plan.product.name, the_plan.kind))
+    except DeployError as err:
+        raise lift_install_error(err)
     try:
         check_layers(client, result.image_id, the_plan.built_on)
         require_non_root(temp_ref, image_user(client, result.image_id), None)

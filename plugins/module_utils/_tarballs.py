@@ -28,11 +28,13 @@ import tempfile
 import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _fingerprint as fp
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _pnpm
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
 DEFAULT_SHARED_INPUTS = ["pnpm-workspace.yaml", ".npmrc", ".pnpmfile.cjs", "tsconfig*.json"]
 LOCKFILE = "pnpm-lock.yaml"
@@ -80,6 +82,18 @@ def stale_tarball(output, entry):
 
 
 # -- planning ----------------------------------------------------------------------------------
+
+def locked_closure(workspace, names, lock):
+    """What the workspace lockfile resolves for the packages (None without a lockfile), after
+    checking it was written for their package.json files (else DeployError naming each)."""
+    if lock is None:
+        return None
+    shared = Shared(workspace.packages)
+    for name in names:
+        pkg = workspace.packages[name]
+        _lockfile.check_importer(lock, pkg.rel_dir, pkg.data, shared, "%s/package.json of %s" % (pkg.rel_dir, name))
+    return _lockfile.closure(lock, [workspace.packages[n].rel_dir for n in names])
+
 
 def nested_dirs(workspace, names):
     """name -> directories of other workspace packages inside its own (fingerprinted on their own)."""
@@ -356,6 +370,7 @@ def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_in
     old_packages = (previous or {}).get("packages") or {}
 
     lock = load_lockfile(root)
+    locked = locked_closure(space, names, lock)
     shared = fp.shared_inputs(root, DEFAULT_SHARED_INPUTS if shared_inputs is None else shared_inputs, lock)
     tool = {"pnpm": version, "build": bool(build)}
     nested = nested_dirs(space, names)
@@ -376,10 +391,10 @@ def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_in
             old.get("sha256") if kept else None, fingerprints[name], inputs[name])
 
     def current_state(pkgs):
-        return {"packages": pkgs, "order": list(order), "filter": package_filter}
+        return {"packages": pkgs, "order": list(order), "filter": package_filter, "lockfile": locked}
 
     old_state = {"packages": old_packages, "order": (previous or {}).get("order"),
-                 "filter": (previous or {}).get("filter")}
+                 "filter": (previous or {}).get("filter"), "lockfile": (previous or {}).get("lockfile")}
     changed = bool(rebuild) or previous is None or current_state(packages) != old_state
     result = {"changed": changed, "rebuilt": rebuild, "removed": removed, "order": order, "pnpm_version": version,
               "manifest": os.path.join(output, _manifest.MANIFEST_NAME)}
@@ -404,7 +419,7 @@ def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_in
                     packages[name] = manifest_entry(space, name, made[name],
                                                     _manifest.sha256_file(os.path.join(staging, made[name])),
                                                     fingerprints[name], inputs[name])
-            _manifest.write(staging, packages, order, package_filter)
+            _manifest.write(staging, packages, order, package_filter, locked)
             swap(staging, output)
         finally:
             if os.path.isdir(staging):

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _compat
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import DockerCli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
 
 @pytest.mark.parametrize("spec, workspace_version, expected", [
@@ -37,7 +38,7 @@ def test_requirements_cover_every_bytelyst_dependency_once():
         "dependencies": {"@bytelyst/config": "workspace:^", "fastify": "^5.6.0", "@bytelyst/errors": "workspace:*"},
         "devDependencies": {"@bytelyst/config": "workspace:*", "@bytelyst/logger": "~0.4.0", "typescript": "5.9.3"},
     }
-    reqs = _compat.bytelyst_requirements(package, {"@bytelyst/config": "2.0.0"})
+    reqs = _compat.shared_requirements(package, Shared(["@bytelyst/config"]), {"@bytelyst/config": "2.0.0"})
     assert reqs == [
         ("@bytelyst/config", "workspace:^", "^2.0.0"),  # dependencies win over devDependencies
         ("@bytelyst/errors", "workspace:*", "*"),
@@ -49,8 +50,9 @@ def test_third_party_ranges_skip_scoped_workspace_and_paths():
     package = {"dependencies": {"@bytelyst/ui": "workspace:*", "react": "19.1.1", "local": "file:../x",
                                 "shared": "workspace:*", "alias": "npm:react@18"},
                "devDependencies": {"typescript": "5.9.3"}}
-    assert _compat.third_party_ranges(package, ("dependencies",)) == {"react": "19.1.1"}
-    assert _compat.third_party_ranges(package, ("dependencies", "devDependencies")) == {
+    shared = Shared(["@bytelyst/config"])
+    assert _compat.third_party_ranges(package, ("dependencies",), shared) == {"react": "19.1.1"}
+    assert _compat.third_party_ranges(package, ("dependencies", "devDependencies"), shared) == {
         "react": "19.1.1", "typescript": "5.9.3"}
 
 

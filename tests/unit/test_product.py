@@ -9,7 +9,9 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
+SAMPLE = Shared(["@bytelyst/config"])  # the sample workspace's scope
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 
 
@@ -86,11 +88,11 @@ def test_source_files_leave_out_installs_builds_and_hooks(notes):
 def test_rewrite_for_base_drops_provided_and_workspace(notes):
     package = _product.load(notes, "web").package
     package["dependencies"]["shared"] = "workspace:*"
-    builder = _product.rewrite_for_base(package, {"react", "typescript", "@types/react"})
+    builder = _product.rewrite_for_base(package, {"react", "typescript", "@types/react"}, SAMPLE)
     assert builder["dependencies"] == {"next": "~15.5.6", "react-dom": "19.1.1"}
     assert builder["devDependencies"] == {"@types/node": "22.20.5", "@types/react-dom": "19.1.9"}
     assert "packageManager" not in builder and builder["version"] == "1.4.0"
-    runtime = _product.rewrite_for_base(package, set(), prod=True)
+    runtime = _product.rewrite_for_base(package, set(), SAMPLE, prod=True)
     assert "devDependencies" not in runtime
     assert runtime["dependencies"] == {"next": "~15.5.6", "react": "19.1.1", "react-dom": "19.1.1"}
     # the input is not changed
@@ -99,7 +101,7 @@ def test_rewrite_for_base_drops_provided_and_workspace(notes):
 
 def test_rewrite_for_base_can_leave_nothing_to_install():
     package = {"name": "x", "dependencies": {"@bytelyst/config": "workspace:^", "zod": "^3.0.0"}}
-    out = _product.rewrite_for_base(package, {"zod"}, prod=True)
+    out = _product.rewrite_for_base(package, {"zod"}, SAMPLE, prod=True)
     assert "dependencies" not in out
     assert not _product.has_dependencies(out, prod=True)
 
@@ -108,13 +110,13 @@ def test_rewrite_for_tarball_points_at_vendor_with_overrides(notes):
     package = _product.load(notes, "backend").package
     vendor = {"@bytelyst/config": "bytelyst-config-2.0.0.tgz", "@bytelyst/errors": "bytelyst-errors-1.2.0.tgz",
               "@bytelyst/http": "bytelyst-http-1.3.0.tgz", "@bytelyst/logger": "bytelyst-logger-0.4.1.tgz"}
-    out = _product.rewrite_for_tarball(package, vendor)
+    out = _product.rewrite_for_tarball(package, vendor, SAMPLE)
     assert out["dependencies"]["@bytelyst/config"] == "file:./vendor/bytelyst-config-2.0.0.tgz"
     assert out["dependencies"]["fastify"] == "^5.6.0"
     assert out["pnpm"]["overrides"]["@bytelyst/errors"] == "file:./vendor/bytelyst-errors-1.2.0.tgz"
     del vendor["@bytelyst/http"]
     with pytest.raises(DeployError, match="@bytelyst/http"):
-        _product.rewrite_for_tarball(package, vendor)
+        _product.rewrite_for_tarball(package, vendor, SAMPLE)
 
 
 def test_tarball_closure_follows_internal_dependencies():
