@@ -349,7 +349,7 @@ def _temporary_tag(name, opts, the_plan):
 
 def _build_and_verify(client, opts, the_plan, name, runtime, now):
     """Build under a temporary tag and verify; on any failure remove it, so no tag moves."""
-    cli = find_buildkit_cli(opts.get("docker_cli"), opts.get("docker_host"))
+    cli = find_buildkit_cli(opts.get("docker_cli"), connection=opts)
     temp_tag = _temporary_tag(name, opts, the_plan)
     workdir = tempfile.mkdtemp(prefix="bytelyst-base-")
     try:

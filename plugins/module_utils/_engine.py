@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
 try:
@@ -20,32 +21,41 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     DOCKER_IMPORT_ERROR = exc
     DockerException = ImageNotFound = NotFound = Exception
 
-# Merged into every module's argument_spec, so connection options are spelled
-# the same everywhere (see doc_fragments/docker.py).
+# Merged into every module's argument_spec, so connection options are spelled the same
+# everywhere (see doc_fragments/docker.py). No defaults here: an option not given falls
+# back to its DOCKER_* variable, then to the default (_connection.Connection.from_options).
 DOCKER_COMMON_ARGS = dict(
-    docker_host=dict(type="str"),
+    docker_host=dict(type="str", aliases=["docker_url"]),
+    tls=dict(type="bool"),
+    validate_certs=dict(type="bool", aliases=["tls_verify"]),
+    ca_path=dict(type="path", aliases=["tls_ca_cert", "cacert_path"]),
+    client_cert=dict(type="path", aliases=["tls_client_cert", "cert_path"]),
+    client_key=dict(type="path", aliases=["tls_client_key", "key_path"]),
+    tls_hostname=dict(type="str"),
+    api_version=dict(type="str", aliases=["docker_api_version"]),
+    timeout=dict(type="int"),
     docker_cli=dict(type="path"),
 )
 
 
-def engine_client(docker_host=None, timeout=120):
-    """A Docker SDK client for docker_host (default: the environment's engine)."""
+def engine_client(connection=None):
+    """A Docker SDK client for connection (a Connection, the module options, a docker_host URL, or
+    None: the environment's engine), answering a ping."""
     if not HAS_DOCKER:
         raise DeployError(
             "The Python package 'docker' (Docker SDK) is missing on this host.",
             hint="Install it with: pip install 'docker>=7'.",
         )
+    conn = Connection.of(connection)
     try:
-        if docker_host:
-            client = docker.DockerClient(base_url=docker_host, timeout=timeout)
-        else:
-            client = docker.from_env(timeout=timeout)
+        client = docker.DockerClient(**conn.sdk_kwargs())
         client.ping()
         return client
     except DockerException as exc:
         raise DeployError(
-            "The Docker engine at %s does not answer: %s" % (docker_host or "the default socket", exc),
-            hint="Start dockerd, or set docker_host to an engine that runs.",
+            "The Docker engine at %s does not answer: %s" % (conn.describe(), exc),
+            hint="Start dockerd, or set docker_host to an engine that runs. Over TLS, check that ca_path is the "
+            "CA that signed the engine's certificate and that the engine's CA signed client_cert.",
         )
 
 

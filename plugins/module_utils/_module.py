@@ -27,7 +27,7 @@ def run_module(module, ensure, name):
     if not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
     try:
-        client = engine_client(module.params["docker_host"])
+        client = engine_client(module.params)
         result = ensure(client, dict(module.params), check_mode=module.check_mode)
     except DeployError as err:
         module.fail_json(msg=str(err), **err.result())

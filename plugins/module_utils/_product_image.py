@@ -296,7 +296,7 @@ def ensure(client, opts, check_mode=False, cli=None, compat=None):
     manifest, name, version, revision, registry, port, health_path, promote, force, npm_token,
     ca_bundle, verify, verify_timeout, pnpm_version, labels, docker_cli, docker_host).
     """
-    cli = cli or find_buildkit_cli(preferred=opts.get("docker_cli"), docker_host=opts.get("docker_host"))
+    cli = cli or find_buildkit_cli(preferred=opts.get("docker_cli"), connection=opts)
     the_plan = plan(opts, client, compat or engine_compat(cli))
     decision = decide(client, the_plan, force=opts.get("force"))
     result = result_of(the_plan, decision)

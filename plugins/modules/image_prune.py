@@ -153,7 +153,7 @@ def main():
         if module.params["keep"] < 1:
             raise DeployError("keep must be at least 1, got %d." % module.params["keep"],
                               hint="Keep at least the newest image of each repository.")
-        client = engine_client(module.params["docker_host"])
+        client = engine_client(module.params)
         history_dirs = module.params["history_dirs"]
         # Every history is read before any lock is taken or image removed: one that cannot be read stops here.
         recorded = _prune.recorded_refs(history_dirs)

@@ -117,11 +117,6 @@ options:
       - Seconds before the first retry; each further retry waits twice as long (at most 30 s).
     type: float
     default: 1.0
-  timeout:
-    description:
-      - Seconds one request to the registry may take.
-    type: int
-    default: 60
 attributes:
   check_mode:
     description: Reads the registry only and reports what would be pushed or promoted.
@@ -219,6 +214,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
     DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, DockerException, engine_client, image_or_none)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -264,7 +260,7 @@ def target_of(params):
     return parse(params["name"], what="image name")
 
 
-def registry_client(module, target, api_url):
+def registry_client(module, target, api_url, timeout):
     """The RegistryClient for target, with the given or the stored credentials."""
     params = module.params
     username, password = params["username"], params["password"]
@@ -274,7 +270,7 @@ def registry_client(module, target, api_url):
         module.no_log_values.add(password)
     return RegistryClient(target.registry, username=username, password=password, ca_file=params["ca_cert"],
                           allow_http=params["allow_http"], retries=params["retries"],
-                          retry_delay=params["retry_delay"], timeout=params["timeout"], api_url=api_url)
+                          retry_delay=params["retry_delay"], timeout=timeout, api_url=api_url)
 
 
 def tags_of(params):
@@ -291,13 +287,13 @@ def tags_of(params):
 class Engine(object):
     """The Docker engine, connected on first use (promotion needs it only to find an index's API)."""
 
-    def __init__(self, docker_host):
-        self.docker_host = docker_host
+    def __init__(self, connection):
+        self.connection = connection
         self._client = None
 
     def client(self):
         if self._client is None:
-            self._client = engine_client(self.docker_host)
+            self._client = engine_client(self.connection)
         return self._client
 
     def info(self):
@@ -312,7 +308,8 @@ def run(module):
     params = module.params
     target = target_of(params)
     channel = params["channel_tags"]
-    engine = Engine(params["docker_host"])
+    connection = Connection.from_options(params)
+    engine = Engine(connection)
     source = to_tags = tags = None
     if params["promote"]:
         spec = params["promote"]
@@ -323,7 +320,7 @@ def run(module):
         engine.client()
     # Promotion needs no engine, unless only the engine can tell where the registry's API is.
     api_url = resolve_api_url(target, engine.info, params["registry_api"], params["allow_http"])
-    registry = registry_client(module, target, api_url)
+    registry = registry_client(module, target, api_url, connection.timeout)
     if params["promote"]:
         return promote(registry, target, source, to_tags, channel, params["force"], module.check_mode)
     client = engine.client()
@@ -357,7 +354,6 @@ def main():
         registry_api=dict(type="str"),
         retries=dict(type="int", default=3),
         retry_delay=dict(type="float", default=1.0),
-        timeout=dict(type="int", default=60),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(
