@@ -14,12 +14,13 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 try:
     import docker
     from docker.errors import DockerException, ImageNotFound, NotFound
+    from requests.exceptions import RequestException
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = exc
-    DockerException = ImageNotFound = NotFound = Exception
+    DockerException = ImageNotFound = NotFound = RequestException = Exception
 
 # Merged into every module's argument_spec, so connection options are spelled the same
 # everywhere (see doc_fragments/docker.py). No defaults here: an option not given falls
@@ -38,6 +39,10 @@ DOCKER_COMMON_ARGS = dict(
 )
 
 
+# The API version spoken until the engine has said its own (Docker 1.12; every call we make exists there).
+MIN_API_VERSION = "1.24"
+
+
 def engine_client(connection=None):
     """A Docker SDK client for connection (a Connection, the module options, a docker_host URL, or
     None: the environment's engine), answering a ping."""
@@ -47,16 +52,34 @@ def engine_client(connection=None):
             hint="Install it with: pip install 'docker>=7'.",
         )
     conn = Connection.of(connection)
+    kwargs = conn.sdk_kwargs()
     try:
-        client = docker.DockerClient(**conn.sdk_kwargs())
+        if not conn.verify:
+            client = docker.DockerClient(**kwargs)
+        else:
+            # requests lets REQUESTS_CA_BUNDLE (set where a proxy intercepts TLS) replace the CA
+            # given for a request, so the engine's certificate would be checked against the wrong
+            # CA. The session must ignore the environment before its first request, which the SDK
+            # makes while it asks the engine its API version: so that question comes after.
+            client = docker.DockerClient(**dict(kwargs, version=conn.api_version or MIN_API_VERSION))
+            client.api.trust_env = False
+            if not conn.api_version:
+                client.api._version = client.api.version(api_version=False)["ApiVersion"]
         client.ping()
         return client
-    except DockerException as exc:
-        raise DeployError(
-            "The Docker engine at %s does not answer: %s" % (conn.describe(), exc),
-            hint="Start dockerd, or set docker_host to an engine that runs. Over TLS, check that ca_path is the "
-            "CA that signed the engine's certificate and that the engine's CA signed client_cert.",
-        )
+    except (DockerException, RequestException) as exc:
+        raise DeployError("The Docker engine at %s does not answer: %s" % (conn.describe(), exc), hint=_hint(conn, exc))
+
+
+def _hint(conn, exc):
+    text = str(exc)
+    if "BAD_CERTIFICATE" in text or "UNKNOWN_CA" in text or "certificate required" in text.lower():
+        return ("The engine refused the client certificate%s: give client_cert and client_key signed by the CA "
+                "the engine trusts (its --tlscacert)." % (" %s" % conn.client_cert if conn.client_cert else ""))
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return ("The engine's certificate does not check out against ca_path %s: give the CA that signed it, and "
+                "a docker_host whose host is in it." % conn.ca_path)
+    return "Start dockerd, or set docker_host to an engine that runs."
 
 
 def image_or_none(client, ref):
