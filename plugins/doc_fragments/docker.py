@@ -87,3 +87,41 @@ notes:
 requirements:
   - Docker SDK for Python (C(docker)) 7.x on the host the module runs on
 """
+
+    # Pulling the images a build starts from (product_image, base_image): the credentials options of image_push.
+    PULL = r"""
+options:
+  pull:
+    description:
+      - When to pull the images the build starts from (the bases, or the runtime image) from their registry.
+      - V(missing) pulls only an image the engine does not have under its reference; V(always) asks the registry
+        which digest the reference names and pulls unless the engine already holds that digest; V(never) uses the
+        engine's images only.
+      - An image the reference already matches is never pulled over. The registry is asked first (HTTP API v2): a
+        wrong password or an unreachable registry stops the module before anything is pulled or built. The engine
+        then pulls exactly the digest the registry named.
+      - Check mode pulls too when an image is missing: the plan reads the bases' labels and runs the compatibility
+        check in them. It builds and tags nothing.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  username:
+    description:
+      - User for the registry the images are pulled from. Without it, the credentials C(docker login) stored for
+        that registry are used, if any, else anonymous access.
+    type: str
+  password:
+    description: Password or token of O(username).
+    type: str
+  ca_cert:
+    description:
+      - CA certificate (PEM) of the registry, for this module's requests to it. The engine pulls with its own
+        trust (C(/etc/docker/certs.d/<registry>/ca.crt)).
+    type: path
+  allow_http:
+    description:
+      - Talk to the registry over plain HTTP (only for a loopback registry or a network you trust). The engine
+        must allow it too (loopback registries are; others are listed in its C(insecure-registries)).
+    type: bool
+    default: false
+"""

@@ -220,27 +220,8 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._push import CHANNEL_TAGS, Pusher, diff_of, promote
 from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient
+from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient, stored_credentials
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
-
-try:
-    from docker import auth as docker_auth
-except ImportError:  # pragma: no cover - reported through HAS_DOCKER
-    docker_auth = None
-
-
-def stored_credentials(registry):
-    """(username, password) the docker credentials hold for registry, or (None, None)."""
-    if docker_auth is None:
-        return None, None
-    try:
-        found = docker_auth.load_config().resolve_authconfig(registry) or {}
-    except Exception:  # a broken credential helper must not leak details; anonymous then
-        return None, None
-    user = found.get("username") or found.get("Username")
-    secret = found.get("password") or found.get("Password")
-    return (user, secret) if user and secret else (None, None)
-
 
 def unique(items):
     """items without repeats, in order."""

@@ -199,8 +199,8 @@ def test_missing_base_is_refused_before_any_check(notes, missing, option):
     engine, compat = FakeEngine(refs), FakeCompat()
     before = engine.tags()
     with pytest.raises(DeployError) as info:
-        _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(), compat=compat)
-    assert "The %s %s is not on this Docker engine." % (option, missing) in str(info.value)
+        _product_image.ensure(engine, opts(notes, revision="abc1234", pull="never"), cli=NoBuilds(), compat=compat)
+    assert "The %s %s is not on this Docker engine, and pull is never." % (option, missing) in str(info.value)
     assert "bytelyst.deploy.base_image" in str(info.value)
     assert compat.asked == [] and engine.tags() == before
 
