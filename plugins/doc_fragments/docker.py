@@ -97,7 +97,7 @@ options:
       - V(missing) pulls only an image the engine does not have under its reference; V(always) asks the registry
         which digest the reference names and pulls unless the engine already holds that digest; V(never) uses the
         engine's images only.
-      - An image the reference already matches is never pulled over. The registry is asked first (HTTP API v2): a
+      - An image the reference already matches is never pulled over. The registry is asked first (HTTP API v2), so a
         wrong password or an unreachable registry stops the module before anything is pulled or built. The engine
         then pulls exactly the digest the registry named.
       - Check mode pulls too when an image is missing: the plan reads the bases' labels and runs the compatibility
