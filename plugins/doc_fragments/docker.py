@@ -100,7 +100,7 @@ options:
       - An image the reference already matches is never pulled over. The registry is asked first (HTTP API v2), so a
         wrong password or an unreachable registry stops the module before anything is pulled or built. The engine
         then pulls exactly the digest the registry named.
-      - Check mode pulls too when an image is missing: the plan reads the bases' labels and runs the compatibility
+      - Check mode pulls too when an image is missing, as the plan reads the bases' labels and runs the compatibility
         check in them. It builds and tags nothing.
     type: str
     choices: [missing, always, never]
