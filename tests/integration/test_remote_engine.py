@@ -10,8 +10,10 @@ import uuid
 import pytest
 import yaml
 
+import packed_workspace
 from ansible_runner_helper import run_module_many
-from registry_fixtures import tag_list
+from product_fixtures import copy_product
+from registry_fixtures import Registry, free_port, tag_digest, tag_list
 from remote_engine import TlsEngine
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build
@@ -131,3 +133,110 @@ def test_a_client_certificate_the_engine_does_not_trust_fails_clearly_and_change
         assert (sorted(os.listdir(app.history)) if os.path.isdir(app.history) else []) == history
     finally:
         remote.close()
+
+
+# Base images from the registry: bases built and pushed from the main engine, a product built on the
+# TLS engine, which has never seen them.
+
+PASSWORD = "pull-Secret-7"
+
+
+@pytest.fixture(scope="module")
+def pushed_bases(tmp_path_factory, docker_client, standin_image):
+    """The dev and backend bases built on the main engine and pushed to a registry that wants a password."""
+    registry = Registry(tmp_path_factory.mktemp("auth-registry"), user="ci", password=PASSWORD).start()
+    token = uuid.uuid4().hex[:8]
+    refs = {}
+    try:
+        many = []
+        for flavour in ("dev", "backend"):
+            many.append({"manifest": packed_workspace.packed_once(), "flavour": flavour, "runtime_image": standin_image,
+                         "version": "1.0.0", "name": "bytelyst-test/base-%s-%s" % (flavour, token),
+                         "registry": registry.addr, "date_tag": "false", "labels": {"dev.bytelyst.test": "1"}})
+            if os.environ.get("BYTELYST_CA_BUNDLE"):
+                many[-1]["ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]
+        results, raw = packed_workspace.run_many("base_image", many)
+        for flavour, result in zip(("dev", "backend"), results):
+            assert not result.get("failed"), raw[-3000:]
+            refs[flavour] = result["tags"][0]
+            repo, tag = refs[flavour].rsplit(":", 1)
+            for event in docker_client.api.push(repo, tag, auth_config={"username": "ci", "password": PASSWORD},
+                                                stream=True, decode=True):
+                assert "error" not in event, event
+        yield registry, refs
+    finally:
+        for ref in refs.values():
+            try:
+                docker_client.images.remove(ref)
+            except Exception:
+                pass
+        registry.close()
+
+
+def product_args(product, refs, **extra):
+    args = {"product_dir": product, "kind": "backend", "port": 4019, "base_image": refs["backend"],
+            "dev_base_image": refs["dev"], "name": "bytelyst-test/clock-remote", "version": "0.9.2",
+            "revision": "remote1", "allow_http": True, "labels": {"dev.bytelyst.test": "1"}}
+    if os.environ.get("BYTELYST_CA_BUNDLE"):
+        args["ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]
+    args.update(extra)
+    return args
+
+
+def engine_state(client):
+    return sorted((i.id, tuple(sorted(i.tags))) for i in client.images.list(all=True)), sorted(
+        c.id for c in client.containers.list(all=True))
+
+
+def test_a_product_builds_on_an_engine_that_never_saw_its_bases(engine, pushed_bases, tmp_path):
+    registry, refs = pushed_bases
+    product = copy_product("clock", tmp_path)
+    remote = engine.client()
+    try:
+        assert not [r for r in refs.values() if remote.images.list(name=r.rsplit(":", 1)[0])]  # never seen
+        before = engine_state(remote)
+        closed = "127.0.0.1:%d" % free_port()
+        (wrong, unreachable), raw = on(engine, "product_image", [
+            product_args(product, refs, username="ci", password="not-the-password"),
+            product_args(product, dict(refs, backend="%s/bytelyst-test/base-backend:1.0.0" % closed))])
+        assert wrong.get("failed") and "Authentication failed for user ci at registry %s" % registry.addr in wrong["msg"]
+        assert "not-the-password" not in raw
+        assert unreachable.get("failed"), unreachable
+        assert "The registry %s failed look-up of %s/bytelyst-test/base-backend:1.0.0" % (closed, closed) in \
+            unreachable["msg"] and "cannot connect" in unreachable["msg"], unreachable["msg"]
+        assert engine_state(remote) == before  # nothing pulled, built or tagged
+
+        (built,), raw = on(engine, "product_image", [product_args(product, refs, username="ci", password=PASSWORD)])
+        assert not built.get("failed"), raw[-4000:]
+        assert built["changed"] and sorted(built["pulled"]) == sorted([refs["backend"], refs["dev"]])
+        assert PASSWORD not in raw
+        # Both stages start FROM the digest the registry named, resolved once; the labels keep the reference.
+        digests = dict((f, remote.images.get(r).attrs["RepoDigests"][0]) for f, r in refs.items())
+        assert digests["backend"] == registry_digest(registry, refs["backend"])
+        dockerfile = built["plan"]["dockerfile"]
+        assert "FROM %s AS builder" % digests["dev"] in dockerfile or "FROM %s" % digests["dev"] in dockerfile
+        assert "FROM %s" % digests["backend"] in dockerfile and "FROM %s\n" % refs["backend"] not in dockerfile
+        labels = remote.images.get(built["image_id"]).labels
+        assert labels["dev.bytelyst.base.ref"] == refs["backend"]
+        assert labels["dev.bytelyst.base.digest"] == digests["backend"] == built["base_digest"]
+        assert built["verify"]["status"] == 200
+        assert not docker_client_has(built["image_id"])
+
+        (again,), raw = on(engine, "product_image", [product_args(product, refs, username="ci", password=PASSWORD)])
+        assert not again.get("failed") and not again["changed"] and again["pulled"] == [], raw[-3000:]
+    finally:
+        remote.close()
+
+
+def registry_digest(registry, ref):
+    repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
+    return "%s@%s" % (ref.rsplit(":", 1)[0], tag_digest(registry.url, repo, tag, user="ci", password=PASSWORD))
+
+
+def docker_client_has(image_id):
+    import docker
+    client = docker.from_env()
+    try:
+        return any(i.id == image_id for i in client.images.list(all=True))
+    finally:
+        client.close()
