@@ -228,3 +228,23 @@ def test_refused_inputs_name_the_option(notes, change, message):
     with pytest.raises(DeployError, match=message):
         _product_image.ensure(engine, options, cli=NoBuilds(), compat=compat)
     assert compat.asked == [] and engine.tags() == before
+
+
+def test_both_stages_start_from_the_digest_of_a_pushed_base_and_labels_keep_the_reference(notes):
+    refs = bases()
+    refs[BASE].attrs["RepoDigests"] = ["elsewhere/copy@sha256:" + "9" * 64, "team/base-backend@sha256:" + "b" * 64]
+    refs[DEV_BASE].attrs["RepoDigests"] = ["team/base-dev@sha256:" + "d" * 64]
+    plan = _product_image.plan(opts(notes), FakeEngine(refs), FakeCompat(), revision_of=no_revision)
+    froms = [line for line in plan.dockerfile.splitlines() if line.startswith("FROM ")]
+    assert froms[0].startswith("FROM team/base-dev@sha256:" + "d" * 64)
+    assert froms[-1].startswith("FROM team/base-backend@sha256:" + "b" * 64)
+    assert not any(BASE in line or DEV_BASE in line for line in froms)
+    labels = _product_image.labels(plan)
+    assert labels["dev.bytelyst.base.ref"] == BASE
+    assert labels["dev.bytelyst.base.digest"] == "team/base-backend@sha256:" + "b" * 64
+
+
+def test_an_unpushed_base_is_named_by_its_tag(notes):
+    plan = _product_image.plan(opts(notes), FakeEngine(bases()), FakeCompat(), revision_of=no_revision)
+    froms = [line for line in plan.dockerfile.splitlines() if line.startswith("FROM ")]
+    assert froms[0].startswith("FROM " + DEV_BASE) and froms[-1].startswith("FROM " + BASE)
