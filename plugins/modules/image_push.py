@@ -223,6 +223,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient, stored_credentials
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
 
+
 def unique(items):
     """items without repeats, in order."""
     return list(dict.fromkeys(items))

@@ -98,7 +98,7 @@ class TlsEngine(object):
 
     def start(self, timeout=60):
         os.makedirs(self.run_dir, exist_ok=True)
-        if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode != 0:
+        if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, check=False).returncode != 0:
             sh("ip", "link", "add", BRIDGE, "type", "bridge")
             sh("ip", "addr", "add", BRIDGE_ADDR, "dev", BRIDGE)
             sh("ip", "link", "set", BRIDGE, "up")
@@ -141,5 +141,5 @@ class TlsEngine(object):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
         shutil.rmtree(os.path.join(self.root, "data"), ignore_errors=True)

@@ -93,8 +93,8 @@ def test_build_push_and_deploy_over_tls(engine, app, docker_client, registry_add
         # BuildKit did the build (the CLI got the engine's TLS settings): its history says so.
         assert "buildkit" in str(remote.images.get(app.tag).history()).lower()
 
-        (pushed,), raw = on(engine, "image_push", [{"name": app.tag, "repository": app.repository,
-                                                  "tags": ["1.0.0"], "allow_http": True}])
+        push_args = {"name": app.tag, "repository": app.repository, "tags": ["1.0.0"], "allow_http": True}
+        (pushed,), raw = on(engine, "image_push", [push_args])
         assert not pushed.get("failed"), raw[-3000:]
         assert pushed["changed"] and pushed["image_id"] == app.image_id
         assert tag_list("http://" + registry_addr, app.repository.split("/", 1)[1]) == ["1.0.0"]
