@@ -90,7 +90,14 @@ class Puller(object):
         target = registry_target(ref, option)
         registry = self._registry(target)
         what = "look-up of %s" % ref
-        digest = target.digest or registry.manifest_digest(target.repository, target.tag or "latest", what=what)
+        try:
+            digest = target.digest or registry.manifest_digest(target.repository, target.tag or "latest", what=what)
+        except DeployError as err:  # the registry's own words, after what we were doing
+            if local is None:
+                err.message = "The %s %s is not on this Docker engine, and pulling it failed. %s" % (
+                    option, ref, err.message)
+                err.args = (err.message,)
+            raise
         if digest is None:
             raise DeployError(
                 "The %s %s is %s, and its registry %s has no such image." % (

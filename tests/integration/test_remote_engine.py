@@ -202,7 +202,8 @@ def test_a_product_builds_on_an_engine_that_never_saw_its_bases(engine, pushed_b
         assert wrong.get("failed") and "Authentication failed for user ci at registry %s" % registry.addr in wrong["msg"]
         assert "not-the-password" not in raw
         assert unreachable.get("failed"), unreachable
-        assert "The registry %s failed look-up of %s/bytelyst-test/base-backend:1.0.0" % (closed, closed) in \
+        assert "is not on this Docker engine, and pulling it failed. The registry %s failed look-up of " \
+            "%s/bytelyst-test/base-backend:1.0.0" % (closed, closed) in \
             unreachable["msg"] and "cannot connect" in unreachable["msg"], unreachable["msg"]
         assert engine_state(remote) == before  # nothing pulled, built or tagged
 

@@ -128,7 +128,9 @@ def test_a_wrong_password_stops_before_the_engine_pulls():
     with pytest.raises(AuthenticationError) as info:
         Puller(engine, opts(username="ci", password="wrong"), registry_client=Registry(fail=failure)).image(
             REF, "base_image")
-    assert "Authentication failed for user ci" in str(info.value) and "wrong" not in str(info.value)
+    assert str(info.value).startswith("The base_image %s is not on this Docker engine, and pulling it failed. "
+                                      "Authentication failed for user ci" % REF)
+    assert "wrong" not in str(info.value)
     assert engine.pulls == []
 
 
