@@ -25,6 +25,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import digest_json
+from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import Puller
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
 FLAVOURS = ("backend", "web", "dev")
@@ -217,7 +218,8 @@ def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
     if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
         files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
         files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
-    text = dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=LOCKED_FILE in files)
+    text = dockerfile(runtime_from(runtime_image, runtime), flavour, version, pnpm_version,
+                      lockfile=LOCKED_FILE in files)
     fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
     tarballs = [_manifest.tarball_path(manifest, n) for n in names]
@@ -258,15 +260,17 @@ def labels(the_plan, version, runtime_image, runtime, created, revision, extra=N
 VERIFY_DIR = "/app/backend"  # a product directory below /app: Node must find the packages from there
 
 
-def runtime_info(client, runtime_image):
-    """{"id", "digests"} of the runtime image; DeployError saying how to get it when absent."""
-    image = image_or_none(client, runtime_image)
-    if image is None:
-        raise DeployError(
-            "The runtime image %s is not on the Docker engine, so no base image can be built from it." % runtime_image,
-            hint="Pull it first (docker pull %s), or set runtime_image (role variable base_image_runtime_image) "
-            "to an image the engine has." % runtime_image)
+def runtime_info(client, runtime_image, opts=None):
+    """{"id", "digests"} of the runtime image, pulled from its registry when the engine lacks it
+    (opts: pull policy and registry credentials, see _pull.Puller); a DeployError says how to get it."""
+    image = Puller(client, opts or {}).image(runtime_image, "runtime_image")
     return {"id": image.id, "digests": image.attrs.get("RepoDigests") or []}
+
+
+def runtime_from(runtime_image, runtime):
+    """How the Dockerfile names the runtime image: by digest when it has one in its repository."""
+    name = _reference.split(runtime_image, "runtime_image")[0]
+    return _reference.repo_digest(runtime.get("digests"), name) or runtime_image
 
 
 def _check_inputs(opts):
@@ -309,7 +313,7 @@ def ensure(client, opts, check_mode=False, now=None):
     _check_inputs(opts)
     name = opts.get("name") or "bytelyst-common-base-%s" % opts["flavour"]
     manifest = _manifest.load(opts["manifest"])
-    runtime = runtime_info(client, opts["runtime_image"])
+    runtime = runtime_info(client, opts["runtime_image"], opts)
     the_plan = plan(manifest, opts["flavour"], opts["runtime_image"], runtime, opts["version"],
                     opts["pnpm_version"], opts.get("packages"), opts.get("npm_registry"))
     _manifest.verify(manifest, the_plan.packages)
@@ -365,7 +369,7 @@ def _temporary_tag(name, opts, the_plan):
 
 def _build_and_verify(client, opts, the_plan, name, runtime, now):
     """Build under a temporary tag and verify; on any failure remove it, so no tag moves."""
-    cli = find_buildkit_cli(opts.get("docker_cli"), opts.get("docker_host"))
+    cli = find_buildkit_cli(opts.get("docker_cli"), connection=opts)
     temp_tag = _temporary_tag(name, opts, the_plan)
     workdir = tempfile.mkdtemp(prefix="bytelyst-base-")
     try:

@@ -5,7 +5,7 @@
 
 Any image module uses it the same way:
 
-    cli = find_buildkit_cli(preferred=docker_cli, docker_host=docker_host)
+    cli = find_buildkit_cli(preferred=docker_cli, connection=module_options)
     spec = BuildSpec(dockerfile_text, context_dir, tag="bytelyst-tmp/x:build-ab12",
                      secrets={"npmrc": "/path/to/npmrc", "ca": "/path/to/ca.pem"},
                      labels={"dev.bytelyst.fingerprint": "..."})

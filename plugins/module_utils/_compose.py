@@ -17,6 +17,7 @@ import os
 import re
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command
+from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 
@@ -40,22 +41,24 @@ def default_compose_file(project_dir):
 
 
 class ComposeProject(object):
-    """argv builders for one project: name, directory, files (+ our override), env file."""
+    """argv builders for one project: name, directory, files (+ our override), env file.
+    connection: the engine (a Connection, module options, a docker_host URL or None, see
+    Connection.of); every command carries its DOCKER_* environment."""
 
     def __init__(self, name, project_dir, files, override=None, env_file=None,
-                 cli="docker", docker_host=None, secrets=None):
+                 cli="docker", connection=None, secrets=None):
         self.name = name
         self.project_dir = project_dir
         self.files = list(files)
         self.override = override
         self.env_file = env_file
         self.cli = cli
-        self.docker_host = docker_host
+        self.connection = Connection.of(connection)
         self.secrets = list(secrets or [])
 
     def with_override(self, override):
         return ComposeProject(self.name, self.project_dir, self.files, override, self.env_file,
-                              self.cli, self.docker_host, self.secrets)
+                              self.cli, self.connection, self.secrets)
 
     def _command(self, args, timeout=300):
         argv = [self.cli, "compose", "--project-name", self.name, "--project-directory", self.project_dir]
@@ -63,8 +66,7 @@ class ComposeProject(object):
             argv += ["--file", path]
         if self.env_file:
             argv += ["--env-file", self.env_file]
-        env = {"DOCKER_HOST": self.docker_host} if self.docker_host else {}
-        return Command(argv + list(args), env=env, cwd=self.project_dir, secrets=self.secrets, timeout=timeout)
+        return Command(argv + list(args), env=self.connection.cli_env(), cwd=self.project_dir, secrets=self.secrets, timeout=timeout)
 
     def config(self):
         return self._command(["config", "--format", "json"], timeout=60)

@@ -41,6 +41,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._command import ru
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import (
     ComposeProject, containers_by_service, default_compose_file, env_file_text, is_healthy, parse_config_hashes,
     parse_json_output, published_ports, render_definition, render_override, resolve_image, up_failure)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deploy_input import check_project_name, refuse_risky, validate_params
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import engine_client
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -191,6 +192,7 @@ class Deployer(object):
         self.applying = None  # the release whose `up` has started
         self.audited = False
         self.client = None
+        self._connection = None
         self.containers = {}
         self.result = {"changed": False, "override_file": None, "recreate": [], "images": {}}
 
@@ -202,9 +204,16 @@ class Deployer(object):
     def run(self, command, what, check=True, **kw):
         return self.runner(command, check=check, what=what, **kw)
 
+    @property
+    def connection(self):
+        """The engine the options (or the DOCKER_* variables) name, for the SDK and Compose alike."""
+        if self._connection is None:
+            self._connection = Connection.from_options(self.p)
+        return self._connection
+
     def docker_engine(self):
         if self.client is None:
-            self.client = self.engine(self.p["docker_host"])
+            self.client = self.engine(self.connection)
         return self.client
 
     @property
@@ -220,7 +229,7 @@ class Deployer(object):
         its relative paths resolve from the release directory."""
         project_dir = spec.project_dir if os.path.isdir(spec.project_dir) else spec.directory
         return ComposeProject(self.name, project_dir, spec.paths, spec.pins, env_file,
-                              self.p["docker_cli"] or "docker", self.p["docker_host"], self.secrets)
+                              self.p["docker_cli"] or "docker", self.connection, self.secrets)
 
     def write_env(self, path, spec):
         """The env file of a state: its plain env and the secrets given to this task (mode 0600)."""
@@ -690,7 +699,7 @@ class Deployer(object):
             spec, config, target = self.plan_rollback(self.env_next)
         else:
             (spec, config), target = self.plan_deploy(self.env_next), None
-        refuse_risky(config, self.p.get("allow"), self.p["docker_host"])
+        refuse_risky(config, self.p.get("allow"), self.connection.host)
         project = self.project(spec, self.env_next)
         containers = self.current_state(project)
         recreate = self.recreate_list(self.desired_hashes(project), containers)

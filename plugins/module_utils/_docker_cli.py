@@ -17,6 +17,7 @@ import os
 import shutil
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
+from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
 # Places a distribution's BuildKit-capable client is usually found, after PATH.
@@ -52,9 +53,10 @@ def client_major_version(path):
         return None
 
 
-def probe(path, docker_host=None):
-    """Return a DockerCli for path if it can run BuildKit builds, else None."""
-    env = {"DOCKER_HOST": docker_host} if docker_host else {}
+def probe(path, connection=None):
+    """Return a DockerCli for path if it can run BuildKit builds, else None. connection: see
+    Connection.of; its CLI environment goes into every command of the returned DockerCli."""
+    env = Connection.of(connection).cli_env()
     if run(Command([path, "buildx", "version"], env=env), check=False).rc == 0:
         return DockerCli(path, "buildx", env)
     major = client_major_version(path)
@@ -64,8 +66,10 @@ def probe(path, docker_host=None):
     return None
 
 
-def find_buildkit_cli(preferred=None, docker_host=None):
-    """The client to build with: `preferred` if given, else the first capable one."""
+def find_buildkit_cli(preferred=None, connection=None):
+    """The client to build with: `preferred` if given, else the first capable one. connection:
+    the engine to build on (a Connection, the module options, a docker_host URL, or None)."""
+    connection = Connection.of(connection)
     candidates = []
     if preferred:
         candidates.append(preferred)
@@ -83,7 +87,7 @@ def find_buildkit_cli(preferred=None, docker_host=None):
         if real in seen or not os.path.exists(real):
             continue
         seen.add(real)
-        cli = probe(real, docker_host)
+        cli = probe(real, connection)
         if cli:
             return cli
     raise DeployError(

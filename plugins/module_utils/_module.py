@@ -25,12 +25,12 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 def run_module(module, ensure, name, connect=engine_client, needs_docker=True):
     """Call ensure(client, options, check_mode) on the engine the options name; exit or fail module.
 
-    connect(docker_host) makes the client (a module that needs the engine only sometimes passes a
+    connect(options) makes the client from the connection options (a module that needs the engine only sometimes passes a
     lazy one, and needs_docker=False when this run can do without the Docker SDK)."""
     if needs_docker and not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
     try:
-        client = connect(module.params["docker_host"])
+        client = connect(module.params)
         result = ensure(client, dict(module.params), check_mode=module.check_mode)
     except DeployError as err:
         module.fail_json(msg=str(err), **err.result())

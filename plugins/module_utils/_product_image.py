@@ -34,6 +34,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import
 from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import Puller
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 from ansible_collections.bytelyst.deploy.plugins.module_utils._verify import image_user, require_non_root, wait_http
 
@@ -51,14 +52,15 @@ def git_revision(path):
     return None if dirty.rc != 0 or dirty.stdout.strip() else head.stdout.strip()
 
 
-def require_image(client, ref, option):
-    if not ref:
-        raise DeployError("%s is required with this mode." % option)
-    image = image_or_none(client, ref)
-    if image is None:
-        raise DeployError("The %s %s is not on this Docker engine." % (option, ref),
-                          hint="Build it first (bytelyst.deploy.base_image), pull it, or fix the reference.")
-    return image
+def require_image(images, ref, option):
+    """The engine's image for ref, pulled from its registry when the pull policy says so (images: a _pull.Puller)."""
+    return images.image(ref, option)
+
+
+def pinned(image, ref):
+    """How a Dockerfile names the image ref resolved to: repo@sha256:... when it has a digest in
+    ref's repository (pushed or pulled there), so a tag moved later cannot change the build; else ref."""
+    return _reference.repo_digest(image.attrs.get("RepoDigests"), _reference.split(ref)[0]) or ref
 
 
 def base_digest(image, ref):
@@ -106,20 +108,20 @@ class Plan(object):
         return [_tags.split_ref(ref)[1] for ref in self.refs]
 
 
-def shared_packages(opts, client, manifest):
+def shared_packages(opts, images, manifest):
     """The shared packages (any scope): the manifest's, and in mode=base what the bases provide."""
     shared = Shared.of_manifest(manifest)
     if opts["mode"] == "base":
         for option in ("base_image", "dev_base_image"):
-            image = image_or_none(client, opts[option]) if opts.get(option) else None
+            image = images.image(opts[option], option) if opts.get(option) else None
             shared = shared.union(provides_label(image) if image is not None else None)
     return shared
 
 
-def _stage_packages_on_base(opts, client, compat, package, requirements, shared):
+def _stage_packages_on_base(opts, images, compat, package, requirements, shared):
     """mode=base: check both bases, and rewrite package.json to what they do not provide."""
-    final_base = require_image(client, opts["base_image"], "base_image")
-    dev_base = require_image(client, opts["dev_base_image"], "dev_base_image")
+    final_base = require_image(images, opts["base_image"], "base_image")
+    dev_base = require_image(images, opts["dev_base_image"], "dev_base_image")
     runtime_ranges = third_party_ranges(package, RUNTIME_DEP_FIELDS, shared)
     provides, final_satisfied, final_checks = compat(opts["base_image"], check_payload(
         requirements, runtime_ranges, fallback=provides_label(final_base)), "base image")
@@ -135,12 +137,13 @@ def _stage_packages_on_base(opts, client, compat, package, requirements, shared)
         builder_package=_product.rewrite_for_base(package, builder_satisfied, shared),
         runtime_package=_product.rewrite_for_base(package, final_satisfied, shared, prod=True),
         vendor_files=[], compatibility=final_checks + builder_checks, provides=provides,
+        from_refs=(pinned(dev_base, opts["dev_base_image"]), pinned(final_base, opts["base_image"])),
         inputs=dict(base_id=final_base.id, dev_id=dev_base.id))
 
 
-def _stage_packages_from_tarballs(opts, client, compat, package, requirements, manifest, shared):
+def _stage_packages_from_tarballs(opts, images, compat, package, requirements, manifest, shared):
     """mode=tarball: vendor the shared packages' tarballs the product needs, checked against the manifest."""
-    runtime = require_image(client, opts["runtime_image"], "runtime_image")
+    runtime = require_image(images, opts["runtime_image"], "runtime_image")
     names = _product.tarball_closure(manifest, [requirement[0] for requirement in requirements])
     _manifest.verify(manifest, names)
     versions = dict((n, manifest["packages"][n]["version"]) for n in names)
@@ -152,6 +155,7 @@ def _stage_packages_from_tarballs(opts, client, compat, package, requirements, m
         builder_package=_product.rewrite_for_tarball(package, vendor, shared),
         runtime_package=_product.rewrite_for_tarball(package, vendor, shared, prod=True),
         vendor_files=[_manifest.tarball_path(manifest, n) for n in names], compatibility=checks, provides=provides,
+        from_refs=(pinned(runtime, opts["runtime_image"]),) * 2,
         inputs=dict(runtime_id=runtime.id, tarballs=dict((n, manifest["packages"][n]["sha256"]) for n in names)))
 
 
@@ -168,11 +172,13 @@ def product_lock(product, shared):
     return locked if locked["packages"] else None
 
 
-def plan(opts, client, compat, revision_of=git_revision):
-    """A Plan: read, check, rewrite, render, fingerprint. Nothing is built or tagged.
+def plan(opts, client, compat, revision_of=git_revision, images=None):
+    """A Plan: read, check, rewrite, render, fingerprint. Nothing is built or tagged (bases may be pulled).
 
-    opts: the module options; compat: see engine_compat; revision_of(dir): the source revision.
+    opts: the module options; compat: see engine_compat; revision_of(dir): the source revision;
+    images: a _pull.Puller (default: one on client with the options' pull policy and credentials).
     """
+    images = images or Puller(client, opts)
     product = _product.load(opts["product_dir"], opts["kind"])
     version = _tags.validate_semver(opts["version"] or product.version + (opts.get("version_suffix") or ""))
     name = _tags.validate_name(opts["name"] or "%s-%s" % (product.name, opts["kind"]))
@@ -181,18 +187,19 @@ def plan(opts, client, compat, revision_of=git_revision):
         raise DeployError("manifest is required with mode=tarball.",
                           hint="Point manifest at the output of bytelyst.deploy.workspace_pack.")
     workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
-    shared = shared_packages(opts, client, manifest)
+    shared = shared_packages(opts, images, manifest)
     requirements = shared_requirements(product.package, shared, workspace_versions)
     locked = product_lock(product, shared)
     if opts["mode"] == "tarball" and (manifest or {}).get("lockfile"):
         # the shared packages' own third-party dependencies: the workspace lockfile's versions
         locked = _lockfile.merge(manifest["lockfile"], locked)
     if opts["mode"] == "base":
-        staged = _stage_packages_on_base(opts, client, compat, product.package, requirements, shared)
+        staged = _stage_packages_on_base(opts, images, compat, product.package, requirements, shared)
     else:
-        staged = _stage_packages_from_tarballs(opts, client, compat, product.package, requirements, manifest, shared)
+        staged = _stage_packages_from_tarballs(opts, images, compat, product.package, requirements, manifest,
+                                               shared)
     spec = DockerfileSpec(
-        opts["mode"], opts["kind"], staged["builder_ref"], staged["base_ref"], product.start_command(), opts["port"],
+        opts["mode"], opts["kind"], staged["from_refs"][0], staged["from_refs"][1], product.start_command(), opts["port"],
         opts["health_path"] or product.default_health_path(), next_standalone=product.next,
         output_dir=product.output_dir(), install_builder=_product.has_dependencies(staged["builder_package"], False),
         install_final=_product.has_dependencies(staged["runtime_package"], True), pnpm_version=opts["pnpm_version"],
@@ -206,7 +213,7 @@ def plan(opts, client, compat, revision_of=git_revision):
     tags = _tags.plan_tags(name, version, opts["registry"], date=None, promote=opts["promote"])
     refs = [tags.version] + ([_tags.image_ref(name, revision, opts["registry"])] if revision else []) + (
         [tags.latest] if tags.latest else [])
-    return Plan(product=product, mode=opts["mode"], kind=opts["kind"], name=name, version=version,
+    return Plan(product=product, mode=opts["mode"], kind=opts["kind"], name=name, version=version, pulled=images.pulled,
                 repository=_tags.repository(name, opts["registry"]), revision=revision,
                 fingerprint=_product.fingerprint(product, files, dockerfile, inputs), dockerfile=dockerfile,
                 files=files, spec=spec, refs=refs, locked=locked, **staged)
@@ -263,7 +270,8 @@ def labels(the_plan, extra=None):
 def result_of(the_plan, decision):
     """The module result before anything is run."""
     return dict(
-        changed=decision.changed, fingerprint=the_plan.fingerprint, name=the_plan.repository, tags=the_plan.refs,
+        changed=decision.changed or bool(the_plan.pulled), pulled=the_plan.pulled,
+        fingerprint=the_plan.fingerprint, name=the_plan.repository, tags=the_plan.refs,
         tag_names=the_plan.tag_names(), base_ref=the_plan.base_ref,
         base_digest=base_digest(the_plan.built_on, the_plan.base_ref), base_version=the_plan.base_version,
         image_id=decision.existing or "", size=0, unique_bytes=0,
@@ -336,7 +344,7 @@ def ensure(client, opts, check_mode=False, cli=None, compat=None):
     manifest, name, version, revision, registry, port, health_path, promote, force, npm_token,
     ca_bundle, verify, verify_timeout, pnpm_version, labels, docker_cli, docker_host).
     """
-    cli = cli or find_buildkit_cli(preferred=opts.get("docker_cli"), docker_host=opts.get("docker_host"))
+    cli = cli or find_buildkit_cli(preferred=opts.get("docker_cli"), connection=opts)
     the_plan = plan(opts, client, compat or engine_compat(cli))
     decision = decide(client, the_plan, force=opts.get("force"))
     result = result_of(the_plan, decision)

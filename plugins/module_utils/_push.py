@@ -23,13 +23,9 @@ import time
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DockerException, engine_client, image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient, backoff_delays
+from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
+from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient, backoff_delays, stored_credentials
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
-
-try:
-    from docker import auth as docker_auth
-except ImportError:  # the module reports a missing Docker SDK when a push needs it
-    docker_auth = None
 
 CHANNEL_TAGS = ("latest", "stable", "canary")
 _AUTH_WORDS = ("unauthorized", "authentication required", "denied", "forbidden")
@@ -276,19 +272,6 @@ def promote(registry, target, source, to_tags, channel_tags=CHANNEL_TAGS, force=
 
 # The module's options, read ----------------------------------------------------------------
 
-def stored_credentials(registry):
-    """(username, password) the docker credentials hold for registry, or (None, None)."""
-    if docker_auth is None:
-        return None, None
-    try:
-        found = docker_auth.load_config().resolve_authconfig(registry) or {}
-    except Exception:  # a broken credential helper must not leak details; anonymous then
-        return None, None
-    user = found.get("username") or found.get("Username")
-    secret = found.get("password") or found.get("Password")
-    return (user, secret) if user and secret else (None, None)
-
-
 def unique(items):
     """items without repeats, in order."""
     return list(dict.fromkeys(items))
@@ -330,20 +313,21 @@ def registry_client(params, target, api_url, hide=None):
         hide(password)
     return RegistryClient(target.registry, username=username, password=password, ca_file=params["ca_cert"],
                           allow_http=params["allow_http"], retries=params["retries"],
-                          retry_delay=params["retry_delay"], timeout=params["timeout"], api_url=api_url)
+                          retry_delay=params["retry_delay"], timeout=Connection.from_options(params).timeout,
+                          api_url=api_url)
 
 
 class EngineOnDemand(object):
-    """The Docker engine at docker_host, connected on first use."""
+    """The Docker engine the connection options name, connected on first use."""
 
-    def __init__(self, docker_host=None, connect=engine_client):
-        self.docker_host = docker_host
+    def __init__(self, connection=None, connect=engine_client):
+        self.connection = connection
         self.connect = connect
         self._client = None
 
     def client(self):
         if self._client is None:
-            self._client = self.connect(self.docker_host)
+            self._client = self.connect(self.connection)
         return self._client
 
     def info(self):

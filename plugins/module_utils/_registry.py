@@ -388,5 +388,20 @@ class RegistryClient(object):
         )
 
 
+def stored_credentials(registry):
+    """(username, password) the docker credentials (docker login) hold for registry, or (None, None)."""
+    try:
+        from docker import auth as docker_auth
+    except ImportError:
+        return None, None
+    try:
+        found = docker_auth.load_config().resolve_authconfig(registry) or {}
+    except Exception:  # a broken credential helper must not leak details; anonymous then
+        return None, None
+    user = found.get("username") or found.get("Username")
+    secret = found.get("password") or found.get("Password")
+    return (user, secret) if user and secret else (None, None)
+
+
 def _scope(repository, actions):
     return "repository:%s:%s" % (repository, actions)

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import hashlib
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, FLAVOUR_LABEL, KIND_LABEL, MODE_LABEL, OCI_VERSION_LABEL,
     PRODUCT_LABEL)
@@ -263,16 +264,17 @@ def measure(client, refs=None, labels=None, products=None, repositories=None, in
     return account(measured, every_image, layer_sizes)
 
 
-def measure_on(docker_host=None, **criteria):
-    """measure() on the engine at docker_host (default: the environment's)."""
-    client = engine_client(docker_host)
+def measure_on(connection=None, **criteria):
+    """measure() on the engine connection names (see _connection.Connection.of; default: the environment's)."""
+    conn = Connection.of(connection)
+    client = engine_client(conn)
     try:
         return measure(client, **criteria)
     except DeployError:
         raise
     except DockerException as exc:
         raise DeployError(
-            "The Docker engine at %s failed while its images were measured: %s" % (docker_host or "the default socket", exc),
+            "The Docker engine at %s failed while its images were measured: %s" % (conn.describe(), exc),
             hint="Check that the engine is healthy (docker system df), then run again.",
         )
     finally:

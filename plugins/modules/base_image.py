@@ -27,6 +27,7 @@ author:
   - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
   - bytelyst.deploy.docker
+  - bytelyst.deploy.docker.pull
   - bytelyst.deploy.attributes.actiongroup_docker
 attributes:
   check_mode:
@@ -246,6 +247,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFA
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
+from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_ARGS
 
 
 def main():
@@ -269,7 +271,9 @@ def main():
         build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    argument_spec.update(PULL_ARGS)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_together=[("username", "password")])
     run_module(module, ensure, "base_image")
 
 

@@ -117,11 +117,6 @@ options:
       - Seconds before the first retry; each further retry waits twice as long (at most 30 s).
     type: float
     default: 1.0
-  timeout:
-    description:
-      - Seconds one request to the registry may take.
-    type: int
-    default: 60
 attributes:
   check_mode:
     description: Reads the registry only and reports what would be pushed or promoted.
@@ -243,7 +238,6 @@ def main():
         registry_api=dict(type="str"),
         retries=dict(type="int", default=3),
         retry_delay=dict(type="float", default=1.0),
-        timeout=dict(type="int", default=60),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
     module = AnsibleModule(

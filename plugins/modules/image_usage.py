@@ -220,7 +220,7 @@ def main():
     params = module.params
     try:
         images, totals = measure_on(
-            params["docker_host"], refs=params["images"], labels=params["labels"], products=params["products"],
+            params, refs=params["images"], labels=params["labels"], products=params["products"],
             repositories=params["repositories"], include_untagged=params["include_untagged"],
         )
     except DeployError as err:

@@ -14,6 +14,9 @@ description:
   - Builds the Docker image of one kind (C(backend) or C(web)) of a product from a pnpm product workspace.
   - O(mode=base) builds C(FROM) a base image made by M(bytelyst.deploy.base_image), so only product code and
     product-only dependencies are added on top of layers shared with every other product.
+  - Bases missing on the engine are pulled from their registry (O(pull)), so a build host that never built them
+    can build products. Both stages name their image by digest (C(FROM name@sha256:...)) when it has one in its
+    repository (it was pushed or pulled there), resolved once per run; the reference given is kept in the labels.
   - O(mode=tarball) builds C(FROM) the runtime image and installs the product's C(@bytelyst/*) tarballs
     (and their internal dependencies) from a manifest of M(bytelyst.deploy.workspace_pack), as the guide's
     docker-prep approach does.
@@ -28,6 +31,7 @@ version_added: 0.1.0
 author: ByteLyst (@bytelyst)
 extends_documentation_fragment:
   - bytelyst.deploy.docker
+  - bytelyst.deploy.docker.pull
   - bytelyst.deploy.attributes.actiongroup_docker
 options:
   product_dir:
@@ -251,6 +255,11 @@ base_version:
   description: The version label of the base image (mode=base).
   returned: success
   type: str
+pulled:
+  description: The base (or runtime) images pulled from their registry in this run (see O(pull)).
+  returned: success
+  type: list
+  elements: str
 fingerprint:
   description: sha256 of every input of the build.
   returned: success
@@ -276,6 +285,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFA
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
+from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_ARGS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._product_image import ensure
 
 
@@ -307,7 +317,9 @@ def main():
         build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
     )
     argument_spec.update(DOCKER_COMMON_ARGS)
+    argument_spec.update(PULL_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_together=[("username", "password")],
                            required_if=[("mode", "base", ("base_image", "dev_base_image"))],
                            mutually_exclusive=[("version", "version_suffix")])
     run_module(module, ensure, "product_image")

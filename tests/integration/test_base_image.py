@@ -283,8 +283,8 @@ def _stale(session, tmp_path):
 BAD_INPUTS = {
     "missing manifest": ({"manifest": "<tmp>/nowhere"}, "No tarball manifest"),
     "stale manifest": ({"manifest": "<stale>"}, "is stale: the tarball of @bytelyst/errors"),
-    "runtime absent": ({"runtime_image": "bytelyst-test/absent-runtime:none"},
-                       "docker pull bytelyst-test/absent-runtime:none"),
+    "runtime absent": ({"runtime_image": "bytelyst-test/absent-runtime:none", "pull": "never"},
+                       "The runtime_image bytelyst-test/absent-runtime:none is not on this Docker engine, and pull is never"),
     "unknown flavour": ({"flavour": "mobile"}, "flavour must be one of"),
     "invalid semver": ({"version": "1.2"}, "is not a semantic version"),
     "unknown package": ({"packages": ["@bytelyst/nope"]}, "@bytelyst/nope"),

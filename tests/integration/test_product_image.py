@@ -214,6 +214,7 @@ def bad_input_case(env, case, work):
         os.remove(os.path.join(product, "backend", "package.json"))
     elif case == "no_base":
         args["base_image"] = "%s/base-backend:0.0.1" % env.prefix
+        args["pull"] = "never"  # pulling (the default) is tested in test_remote_engine.py
     elif case == "bad_kind":
         args["kind"] = "frontend"
     else:

@@ -175,8 +175,16 @@ NOW = datetime.datetime(2026, 11, 27, 10, 0, 0)
 
 def test_runtime_absent_says_how_to_get_it(manifest):
     with pytest.raises(DeployError) as info:
-        base.ensure(FakeClient({}), opts(manifest), check_mode=True, now=NOW)
-    assert "docker pull node:22-slim" in str(info.value) and "runtime_image" in str(info.value)
+        base.ensure(FakeClient({}), opts(manifest, pull="never"), check_mode=True, now=NOW)
+    assert "The runtime_image node:22-slim is not on this Docker engine, and pull is never" in str(info.value)
+    assert "set pull: missing" in str(info.value)
+
+
+def test_the_runtime_image_is_named_by_digest_when_it_has_one(manifest):
+    runtime = FakeImage("sha256:runtime1")
+    runtime.attrs["RepoDigests"] = ["node@sha256:" + "a" * 64]
+    result = base.ensure(FakeClient({"node:22-slim": runtime}), opts(manifest), check_mode=True, now=NOW)
+    assert result["dockerfile"].startswith("FROM node@sha256:%s\n" % ("a" * 64))
 
 
 def test_check_mode_plans_a_build(manifest):

@@ -48,8 +48,9 @@ def test_no_command_removes_volumes():
 
 
 def test_docker_host_goes_to_env_and_secrets_are_redacted():
-    cmd = project(docker_host="unix:///run/other.sock", secrets=["hunter2"], cli="/usr/bin/docker").logs("web", 5)
-    assert cmd.env == {"DOCKER_HOST": "unix:///run/other.sock"}
+    cmd = project(connection="unix:///run/other.sock", secrets=["hunter2"], cli="/usr/bin/docker").logs("web", 5)
+    assert cmd.env["DOCKER_HOST"] == "unix:///run/other.sock"
+    assert cmd.env["DOCKER_TLS_VERIFY"] == "" and cmd.env["DOCKER_CERT_PATH"] == ""
     assert cmd.argv[0] == "/usr/bin/docker"
     assert cmd.argv[-6:] == ["logs", "--no-color", "--no-log-prefix", "--tail", "5", "web"]
     assert cmd.secrets == ["hunter2"]

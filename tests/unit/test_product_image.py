@@ -163,8 +163,8 @@ def test_missing_base_is_refused_before_any_check(notes, missing, option):
     engine, compat = FakeClient(refs), FakeCompat()
     before = engine.tags()
     with pytest.raises(DeployError) as info:
-        _product_image.ensure(engine, opts(notes, revision="abc1234"), cli=NoBuilds(), compat=compat)
-    assert "The %s %s is not on this Docker engine." % (option, missing) in str(info.value)
+        _product_image.ensure(engine, opts(notes, revision="abc1234", pull="never"), cli=NoBuilds(), compat=compat)
+    assert "The %s %s is not on this Docker engine, and pull is never." % (option, missing) in str(info.value)
     assert "bytelyst.deploy.base_image" in str(info.value)
     assert compat.asked == [] and engine.tags() == before
 
@@ -209,3 +209,23 @@ def test_version_suffix_that_makes_no_semantic_version_is_refused(notes):
         _product_image.ensure(engine, opts(notes, version_suffix=" base", revision="abc1234"), cli=NoBuilds(),
                               compat=compat)
     assert compat.asked == [] and engine.tags() == before
+
+
+def test_both_stages_start_from_the_digest_of_a_pushed_base_and_labels_keep_the_reference(notes):
+    refs = bases()
+    refs[BASE].attrs["RepoDigests"] = ["elsewhere/copy@sha256:" + "9" * 64, "team/base-backend@sha256:" + "b" * 64]
+    refs[DEV_BASE].attrs["RepoDigests"] = ["team/base-dev@sha256:" + "d" * 64]
+    plan = _product_image.plan(opts(notes), FakeClient(refs), FakeCompat(), revision_of=no_revision)
+    froms = [line for line in plan.dockerfile.splitlines() if line.startswith("FROM ")]
+    assert froms[0].startswith("FROM team/base-dev@sha256:" + "d" * 64)
+    assert froms[-1].startswith("FROM team/base-backend@sha256:" + "b" * 64)
+    assert not any(BASE in line or DEV_BASE in line for line in froms)
+    labels = _product_image.labels(plan)
+    assert labels["dev.bytelyst.base.ref"] == BASE
+    assert labels["dev.bytelyst.base.digest"] == "team/base-backend@sha256:" + "b" * 64
+
+
+def test_an_unpushed_base_is_named_by_its_tag(notes):
+    plan = _product_image.plan(opts(notes), FakeClient(bases()), FakeCompat(), revision_of=no_revision)
+    froms = [line for line in plan.dockerfile.splitlines() if line.startswith("FROM ")]
+    assert froms[0].startswith("FROM " + DEV_BASE) and froms[-1].startswith("FROM " + BASE)
