@@ -118,16 +118,16 @@ def main():
             return pack_workspace(mod_ws, mod_out, "@bytelyst/*", pnpm=args.pnpm, jobs=args.jobs)
 
         rows = []
-        scenarios = [("cold", None), ("no-op", None),
-                     ("one changed (median: %s, %d dependents)" % (typical, typical_deps), typical),
-                     ("one changed (most depended-on: %s, %d dependents)" % (most, most_deps), most)]
-        for round_no, (label, change) in enumerate(scenarios):
+        scenarios = [("cold", "cold", None), ("noop", "no-op", None),
+                     ("median", "one changed (median: %s, %d dependents)" % (typical, typical_deps), typical),
+                     ("most", "one changed (most depended-on: %s, %d dependents)" % (most, most_deps), most)]
+        for round_no, (key, label, change) in enumerate(scenarios):
             if change:
                 for workspace in (base_ws, mod_ws):
                     touch_source(workspace, change, spaces[workspace], round_no)
             base_s, packed = timed(baseline, base_ws, base_out, args.pnpm)
             mod_s, result = timed(module_run)
-            rows.append({"scenario": label, "baseline_s": round(base_s, 2), "module_s": round(mod_s, 2),
+            rows.append({"key": key, "scenario": label, "baseline_s": round(base_s, 2), "module_s": round(mod_s, 2),
                          "ratio": round(mod_s / base_s, 4), "baseline_packed": packed,
                          "module_rebuilt": len(result["rebuilt"]), "module_changed": result["changed"]})
             print("%-58s baseline %7.2f s   module %7.2f s   ratio %6.1f %%   rebuilt %d" % (
@@ -144,7 +144,7 @@ def main():
             "benchmark": "tarball_prep", "packages": args.packages, "typescript": args.typescript,
             "jobs": args.jobs or os.cpu_count(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "pnpm": subprocess.run([args.pnpm, "--version"], capture_output=True, text=True, check=True).stdout.strip(),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load_average": os.getloadavg(),
             "median_ratio_of_changed": statistics.median(r["ratio"] for r in rows[2:]),
             "rows": rows,
         }
