@@ -62,9 +62,9 @@ options:
     required: true
   build:
     description:
-      - Run the C(build) script of each package to rebuild before packing it: one C(pnpm --recursive run build)
-        over those packages (pnpm orders them by their dependencies and runs O(jobs) at once), or C(pnpm run build)
-        in its directory when only one has a C(build) script.
+      - Run the C(build) script of each package to rebuild before packing it, with one C(pnpm --recursive run build)
+        over those packages (pnpm orders them by their dependencies and runs O(jobs) at once), or with
+        C(pnpm run build) in its directory when only one has a C(build) script.
       - Packages without a C(build) script are packed as they are.
     type: bool
     default: true
