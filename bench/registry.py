@@ -8,7 +8,8 @@ registry of the bench's own with the core of bytelyst.deploy.image_push (Pusher)
 the order a pipeline pushes them: in base mode the base images first, then each
 product; in tarball mode each product. For every push we record the compressed bytes the
 engine sent and the compressed size of the layers no image pushed before it had (what
-an ideal push sends), and the uncompressed bytes unique to the image.
+an ideal push sends), the uncompressed bytes unique to the image, and the compressed size
+of each layer (bench/model.py reads what a host pulls for a new base or product from them).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,6 +39,7 @@ def push_in_order(client, refs, registry):
         diff_ids = image.attrs["RootFS"]["Layers"]
         sizes = dict(zip(usage.chain_ids(diff_ids), usage.align_sizes(diff_ids, client.api.history(image.id), ref)))
         rows.append(dict(ref=ref, size=sum(sizes.values()), compressed=sum(s for dummy, s in manifest.layers),
+                         layers=[s for dummy, s in manifest.layers],
                          bytes_pushed=result["bytes_pushed"], layers_pushed=result["layers_pushed"],
                          new_compressed=sum(s for dummy, s in new_blobs),
                          unique_uncompressed=sum(s for c, s in sizes.items() if c not in seen_chains)))
@@ -48,12 +50,15 @@ def push_in_order(client, refs, registry):
 
 def measure(client, refs, bases, work):
     """The hook footprint.compare calls while the images exist: both modes, fresh registries."""
-    out = {}
+    # The runtime image's layers come first in every image: a host has them before any base.
+    out = {"runtime_layers": len(client.images.get(common.need_env("BYTELYST_STANDIN_IMAGE")[0]).attrs["RootFS"]["Layers"])}
     order = sorted(refs["base"])
     for mode in ("base", "tarball"):
         chain = (list(bases) if mode == "base" else []) + [r for name in order for r in refs[mode][name]]
         with common.throwaway_registry(work) as registry:
             rows = push_in_order(client, chain, registry)
+        for row in rows:
+            row["role"] = "base" if row["ref"] in bases else "product"
         first = len(bases) + len(refs[mode][order[0]]) if mode == "base" else len(refs[mode][order[0]])
         later = rows[first:]
         out[mode] = dict(pushes=rows, later=dict(

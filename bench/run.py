@@ -4,13 +4,15 @@
 """The benchmark suite in one command: what the strategy saves, side by side with the baseline.
 
     source <the development stack's env.sh>
-    python bench/run.py [--quick] [--only disk,registry,pipeline,prep,fleet]
+    python bench/run.py [--quick] [--only disk,registry,pipeline,prep[,fleet]]
 
-Prints one table of ratios (ours / baseline; below 1 is better for ours, except where the
-row says otherwise) and writes JSON per measurement under bench/results/, plus the picture
-docs/img/disk-vs-products.svg after a disk run. Nothing here is asserted by the tests: the
-numbers are printed as they came out. --quick uses fewer and smaller products (for a try
-on a busy machine); the figures worth quoting come from a run without it.
+Prints one table: every row of issue 25's table (now, goal, measured, whether the goal is
+met, and the size measured or why a row was not measured), then notes and the rollout model
+of bench/model.py; writes bench/results/summary.json (a key per row) beside the JSON of each
+measurement, plus the picture docs/img/disk-vs-products.svg after a disk run. Nothing here is
+asserted by the tests: the numbers are printed as they came out. --quick runs every measured
+row at a smaller size (for a try on a busy machine); the figures worth quoting come from a
+run without it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,7 +29,9 @@ sys.path.insert(0, BENCH)
 import common  # noqa: E402  pylint: disable=wrong-import-position
 
 MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet")
-HEADER = ["measurement", "baseline", "ours", "ours/baseline"]
+# The fleet rollout starts three extra engines and cannot give its row's figure yet (summary.FLEET_REASON):
+# it runs only when asked for (--only fleet).
+DEFAULT = ("disk", "registry", "pipeline", "prep")
 
 
 def prep(quick):
@@ -38,24 +42,11 @@ def prep(quick):
         return json.load(handle)
 
 
-def prep_rows(data):
-    return [["tarball prep, %s, %d packages (s)" % (row["scenario"], data["packages"]), row["baseline_s"],
-             row["module_s"], row["ratio"]] for row in data["rows"]]
-
-
-def disk_rows(data):
-    import footprint  # pylint: disable=import-outside-toplevel
-    out = []
-    for part in ("sample", "synthetic"):
-        out += footprint.rows(data[part])
-    return out
-
-
 def _parse(argv):
     parser = argparse.ArgumentParser(description="Run the benchmarks side by side and print a table of ratios.")
     parser.add_argument("--quick", action="store_true", help="fewer and smaller products: a try, not figures to quote")
-    parser.add_argument("--only", default=",".join(MEASUREMENTS),
-                        help="comma-separated subset of %s (default: all)" % ",".join(MEASUREMENTS))
+    parser.add_argument("--only", default=",".join(DEFAULT),
+                        help="comma-separated subset of %s (default: %s)" % (",".join(MEASUREMENTS), ",".join(DEFAULT)))
     parser.add_argument("--synthetic-products", type=int, default=None, metavar="N",
                         help="disk: products of the synthetic workspace (default 20, --quick 3); its packages stay full size")
     parser.add_argument("--kinds", default=None,
@@ -73,8 +64,8 @@ def _parse(argv):
     return args
 
 
-def run_one(name, quick, with_registry, rows, notes, args=None):
-    """Run one measurement, add its rows; a failure is reported and the others still run."""
+def run_one(name, quick, with_registry, data, notes, args=None):
+    """Run one measurement and keep its JSON in data[name] (a failure raises; main reports it)."""
     import fleet  # pylint: disable=import-outside-toplevel
     import footprint  # pylint: disable=import-outside-toplevel
     import pipeline  # pylint: disable=import-outside-toplevel
@@ -84,54 +75,88 @@ def run_one(name, quick, with_registry, rows, notes, args=None):
     print("== %s" % name, flush=True)
     if name == "disk":
         hooks = {"registry": registry.hook(common.scratch("registry"))} if with_registry else None
-        data = footprint.run(quick, hooks, getattr(args, "synthetic_products", None), getattr(args, "kinds", None))
-        rows += disk_rows(data)
+        data["disk"] = footprint.run(quick, hooks, getattr(args, "synthetic_products", None), getattr(args, "kinds", None))
         if hooks:
-            rows += registry.rows(data["registry"])
+            data["registry"] = data["disk"]["registry"]
             common.save("registry", dict(data["registry"], quick=quick))
-        notes.append("picture: %s" % os.path.relpath(plot.write(data), common.REPO))
+        notes.append("picture: %s" % os.path.relpath(plot.write(data["disk"]), common.REPO))
         for part in ("sample", "synthetic"):
             top = ["%s x%d (%s extra, in %s)" % (
                 d["package"], d["copies"], common.mb(d["bytes_wasted"]), ", ".join(d["held_by"]))
-                for d in data[part]["duplicated_in_base_mode"][:5]]
+                for d in data["disk"][part]["duplicated_in_base_mode"][:5]]
             if top:
                 notes.append("%s, stored more than once in base mode: %s" % (part, "; ".join(top)))
-            outside = data[part].get("base_mode_bytes_outside_app") or {}
+            outside = data["disk"][part].get("base_mode_bytes_outside_app") or {}
             if outside:
                 notes.append("%s, base-mode product layers beyond /app/<kind> (caches, files elsewhere): %s" % (
                     part, "; ".join("%s %s" % (ref.rsplit("/", 1)[-1], common.mb(n)) for ref, n in sorted(outside.items()))))
     elif name == "registry":
-        rows += registry.rows(registry.run(quick))
+        data["registry"] = registry.run(quick)
     elif name == "pipeline":
-        rows += pipeline.rows(pipeline.run(quick))
+        data["pipeline"] = pipeline.run(quick)
     elif name == "prep":
-        rows += prep_rows(prep(quick))
+        data["prep"] = prep(quick)
     elif name == "fleet":
-        rows += fleet.rows(fleet.run(quick))
-    print("   (%s took %.0f s)" % (name, time.monotonic() - start), flush=True)
+        data["fleet"] = fleet.run(quick)
+    seconds = time.monotonic() - start
+    data.setdefault("_seconds", {})[name] = round(seconds)
+    print("   (%s took %.0f s)" % (name, seconds), flush=True)
+
+
+def _registry_notes(data, notes):
+    """Bytes pushed for the 2nd and later products (not a row of issue 25, kept as a note)."""
+    if "registry" in data:
+        base, tarball = data["registry"]["base"]["later"], data["registry"]["tarball"]["later"]
+        notes.append("registry: pushed for the 2nd and later products (%d images): tarball mode %s, base mode %s"
+                     % (base["images"], common.mb(tarball["bytes_pushed"]), common.mb(base["bytes_pushed"])))
+
+
+def _model(data, notes):
+    """The rollout model of bench/model.py from the registry's layer accounting, or why there is none."""
+    import model  # pylint: disable=import-outside-toplevel
+    found = model.inputs_from_registry(data["registry"]) if "registry" in data else None
+    if not found:
+        notes.append("Beyond this machine: no model (it needs the registry measurement: --only disk,registry)")
+        return None
+    text, rows, values = model.lines(*found)
+    notes.append("\n".join(text))
+    return dict(base_bytes=found[0], product_bytes=found[1], how=found[2], params=values, rows=rows)
 
 
 def main(argv=None):
+    import summary  # pylint: disable=import-outside-toplevel
     args = _parse(argv)
-    rows, notes, failed = [], [], []
+    data, notes, skipped = {}, [], {}
     todo = list(args.only)
     # The registry pushes the images the disk comparison builds: one build serves both.
     together = "disk" in todo and "registry" in todo
     if together:
         todo.remove("registry")
+    for name in MEASUREMENTS:
+        if name not in args.only:
+            skipped[name] = "not run (not selected: --only %s)" % ",".join(args.only)
     for name in todo:
         try:
-            run_one(name, args.quick, together and name == "disk", rows, notes, args)
+            run_one(name, args.quick, together and name == "disk", data, notes, args)
         except (common.BenchError, OSError, ValueError, KeyError) as err:
-            failed.append(name)
+            skipped[name] = "the %s measurement failed: %s" % (name, str(err).splitlines()[0][:200])
             print("!! %s failed: %s" % (name, err), file=sys.stderr, flush=True)
-    load = common.machine()["load_average"]
-    print("\nResults%s (load average %s; JSON in bench/results/):\n" % (
-        " (--quick)" if args.quick else "", ", ".join("%.1f" % x for x in load) if load else "?"))
-    if rows:
-        print(common.table(rows, HEADER))
+    _registry_notes(data, notes)
+    rollout = _model(data, notes)
+    rows = summary.build(data, skipped)
+    machine = common.machine()
+    path = common.save("summary", dict(quick=args.quick, only=args.only, rows=rows, model=rollout,
+                                       seconds=data.get("_seconds", {}), failed=sorted(
+                                           n for n in skipped if n in args.only)))
+    load = machine["load_average"]
+    print("\nResults%s (%d cores, load average %s; JSON in bench/results/):\n" % (
+        " (--quick: smaller sizes, see the last column)" if args.quick else "", machine["cpus"] or 0,
+        ", ".join("%.1f" % x for x in load) if load else "?"))
+    print(summary.text(rows))
     for note in notes:
         print("\n" + note)
+    print("\nwrote %s" % os.path.relpath(path, common.REPO))
+    failed = [n for n in skipped if n in args.only]
     if failed:
         print("\nfailed: %s" % ", ".join(failed))
     return 1 if failed else 0

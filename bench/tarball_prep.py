@@ -13,7 +13,11 @@ record, the package most others depend on. Prints a table with ratios to the bas
 bench/results/tarball_prep.json.
 
     source <the stack's env.sh>   # Node 22 and pnpm on PATH
-    python3 bench/tarball_prep.py [--packages 63] [--typescript] [--jobs N] [--keep]
+    python3 bench/tarball_prep.py [--packages 63] [--typescript] [--jobs N] [--keep] [--against REF]
+
+--against REF also times the core of another commit (for instance the one before a change to
+it) on a third copy of the workspace, in the same rounds: "must not get worse" is then a side
+by side figure rather than a comparison with an older run on a differently loaded machine.
 """
 
 import argparse
@@ -42,6 +46,34 @@ def import_core():
     from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace
     shutil.rmtree(root)  # the modules are imported; the link is no longer needed
     return pack_workspace, _workspace
+
+
+# Run in a child interpreter: the other commit's core under the same package name as ours.
+AGAINST_CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import pack_workspace
+start = time.monotonic()
+result = pack_workspace(sys.argv[2], sys.argv[3], "@bytelyst/*", pnpm=sys.argv[4], jobs=int(sys.argv[5]) or None)
+print(json.dumps({"seconds": time.monotonic() - start, "rebuilt": len(result["rebuilt"])}))
+"""
+
+
+def export_core(ref, dest):
+    """The collection's plugins/ at git ref, importable from dest as ansible_collections.bytelyst.deploy."""
+    target = os.path.join(dest, "ansible_collections", "bytelyst", "deploy")
+    os.makedirs(target)
+    archive = subprocess.run(["git", "-C", REPO, "archive", ref, "plugins"], check=True, stdout=subprocess.PIPE).stdout
+    subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+    return dest
+
+
+def against_run(root, workspace, output, pnpm, jobs):
+    """(seconds, packages rebuilt) of the other commit's core, timed inside its interpreter."""
+    proc = subprocess.run([sys.executable, "-c", AGAINST_CHILD, root, workspace, output, pnpm, str(jobs or 0)],
+                          check=True, stdout=subprocess.PIPE, universal_newlines=True)
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    return found["seconds"], found["rebuilt"]
 
 
 def sh(argv, cwd=None):
@@ -100,6 +132,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=None, help="module parallelism (default: CPU cores)")
     parser.add_argument("--pnpm", default="pnpm")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--against", metavar="REF", help="also time the core of this git commit (side by side)")
     args = parser.parse_args()
 
     pack_workspace, ws = import_core()
@@ -110,28 +143,41 @@ def main():
         sh([args.pnpm, "install"], cwd=base_ws)
         shutil.copy(os.path.join(base_ws, "pnpm-lock.yaml"), mod_ws)
         sh([args.pnpm, "install", "--frozen-lockfile"], cwd=mod_ws)
+        other_ws = other_root = None
+        if args.against:
+            other_root = export_core(args.against, os.path.join(work, "against-core"))
+            other_ws = generate(os.path.join(work, "against"), args.packages, args.typescript, args.pnpm)
+            shutil.copy(os.path.join(base_ws, "pnpm-lock.yaml"), other_ws)
+            sh([args.pnpm, "install", "--frozen-lockfile"], cwd=other_ws)
         (typical, typical_deps), (most, most_deps) = pick_changes(mod_ws, ws)
-        spaces = {base_ws: ws.discover(base_ws), mod_ws: ws.discover(mod_ws)}
+        spaces = dict((w, ws.discover(w)) for w in (base_ws, mod_ws, other_ws) if w)
         base_out, mod_out = os.path.join(work, "baseline-out"), os.path.join(work, "module-out")
 
         def module_run():
             return pack_workspace(mod_ws, mod_out, "@bytelyst/*", pnpm=args.pnpm, jobs=args.jobs)
 
         rows = []
-        scenarios = [("cold", None), ("no-op", None),
-                     ("one changed (median: %s, %d dependents)" % (typical, typical_deps), typical),
-                     ("one changed (most depended-on: %s, %d dependents)" % (most, most_deps), most)]
-        for round_no, (label, change) in enumerate(scenarios):
+        scenarios = [("cold", "cold", None), ("noop", "no-op", None),
+                     ("median", "one changed (median: %s, %d dependents)" % (typical, typical_deps), typical),
+                     ("most", "one changed (most depended-on: %s, %d dependents)" % (most, most_deps), most)]
+        for round_no, (key, label, change) in enumerate(scenarios):
             if change:
-                for workspace in (base_ws, mod_ws):
+                for workspace in spaces:
                     touch_source(workspace, change, spaces[workspace], round_no)
             base_s, packed = timed(baseline, base_ws, base_out, args.pnpm)
             mod_s, result = timed(module_run)
-            rows.append({"scenario": label, "baseline_s": round(base_s, 2), "module_s": round(mod_s, 2),
+            rows.append({"key": key, "scenario": label, "baseline_s": round(base_s, 2), "module_s": round(mod_s, 2),
                          "ratio": round(mod_s / base_s, 4), "baseline_packed": packed,
                          "module_rebuilt": len(result["rebuilt"]), "module_changed": result["changed"]})
-            print("%-58s baseline %7.2f s   module %7.2f s   ratio %6.1f %%   rebuilt %d" % (
-                label, base_s, mod_s, 100 * mod_s / base_s, len(result["rebuilt"])), flush=True)
+            extra = ""
+            if other_ws:
+                other_s, other_rebuilt = against_run(other_root, other_ws, os.path.join(work, "against-out"),
+                                                     args.pnpm, args.jobs)
+                rows[-1].update(against_s=round(other_s, 2), against_ratio=round(other_s / base_s, 4),
+                                against_rebuilt=other_rebuilt)
+                extra = "   %s %7.2f s (%5.1f %%)" % (args.against, other_s, 100 * other_s / base_s)
+            print("%-58s baseline %7.2f s   module %7.2f s   ratio %6.1f %%   rebuilt %d%s" % (
+                label, base_s, mod_s, 100 * mod_s / base_s, len(result["rebuilt"]), extra), flush=True)
 
         print()
         print("| scenario | baseline (s) | module core (s) | module / baseline | packages rebuilt |")
@@ -142,9 +188,10 @@ def main():
                 args.packages))
         report = {
             "benchmark": "tarball_prep", "packages": args.packages, "typescript": args.typescript,
+            "against": args.against,
             "jobs": args.jobs or os.cpu_count(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "pnpm": subprocess.run([args.pnpm, "--version"], capture_output=True, text=True, check=True).stdout.strip(),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load_average": os.getloadavg(),
             "median_ratio_of_changed": statistics.median(r["ratio"] for r in rows[2:]),
             "rows": rows,
         }

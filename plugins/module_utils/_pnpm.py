@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """pnpm: its version, and building and packing workspace packages. PRIVATE to the collection.
 
-Commands are built first (pure: the tests assert them) and run second. run_jobs runs
-one job per package with at most `jobs` at once, each only after the jobs of the
-packages it depends on succeeded.
+Commands are built first (pure: the tests assert them) and run second. Several packages
+are built by one pnpm start (recursive_build_command: pnpm selects them, orders them by
+their dependencies and runs several at once); failed_package reads which one failed from
+its output. run_jobs runs one job per package (a pack) with at most `jobs` at once, each
+only after the jobs of the packages it depends on succeeded.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -64,6 +66,46 @@ def check_version(pnpm, runner=run):
 def build_command(pnpm, package_dir, timeout=None):
     """Run the package's build script in its directory (pnpm puts node_modules/.bin on PATH)."""
     return Command([pnpm, "run", "build"], cwd=package_dir, env=PNPM_ENV, timeout=timeout)
+
+
+def recursive_build_command(pnpm, root, names, jobs, timeout=None):
+    """One pnpm start runs the build script of every package in names (from the workspace root).
+
+    pnpm selects them (one --filter per name: an exact package name), sorts them so that a
+    package builds after the selected packages it depends on, runs up to jobs builds at once,
+    skips selected packages without a build script and stops at the first failure. names
+    should hold every package between two of them in the dependency graph: pnpm orders the
+    selected packages only by the edges among them. The append-only reporter prefixes each
+    line of a build with the package's directory, which failed_package reads."""
+    argv = [pnpm, "--recursive", "--reporter=append-only", "--workspace-concurrency=%d" % max(1, jobs)]
+    argv += ["--filter=%s" % name for name in names]
+    return Command(argv + ["run", "build"], cwd=root, env=PNPM_ENV, timeout=timeout)
+
+
+# The append-only reporter's last line for a failed script ("packages/logger build: Failed"), and
+# the summary pnpm prints after it ("ERR_PNPM_RECURSIVE_RUN_FIRST_FAIL  @bytelyst/logger@0.3.1 build: ...").
+_FAILED_LINE = re.compile(r"^(\S+) build: Failed\s*$", re.MULTILINE)
+_FIRST_FAIL = re.compile(r"ERR_PNPM_RECURSIVE_RUN_FIRST_FAIL\s+(\S+)@[^@\s]+\s+build\b")
+
+
+def failed_package(output, dirs):
+    """The name of the package whose build failed in a recursive build's output, or None.
+
+    dirs maps each package's directory relative to the workspace root to its name. pnpm
+    prints directories longer than 40 characters as '\u2026' and their end; the summary line
+    (name@version) is the fallback."""
+    for found in _FAILED_LINE.finditer(output or ""):
+        prefix = found.group(1)
+        if prefix in dirs:
+            return dirs[prefix]
+        if prefix.startswith(u"\u2026"):  # pnpm shortens long directories to their last characters
+            matches = [d for d in dirs if d.endswith(prefix[1:])]
+            if len(matches) == 1:
+                return dirs[matches[0]]
+    found = _FIRST_FAIL.search(output or "")
+    if found and found.group(1) in dirs.values():
+        return found.group(1)
+    return None
 
 
 def pack_command(pnpm, package_dir, destination, timeout=None):

@@ -7,8 +7,9 @@ directory (tarballs plus manifest) in one step. PRIVATE to the collection.
 pack_workspace() is the whole job of the workspace_pack module, without Ansible. It plans
 first (fingerprint every selected package, compare with the previous manifest: the
 reasons to rebuild) and applies second: kept tarballs are linked into a staging directory
-beside the output, the packages to rebuild are built and packed there (in dependency
-order, several at once), the manifest is written, and the staging directory replaces the
+beside the output, the packages to rebuild are built (one pnpm start for all of them: pnpm
+orders them by their dependencies and runs several at once) and packed there (several
+`pnpm pack` at once), the manifest is written, and the staging directory replaces the
 output in one step (swap). A failure anywhere leaves the previous output as it was; a run
 killed half-way leaves a staging directory that the next run removes (under a lock that
 keeps two runs from writing beside the same output at once).
@@ -32,7 +33,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _pnpm
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
-from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run
+from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run, tail
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
@@ -313,19 +314,48 @@ def keep_tarball(output, staging, tarball):
         shutil.copy2(src, dst)
 
 
-def builder(workspace, pnpm, build, staging, timeout, runner=run):
-    """The job run_jobs runs per package: its build script (if any, and if build), then pnpm pack."""
+BUILD_FAILED_HINT = ("Fix the package's build (run 'pnpm run build' in %s to see all of it); the previous "
+                     "tarballs and manifest are unchanged.")
+
+
+def build_packages(workspace, pnpm, names, jobs, timeout, runner=run):
+    """Run the build script of the packages in names (in dependency order) with as few pnpm starts as can be.
+
+    One package with a build script: `pnpm run build` in its directory. More: one recursive
+    pnpm over all of names (recursive_build_command), which orders them and runs `jobs` at
+    once. A failure raises DeployError naming the package whose build failed."""
+    scripted = [n for n in names if workspace.packages[n].scripts.get("build")]
+    if not scripted:
+        return
+    if len(scripted) == 1:
+        pkg = workspace.packages[scripted[0]]
+        try:
+            runner(_pnpm.build_command(pnpm, pkg.dir, timeout), what="The build of %s in %s" % (pkg.name, pkg.rel_dir))
+        except DeployError as exc:
+            exc.hint = BUILD_FAILED_HINT % pkg.rel_dir
+            exc.details["package"] = pkg.name
+            raise
+        return
+    command = _pnpm.recursive_build_command(pnpm, workspace.root, names, jobs, timeout)
+    result = runner(command, check=False, what="The build of %d packages" % len(scripted))
+    if result.rc == 0:
+        return
+    dirs = dict((workspace.packages[n].rel_dir, n) for n in names)
+    name = _pnpm.failed_package(result.stdout + "\n" + result.stderr, dirs)
+    if name is None:
+        raise DeployError("The build of %s failed (exit code %d)." % (", ".join(scripted), result.rc),
+                          hint=BUILD_FAILED_HINT % "each package", command=command.display(),
+                          output=tail(result.output))
+    pkg = workspace.packages[name]
+    raise DeployError("The build of %s in %s failed (exit code %d)." % (name, pkg.rel_dir, result.rc),
+                      hint=BUILD_FAILED_HINT % pkg.rel_dir, command=command.display(), output=tail(result.output),
+                      package=name)
+
+
+def packer(workspace, pnpm, staging, timeout, runner=run):
+    """The job run_jobs runs per package: pnpm pack into staging (packs need no order: several at once)."""
     def job(name):
-        pkg = workspace.packages[name]
-        if build and pkg.scripts.get("build"):
-            try:
-                runner(_pnpm.build_command(pnpm, pkg.dir, timeout), what="The build of %s in %s" % (name, pkg.rel_dir))
-            except DeployError as exc:
-                exc.hint = ("Fix the package's build (run 'pnpm run build' in %s to see all of it); the previous "
-                            "tarballs and manifest are unchanged." % pkg.rel_dir)
-                exc.details["package"] = name
-                raise
-        return _pnpm.pack(pnpm, pkg, staging, timeout, runner=runner)
+        return _pnpm.pack(pnpm, workspace.packages[name], staging, timeout, runner=runner)
     return job
 
 
@@ -410,8 +440,10 @@ def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_in
             for name in order:
                 if name not in rebuild:
                     keep_tarball(output, staging, packages[name]["tarball"])
-            made = _pnpm.run_jobs(rebuild, edges, builder(space, pnpm, build, staging, timeout, runner),
-                                  jobs or os.cpu_count() or 1)
+            jobs = jobs or os.cpu_count() or 1
+            if build:
+                build_packages(space, pnpm, rebuild, jobs, timeout, runner)
+            made = _pnpm.run_jobs(rebuild, {}, packer(space, pnpm, staging, timeout, runner), jobs)
             for name in order:  # fingerprints after the build: what a later run will find
                 if name in rebuild:
                     inputs[name] = inputs_of(space, name, edges, lock, shared, tool, fingerprints, nested)

@@ -62,7 +62,9 @@ options:
     required: true
   build:
     description:
-      - Run each package's C(build) script (C(pnpm run build) in its directory) before packing it.
+      - Run the C(build) script of each package to rebuild before packing it, with one C(pnpm --recursive run build)
+        over those packages (pnpm orders them by their dependencies and runs O(jobs) at once), or with
+        C(pnpm run build) in its directory when only one has a C(build) script.
       - Packages without a C(build) script are packed as they are.
     type: bool
     default: true
@@ -91,7 +93,7 @@ options:
     default: [pnpm-workspace.yaml, .npmrc, .pnpmfile.cjs, 'tsconfig*.json']
   timeout:
     description:
-      - Seconds each pnpm command (one build, one pack) may take.
+      - Seconds each pnpm command (the build of the packages to rebuild, one pack) may take.
     type: int
     default: 1800
 requirements:

@@ -141,3 +141,36 @@ def test_run_jobs_wraps_unexpected_errors():
 def test_run_jobs_detects_jobs_that_can_never_start():
     with pytest.raises(DeployError, match="could never start"):
         _pnpm.run_jobs(["a", "b"], {"a": ["b"], "b": ["a"]}, lambda n: n, jobs=2)
+
+
+def test_recursive_build_command_filters_each_package_and_bounds_concurrency():
+    command = _pnpm.recursive_build_command("/opt/pnpm", "/w", ["@b/errors", "@b/config"], jobs=3, timeout=90)
+    assert command.argv == ["/opt/pnpm", "--recursive", "--reporter=append-only", "--workspace-concurrency=3",
+                            "--filter=@b/errors", "--filter=@b/config", "run", "build"]
+    assert (command.cwd, command.timeout, command.env["CI"]) == ("/w", 90, "true")
+    assert "--workspace-concurrency=1" in _pnpm.recursive_build_command("pnpm", "/w", ["@b/a", "@b/b"], 0).argv
+
+
+# The tail of pnpm 10.6.5's append-only output for a recursive build whose second package fails.
+FAILED_OUTPUT = """Scope: 3 of 9 workspace projects
+packages/errors build$ tsc -p tsconfig.json
+packages/errors build: Done
+packages/logger build$ tsc -p tsconfig.json
+packages/logger build: src/index.ts(12,14): error TS2322: Type 'string' is not assignable to type 'number'.
+packages/logger build: Failed
+/w/packages/logger:
+ ERR_PNPM_RECURSIVE_RUN_FIRST_FAIL  @bytelyst/logger@0.3.1 build: `tsc -p tsconfig.json`
+Exit status 2
+"""
+DIRS = {"packages/errors": "@bytelyst/errors", "packages/logger": "@bytelyst/logger",
+        "libraries/very-long-group-name/the-http-client": "@bytelyst/http"}
+
+
+def test_failed_package_reads_the_reporter_line_then_the_summary():
+    assert _pnpm.failed_package(FAILED_OUTPUT, DIRS) == "@bytelyst/logger"
+    summary_only = FAILED_OUTPUT.replace("packages/logger build: Failed\n", "")
+    assert _pnpm.failed_package(summary_only, DIRS) == "@bytelyst/logger"
+    shortened = u"\u2026roup-name/the-http-client build: Failed\n"  # pnpm shortens prefixes over 40 characters
+    assert _pnpm.failed_package(shortened, DIRS) == "@bytelyst/http"
+    assert _pnpm.failed_package("Killed\n", DIRS) is None
+    assert _pnpm.failed_package(" ERR_PNPM_RECURSIVE_RUN_FIRST_FAIL  @other/pkg@1.0.0 build: `x`", DIRS) is None

@@ -16,31 +16,52 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 
 
 class FakePnpm(object):
-    """A command runner standing in for pnpm: --version, run build (writes dist/), pack (writes a .tgz)."""
+    """A command runner standing in for pnpm: --version, run build (writes dist/), a recursive
+    run build over --filter'ed packages (each in the order given, as pnpm would after sorting;
+    it stops at the first failure and says so as pnpm's append-only reporter does), and pack
+    (writes a .tgz)."""
 
     def __init__(self, version="10.6.5", failing_builds=()):
         self.version = version
         self.failing_builds = set(failing_builds)
         self.calls = []
+        self.commands = []
         self.lock = threading.Lock()
 
     def __call__(self, command, check=True, what=None):
         args = command.argv[1:]
         package = os.path.basename(command.cwd or "")
         with self.lock:
-            self.calls.append("--version" if args == ["--version"] else "%s %s" % (package, args[-1 if args[0] == "run" else 0]))
+            self.commands.append(command)
         if args == ["--version"]:
+            self.log("--version")
             return Result(command, 0, self.version + "\n", "")
         if args == ["run", "build"]:
+            self.log("%s build" % package)
             if package in self.failing_builds:
                 raise DeployError("%s failed (exit code 2)." % what, command=command.display(), output="error TS2322")
-            with open(os.path.join(command.cwd, "src", "index.js")) as f:
-                source = f.read()
-            os.makedirs(os.path.join(command.cwd, "dist"), exist_ok=True)
-            with open(os.path.join(command.cwd, "dist", "index.js"), "w") as f:
-                f.write("// built\n" + source)
+            self.build(command.cwd)
             return Result(command, 0, "", "")
+        if args[0] == "--recursive" and args[-2:] == ["run", "build"]:
+            dirs = self.workspace_dirs(command.cwd)
+            names = [a.split("=", 1)[1] for a in args if a.startswith("--filter=")]
+            out = []
+            for name in names:
+                rel = dirs[name]
+                with open(os.path.join(command.cwd, rel, "package.json")) as f:
+                    if "build" not in json.load(f).get("scripts", {}):
+                        continue
+                self.log("%s build" % os.path.basename(rel))
+                out.append("%s build$ tsc" % rel)
+                if os.path.basename(rel) in self.failing_builds:
+                    out += ["%s build: error TS2322" % rel, "%s build: Failed" % rel]
+                    err = " ERR_PNPM_RECURSIVE_RUN_FIRST_FAIL  %s@1.0.0 build: `tsc`\nExit status 2\n" % name
+                    return Result(command, 2, "\n".join(out) + "\n", err)
+                self.build(os.path.join(command.cwd, rel))
+                out.append("%s build: Done" % rel)
+            return Result(command, 0, "\n".join(out) + "\n", "")
         if args[0] == "pack":
+            self.log("%s pack" % package)
             with open(os.path.join(command.cwd, "package.json")) as f:
                 meta = json.load(f)
             digest = hashlib.sha256()
@@ -55,9 +76,44 @@ class FakePnpm(object):
             return Result(command, 0, name + "\n", "")
         raise AssertionError("unexpected pnpm call: %s" % command.display())
 
+    def log(self, entry):
+        with self.lock:
+            self.calls.append(entry)
+
+    @staticmethod
+    def build(path):
+        with open(os.path.join(path, "src", "index.js")) as f:
+            source = f.read()
+        os.makedirs(os.path.join(path, "dist"), exist_ok=True)
+        with open(os.path.join(path, "dist", "index.js"), "w") as f:
+            f.write("// built\n" + source)
+
+    @staticmethod
+    def workspace_dirs(root):
+        """name -> directory relative to root, of every package.json two levels down."""
+        found = {}
+        for group in sorted(os.listdir(root)):
+            if os.path.isdir(os.path.join(root, group)):
+                for name in sorted(os.listdir(os.path.join(root, group))):
+                    path = os.path.join(root, group, name, "package.json")
+                    if os.path.isfile(path):
+                        with open(path) as f:
+                            found[json.load(f)["name"]] = "%s/%s" % (group, name)
+        return found
+
     def actions(self):
         """Calls other than the version check, as '<package dir> build' or '<package dir> pack'."""
         return [c for c in self.calls if c != "--version"]
+
+    def builds(self):
+        return [c for c in self.actions() if c.endswith(" build")]
+
+    def packs(self):
+        return sorted(c for c in self.actions() if c.endswith(" pack"))
+
+    def pnpm_starts(self):
+        """pnpm processes started other than the version check."""
+        return [c for c in self.commands if c.argv[1:] != ["--version"]]
 
 
 def package(root, rel, name, deps=(), build=True, version="1.0.0"):
@@ -102,8 +158,17 @@ def test_cold_run_builds_and_packs_everything_in_dependency_order(space, tmp_pat
     assert result["rebuilt"] == result["order"]
     assert set(map(tuple, reasons(result).values())) == {("new",)}
     assert pnpm.calls[0] == "--version"
-    assert pnpm.actions() == ["errors build", "errors pack", "config build", "config pack",
-                              "auth build", "auth pack", "format pack"]  # format has no build script
+    # One pnpm start builds the three packages with a build script (format has none), in dependency
+    # order; then every package is packed (several at once: in any order).
+    assert pnpm.builds() == ["errors build", "config build", "auth build"]
+    assert pnpm.actions()[3:] and all(c.endswith(" pack") for c in pnpm.actions()[3:])
+    assert pnpm.packs() == ["auth pack", "config pack", "errors pack", "format pack"]
+    recursive = pnpm.pnpm_starts()[0]
+    assert recursive.cwd == str(space) and recursive.argv[-2:] == ["run", "build"]
+    assert [a for a in recursive.argv if a.startswith("--filter=")] == [
+        "--filter=@s/errors", "--filter=@s/config", "--filter=@s/auth", "--filter=@s/format"]
+    assert "--workspace-concurrency=1" in recursive.argv
+    assert len(pnpm.pnpm_starts()) == 1 + 4  # one build, four packs
     manifest = _manifest.load(str(out))
     assert manifest["order"] == result["order"] and manifest["filter"] == "@s/*"
     assert _manifest.verify(manifest)
@@ -141,7 +206,7 @@ def test_a_changed_source_rebuilds_the_package_and_its_dependents_only(space, tm
     assert why["@s/config"] == ["source changed: src/index.js"]
     assert why["@s/auth"] == ["dependency @s/config changed"]
     assert why["@s/errors"] == [] and why["@s/format"] == []
-    assert pnpm.actions() == ["config build", "config pack", "auth build", "auth pack"]
+    assert pnpm.builds() == ["config build", "auth build"] and pnpm.packs() == ["auth pack", "config pack"]
     assert os.stat(str(out / "s-format-1.0.0.tgz")).st_ino == kept_inode  # kept tarballs are hard links
     assert _manifest.verify(_manifest.load(str(out)))
 
@@ -190,6 +255,7 @@ def test_force_rebuilds_what_is_up_to_date(space, tmp_path):
     pnpm = FakePnpm()
     result = pack(space, out, pnpm, force=True)
     assert result["rebuilt"] == result["order"] and len(pnpm.actions()) == 7
+    assert len(pnpm.pnpm_starts()) == 5
 
 
 def test_a_failed_build_names_the_package_and_keeps_the_previous_output(space, tmp_path):
@@ -201,9 +267,11 @@ def test_a_failed_build_names_the_package_and_keeps_the_previous_output(space, t
     with pytest.raises(DeployError) as err:
         pack(space, out, pnpm)
     assert err.value.details["package"] == "@s/errors"
-    assert "The build of @s/errors in packages/errors failed" in str(err.value)
+    assert "The build of @s/errors in packages/errors failed (exit code 2)" in str(err.value)
+    assert "run 'pnpm run build' in packages/errors" in str(err.value)
     assert "previous tarballs and manifest are unchanged" in str(err.value)
-    assert not any(c.startswith(("config", "auth")) for c in pnpm.actions())  # dependents never start
+    assert "error TS2322" in err.value.output and "--filter=@s/errors" in err.value.command
+    assert pnpm.actions() == ["errors build"]  # its dependents never start, nothing is packed
     assert dict((f, (out / f).read_bytes()) for f in os.listdir(str(out))) == before
     assert sorted(os.listdir(str(tmp_path))) == ["out", "ws"]  # no staging directory left
 
@@ -420,3 +488,44 @@ def test_a_second_writer_waits_for_the_lock_then_says_who_blocks_it(tmp_path):
     assert "Timed out after 3s waiting for another workspace_pack run writing beside %s" % out in str(err.value)
     with _tarballs.OutputLock(out, timeout=0):  # released: taken at once
         pass
+
+
+def test_one_package_to_build_runs_its_own_build_and_a_failure_names_it(space, tmp_path):
+    out = tmp_path / "out"
+    pack(space, out, FakePnpm())
+    (space / "packages" / "auth" / "src" / "index.js").write_text("module.exports = 'auth 2';\n")
+    pnpm = FakePnpm()
+    result = pack(space, out, pnpm)
+    assert result["rebuilt"] == ["@s/auth"] and pnpm.actions() == ["auth build", "auth pack"]
+    build = pnpm.pnpm_starts()[0]
+    assert (build.argv, build.cwd) == (["pnpm", "run", "build"], str(space / "packages" / "auth"))
+    (space / "packages" / "auth" / "src" / "index.js").write_text("broken\n")
+    before = dict((f, (out / f).read_bytes()) for f in os.listdir(str(out)))
+    with pytest.raises(DeployError) as err:
+        pack(space, out, FakePnpm(failing_builds=["auth"]))
+    assert err.value.details["package"] == "@s/auth"
+    assert "The build of @s/auth in packages/auth failed (exit code 2)." in str(err.value)
+    assert "run 'pnpm run build' in packages/auth" in str(err.value)
+    assert dict((f, (out / f).read_bytes()) for f in os.listdir(str(out))) == before
+
+
+def test_without_build_nothing_is_built_and_everything_is_packed(space, tmp_path):
+    pnpm = FakePnpm()
+    result = pack(space, tmp_path / "out", pnpm, build=False)
+    assert pnpm.builds() == [] and len(pnpm.packs()) == 4 and result["rebuilt"] == result["order"]
+    assert not (space / "packages" / "errors" / "dist").exists()
+
+
+def test_a_recursive_build_failure_pnpm_does_not_attribute_lists_the_packages(space, tmp_path):
+    out = tmp_path / "out"
+
+    def runner(command, check=True, what=None):
+        if command.argv[1:] == ["--version"]:
+            return Result(command, 0, "10.6.5\n", "")
+        assert command.argv[1] == "--recursive", command.argv
+        return Result(command, 137, "", "Killed\n")
+    with pytest.raises(DeployError) as err:
+        _tarballs.pack_workspace(str(space), str(out), "@s/*", runner=runner)
+    assert "The build of @s/errors, @s/config, @s/auth failed (exit code 137)." in str(err.value)
+    assert "Killed" in err.value.output and "package" not in err.value.details
+    assert not out.exists() and sorted(os.listdir(str(tmp_path))) == ["ws"]

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rows of issue 25's table (now, goal, measured) from the measurements' JSON.
+
+Each row reads one measurement (disk, pipeline, prep, fleet). A row whose measurement did
+not run, failed or cannot give the row's figure says "not measured" and why, never a number.
+bench/run.py prints these rows as its one table and writes them to bench/results/summary.json.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import common
+
+# Why a row cannot be measured by this bench at all (not: "it was not run this time").
+FLEET_REASON = ("the bench times the whole rollout, build included (fleet.py); the deploy phase alone needs "
+                "the rollout to report its phases apart, which is not done yet")
+
+ROWS = [
+    dict(key="disk_synthetic_base_to_limit", source="disk", now="1.38", goal=1.10,
+         row="disk, 20 synthetic products, base mode / physical limit"),
+    dict(key="disk_sample_base_to_limit", source="disk", now="1.08", goal=1.03,
+         row="disk, sample (3 products), base mode / physical limit"),
+    dict(key="prep_cold", source="prep", now="1.46-1.65", goal=1.00,
+         row="tarball prep cold, workspace_pack / docker-prep.sh-style baseline"),
+    dict(key="prep_most_depended_on", source="prep", now="0.79-1.11", goal=0.80,
+         row="tarball prep, change to the most depended-on package / baseline"),
+    dict(key="pipeline_noop_base_to_tarball", source="pipeline", now="1.41", goal=1.00,
+         row="one product's pipeline, base mode / tarball mode, no-op re-run"),
+    dict(key="pipeline_noop_to_cold", source="pipeline", now="0.28", goal=0.10,
+         row="one product's pipeline, base mode, no-op re-run / cold run"),
+    dict(key="pipeline_source_change_to_cold", source="pipeline", now="0.52", goal=0.30,
+         row="one product's pipeline, base mode, source-only change / cold run"),
+    dict(key="fleet_deploy_parallel_to_serial", source="fleet", now="0.85 (whole rollout)", goal=0.50,
+         row="fleet base rollout on 3 hosts, deploy phase, parallel / one host at a time"),
+    # Not in the issue's table: the figures its tarball-prep work must not make worse.
+    dict(key="prep_noop", source="prep", now="0.014", goal=None,
+         row="(guard) tarball prep no-op / baseline: must not get worse"),
+    dict(key="prep_median_change", source="prep", now="0.072-0.078", goal=None,
+         row="(guard) tarball prep, one change (median package) / baseline: must not get worse"),
+]
+
+
+def _disk(data, part):
+    result = data[part]
+    base = result["sets"]["base"]["totals"]["disk_used"]
+    limit = result["limit"]["total"]
+    images = sum(len(result["kinds"]) for dummy in result["products"])
+    size = "%d products (%d images, %s)" % (len(result["products"]), images, ", ".join(result["kinds"]))
+    if part == "synthetic":
+        size += ", %d packages x %d KiB" % (result.get("packages", 0), result.get("payload_kib", 0))
+    return common.ratio(base, limit), "%s; base %s, limit %s" % (size, common.mb(base), common.mb(limit))
+
+
+def _prep(data, key):
+    rows = dict((r.get("key"), r) for r in data["rows"])
+    row = rows.get(key)
+    if row is None:
+        return None, "tarball_prep.json has no %s scenario" % key
+    return row["ratio"], "%d packages: %.1f s vs %.1f s baseline, rebuilt %d" % (
+        data["packages"], row["module_s"], row["baseline_s"], row["module_rebuilt"])
+
+
+def _pipeline(data, key):
+    base, tarball = data["seconds"]["base"], data["seconds"]["tarball"]
+    if key == "pipeline_noop_base_to_tarball":
+        num, den, what = base.get("no-op"), tarball.get("no-op"), "no-op: base %s s, tarball %s s"
+    elif key == "pipeline_noop_to_cold":
+        num, den, what = base.get("no-op"), base.get("cold"), "base mode: no-op %s s, cold %s s"
+    else:
+        num, den, what = base.get("source change"), base.get("cold"), "base mode: source change %s s, cold %s s"
+    if num is None or den is None:
+        return None, "a scenario of the pipeline run failed (see its output)"
+    return common.ratio(num, den), what % (num, den)
+
+
+def measured(spec, data):
+    """(value or None, note) of one row; data: {measurement: its JSON} for those that ran."""
+    source = spec["source"]
+    if source == "fleet":
+        whole = data.get("fleet") or {}
+        extra = "; whole rollout measured: %s" % whole.get("ratio_parallel_to_serial") if whole else ""
+        return None, FLEET_REASON + extra
+    if source not in data:
+        return None, None
+    if source == "disk":
+        return _disk(data["disk"], "synthetic" if spec["key"].startswith("disk_synthetic") else "sample")
+    if source == "prep":
+        return _prep(data["prep"], {"prep_cold": "cold", "prep_most_depended_on": "most", "prep_noop": "noop",
+                                    "prep_median_change": "median"}[spec["key"]])
+    return _pipeline(data["pipeline"], spec["key"])
+
+
+def build(data, skipped):
+    """The summary: {key: {row, now, goal, measured, met, note}}.
+
+    skipped: {measurement: why it has no data} (not selected with --only, or failed)."""
+    out = {}
+    for spec in ROWS:
+        try:
+            value, note = measured(spec, data)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as err:
+            value, note = None, "the measurement's JSON lacks what this row reads (%s)" % err
+        if value is None and note is None:
+            note = skipped.get(spec["source"], "not run")
+        met = None if value is None or spec["goal"] is None else value <= spec["goal"]
+        out[spec["key"]] = dict(row=spec["row"], now=spec["now"],
+                                goal=None if spec["goal"] is None else "<= %.2f" % spec["goal"],
+                                measured=value if value is not None else "not measured", met=met, note=note)
+    return out
+
+
+def table_rows(summary):
+    """Rows for common.table: row, now, goal, measured, met, note."""
+    rows = []
+    for spec in ROWS:
+        entry = summary[spec["key"]]
+        met = {True: "yes", False: "NO", None: ""}[entry["met"]]
+        rows.append([entry["row"], entry["now"], entry["goal"] or "no worse", entry["measured"], met,
+                     entry["note"] or ""])
+    return rows
+
+
+HEADER = ["row (issue 25)", "now", "goal", "measured", "met", "size / why not measured"]
+
+
+def text(summary):
+    """The one table, as plain text (the last column, free text, left-aligned)."""
+    cells = [HEADER] + [[str(c) for c in row] for row in table_rows(summary)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(HEADER) - 1)]
+    lines = ["  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:])] + [r[-1]])
+             for r in cells]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def markdown(summary):
+    """The one table in Markdown, for docs/benchmarks.md."""
+    out = ["| %s |" % " | ".join(HEADER), "| --- | ---: | ---: | ---: | :---: | --- |"]
+    for row in table_rows(summary):
+        out.append("| %s |" % " | ".join(str(c) for c in row))
+    return "\n".join(out)
