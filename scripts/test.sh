@@ -36,9 +36,9 @@ integration2_files=(tests/integration/test_compose_deploy.py tests/integration/t
   tests/integration/test_harness.py tests/integration/test_compose_release.py
   tests/integration/test_compose_inputs.py tests/integration/test_deploy_role.py
   tests/integration/test_action_group.py tests/integration/test_registry_token.py)
-# The host roles run over SSH in a container of their own and mostly wait (apt, pip, npm): they
-# go to the fleet's lane, which has room.
-integration3_files=(tests/integration/test_host_roles.py)
+# The host roles (over SSH in a container of their own, mostly waiting on apt, pip and npm) and
+# the remote engine (a dockerd of its own over TLS) go to the fleet's lane, which has room.
+integration3_files=(tests/integration/test_host_roles.py tests/integration/test_remote_engine.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {
