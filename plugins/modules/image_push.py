@@ -29,6 +29,7 @@ description:
 author:
   - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
+  - bytelyst.deploy.retries
   - bytelyst.deploy.docker
   - bytelyst.deploy.attributes.actiongroup_docker
 options:
@@ -107,16 +108,6 @@ options:
         So even with O(promote), a registry named by a host name without a port (it could be the index) is
         looked up in the engine; set O(registry_api) where no engine is reachable.
     type: str
-  retries:
-    description:
-      - How many times to retry after a connection error or a 5xx answer (authentication failures are not retried).
-    type: int
-    default: 3
-  retry_delay:
-    description:
-      - Seconds before the first retry; each further retry waits twice as long (at most 30 s).
-    type: float
-    default: 1.0
 attributes:
   check_mode:
     description: Reads the registry only and reports what would be pushed or promoted.

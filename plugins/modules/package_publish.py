@@ -25,6 +25,8 @@ description:
     A run that fails part-way published only whole versions; a re-run publishes the rest.
 author:
   - ByteLyst DevOps (@bytelyst)
+extends_documentation_fragment:
+  - bytelyst.deploy.retries
 options:
   manifest:
     description:
@@ -73,16 +75,6 @@ options:
         since the token travels with every request.
     type: bool
     default: false
-  retries:
-    description:
-      - How many times to retry after a connection error or a 5xx answer.
-    type: int
-    default: 3
-  retry_delay:
-    description:
-      - Seconds before the first retry; each further retry waits twice as long (at most 30 s).
-    type: float
-    default: 1.0
   timeout:
     description:
       - Seconds one request to the registry may take.
