@@ -1,0 +1,246 @@
+"""proxy_deploy on the real engine, registry, Compose and an nginx proxy container.
+
+One product goes through a story behind the proxy, with a bounded client loop on loopback
+counting failed requests during each deploy: v1 through the module (check mode first), a
+healthy switch to v2, a release that fails its gate (never routed), a route nginx refuses
+(never taking effect), a slow request drained across a switch, and a rollback that starts the
+previous color's stopped containers again.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import http.client
+
+import pytest
+import yaml
+
+from deploy_images import build_and_push, remove_images
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._blue_green import BlueGreen
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+pytestmark = pytest.mark.integration
+
+HOST = "notes.test"
+
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def get(port, path, timeout=10):
+    """GET through the proxy with the product's host name: (status, body) or (None, error)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Host": HOST})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    except (OSError, http.client.HTTPException) as exc:
+        return None, str(exc)
+    finally:
+        connection.close()
+
+
+class Clients(object):
+    """A bounded client loop on 127.0.0.1 (at most `limit` requests or `seconds`), in a thread."""
+
+    def __init__(self, port, limit=2000, seconds=90, pause=0.02):
+        self.port, self.limit, self.seconds, self.pause = port, limit, seconds, pause
+        self.answers, self.failures, self.times = [], [], []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        deadline = time.time() + self.seconds
+        while not self.stop.is_set() and len(self.answers) < self.limit and time.time() < deadline:
+            status, body = get(self.port, "/version", timeout=5)
+            self.answers.append(body if status == 200 else None)
+            self.times.append(time.time())
+            if status != 200:
+                self.failures.append((status, body))
+            time.sleep(self.pause)
+
+    def __enter__(self):
+        self.thread.start()
+        time.sleep(0.2)
+        return self
+
+    def after(self, moment):
+        return [a for a, t in zip(self.answers, self.times) if t > moment]
+
+    def __exit__(self, *exc):
+        time.sleep(0.3)
+        self.stop.set()
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def images(docker_client, registry_addr, standin_image):
+    token = os.urandom(4).hex()
+    refs = build_and_push(docker_client, standin_image, "%s/bytelyst-test/proxy-%s/web" % (registry_addr, token),
+                          variants=["v1", "v2", "v3-unhealthy"])
+    yield refs
+    remove_images(docker_client, refs)
+
+
+@pytest.fixture(scope="module")
+def proxy_image(docker_client):
+    name = os.environ.get("BYTELYST_PROXY_IMAGE") or "bytelyst-standin.invalid/nginx:1.22"
+    docker_client.images.get(name)
+    return name
+
+
+def compose_down(project):
+    subprocess.run(["docker", "compose", "-p", project, "down", "--remove-orphans"], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory, images, proxy_image, docker_client):
+    root = tmp_path_factory.mktemp("proxy")
+    token = os.urandom(4).hex()
+    name = "bl-proxy-%s" % token
+    src = root / "src"
+    src.mkdir()
+    (src / "compose.yml").write_text(yaml.safe_dump({"services": {"web": {"image": images["v1"]}}}))
+
+    class Product(object):
+        pass
+
+    p = Product()
+    p.name, p.src, p.history, p.port = name, str(src), str(root / "history"), free_port()
+    p.proxy = {"name": "bl-proxy-%s" % token, "image": proxy_image, "network": "bl-proxy-%s" % token,
+               "config_dir": str(root / "proxy"), "ports": ["127.0.0.1:%d:8080" % p.port], "user": "101:101"}
+    p.routes = [{"service": "web", "port": 3000, "hosts": [HOST], "path_prefix": "/", "health_path": "/health",
+                 "health_status": 200, "health_timeout": 10, "directives": []}]
+
+    def args(ref, **kw):
+        base = dict(project_name=name, project_src=p.src, files=None, definition=None, env=None, secrets=None,
+                    images={"web": ref} if ref else None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
+                    up_timeout=None, routes=p.routes, proxy=p.proxy, tls_certificate=None, tls_key=None,
+                    drain_timeout=10, reload_timeout=10, keep_previous="stopped", history_dir=p.history,
+                    keep_releases=10, lock_timeout=30, triggered_by="pytest", allow=[], docker_host=None,
+                    docker_cli=None, http_checks=None)
+        base.update(kw)
+        return base
+
+    def deploy(ref, **kw):
+        return BlueGreen(args(ref, **kw), False, p.warnings.append).execute()
+
+    p.args, p.deploy, p.warnings = args, deploy, []
+    p.releases = lambda: json.loads(open(os.path.join(p.history, "releases.json")).read())
+    p.routes_text = lambda: open(os.path.join(p.proxy["config_dir"], "routes", name + ".conf")).read()
+    p.ids = lambda color: set(c.id for c in docker_client.containers.list(
+        all=True, filters={"label": "com.docker.compose.project=%s-%s" % (name, color)}))
+    p.state = lambda color: dict((c.name, c.status) for c in docker_client.containers.list(
+        all=True, filters={"label": "com.docker.compose.project=%s-%s" % (name, color)}))
+    yield p
+    for color in ("blue", "green"):
+        compose_down("%s-%s" % (name, color))
+    subprocess.run(["docker", "rm", "-f", p.proxy["name"]], capture_output=True, check=False)
+    subprocess.run(["docker", "network", "rm", p.proxy["network"]], capture_output=True, check=False)
+
+
+def test_first_release_through_the_module(product, images, ansible_module, docker_client):
+    args = dict((k, v) for k, v in product.args(images["v1"]).items() if v is not None and k != "http_checks")
+    result, raw = ansible_module("proxy_deploy", args, check=True)
+    assert result["changed"] is True and result["color"] == "blue", raw
+    assert result["proxy"] == {"container": "create"}
+    assert not os.path.exists(product.history) and product.state("blue") == {}
+    with pytest.raises(Exception):
+        docker_client.containers.get(product.proxy["name"])
+
+    result, raw = ansible_module("proxy_deploy", args)
+    assert result["changed"] is True and not result.get("failed"), raw
+    assert result["release"]["color"] == "blue" and result["proxy"]["changed"] is True
+    assert get(product.port, "/version") == (200, "v1")
+    assert get(product.port, "/health")[0] == 200
+    # The product's container publishes nothing: only the proxy holds a host port.
+    (container,) = docker_client.containers.list(filters={"label": "com.docker.compose.project=%s-blue" % product.name})
+    assert not any(container.attrs["NetworkSettings"]["Ports"].values())
+
+    result, raw = ansible_module("proxy_deploy", args)
+    assert result["changed"] is False, raw
+
+
+def test_healthy_switch_has_no_failed_requests(product, images):
+    with Clients(product.port) as clients:
+        result = product.deploy(images["v2"])
+        done = time.time()
+    assert clients.failures == [] and len(clients.answers) > 20
+    assert {"v1", "v2"} <= set(clients.answers)
+    # Once the deploy returned (old workers drained, blue stopped), every answer is v2.
+    assert clients.after(done) and set(clients.after(done)) == {"v2"}
+    assert result["color"] == "green" and result["previous_color"] == "blue"
+    assert result["stopped"] == "%s-blue" % product.name
+    assert set(product.state("blue").values()) == {"exited"}
+    assert set(product.state("green").values()) == {"running"}
+    assert product.releases()["current"] == result["release"]["id"]
+
+
+def test_failing_release_is_never_routed(product, images):
+    before_routes, before_current = product.routes_text(), product.releases()["current"]
+    with Clients(product.port) as clients:
+        with pytest.raises(DeployError) as err:
+            product.deploy(images["v3-unhealthy"])
+    message = str(err.value)
+    assert "never received a request" in message and "still serves on green" in message, message
+    assert clients.failures == [] and set(clients.answers) == {"v2"}
+    assert product.routes_text() == before_routes
+    assert product.releases()["current"] == before_current
+    assert product.releases()["releases"][-1]["result"] == "failed"
+    assert set(product.state("blue").values()) == {"exited"}
+    assert get(product.port, "/version") == (200, "v2")
+
+
+def test_route_nginx_refuses_never_takes_effect(product, images):
+    before_routes, before_current = product.routes_text(), product.releases()["current"]
+    routes = [dict(product.routes[0], directives=["proxy_read_timeout banana;"])]
+    with Clients(product.port) as clients:
+        with pytest.raises(DeployError) as err:
+            product.deploy(images["v1"], routes=routes)
+    message = str(err.value)
+    assert "refused the new configuration" in message and "proxy_read_timeout" in message, message
+    assert clients.failures == [] and set(clients.answers) == {"v2"}
+    assert product.routes_text() == before_routes
+    assert not [f for f in os.listdir(os.path.join(product.proxy["config_dir"], "routes")) if f.endswith(".next")]
+    assert product.releases()["current"] == before_current
+
+
+def test_slow_request_is_drained_across_a_switch(product, images):
+    slow = {}
+
+    def slow_request():
+        slow["answer"] = get(product.port, "/slow/6000", timeout=20)
+
+    thread = threading.Thread(target=slow_request)
+    with Clients(product.port) as clients:
+        thread.start()
+        time.sleep(0.5)  # the slow request is in flight on green (v2)
+        result = product.deploy(images["v1"])
+        thread.join(20)
+    assert slow["answer"] == (200, "v2")
+    assert clients.failures == []
+    assert result["color"] == "blue" and result["switch"]["drained_s"] >= 1.0
+    assert result["switch"]["draining_left"] == 0
+    assert get(product.port, "/version") == (200, "v1")
+
+
+def test_rollback_switches_back_to_the_stopped_color(product, images):
+    assert set(product.state("green").values()) == {"exited"}
+    green_ids = product.ids("green")
+    with Clients(product.port) as clients:
+        result = product.deploy(None, action="rollback")
+    assert clients.failures == []
+    assert result["color"] == "green" and result["release"]["action"] == "rollback"
+    assert result["reused"] == ["web"]  # the stopped containers were started, not recreated
+    assert product.ids("green") == green_ids
+    assert set(product.state("blue").values()) == {"exited"}
+    assert get(product.port, "/version") == (200, "v2")
