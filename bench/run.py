@@ -4,7 +4,7 @@
 """The benchmark suite in one command: what the strategy saves, side by side with the baseline.
 
     source <the development stack's env.sh>
-    python bench/run.py [--quick] [--only disk,registry,pipeline,prep,fleet]
+    python bench/run.py [--quick] [--only disk,registry,pipeline,prep,fleet,deploy]
 
 Prints one table of ratios (ours / baseline; below 1 is better for ours, except where the
 row says otherwise) and writes JSON per measurement under bench/results/, plus the picture
@@ -26,7 +26,7 @@ sys.path.insert(0, BENCH)
 
 import common  # noqa: E402  pylint: disable=wrong-import-position
 
-MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet")
+MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet", "deploy")
 HEADER = ["measurement", "baseline", "ours", "ours/baseline"]
 
 
@@ -108,6 +108,9 @@ def run_one(name, quick, with_registry, rows, notes, args=None):
         rows += prep_rows(prep(quick))
     elif name == "fleet":
         rows += fleet.rows(fleet.run(quick))
+    elif name == "deploy":
+        import deploy  # pylint: disable=import-outside-toplevel
+        rows += deploy.rows(deploy.run(quick))
     print("   (%s took %.0f s)" % (name, time.monotonic() - start), flush=True)
 
 
