@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import http.client
@@ -36,11 +37,11 @@ def free_port():
     return port
 
 
-def get(port, path, timeout=10):
+def get(port, path, timeout=10, host=HOST):
     """GET through the proxy with the product's host name: (status, body) or (None, error)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request("GET", path, headers={"Host": HOST})
+        connection.request("GET", path, headers={"Host": host})
         response = connection.getresponse()
         return response.status, response.read().decode()
     except (OSError, http.client.HTTPException) as exc:
@@ -244,3 +245,33 @@ def test_rollback_switches_back_to_the_stopped_color(product, images):
     assert product.ids("green") == green_ids
     assert set(product.state("blue").values()) == {"exited"}
     assert get(product.port, "/version") == (200, "v2")
+
+
+def test_the_deploy_role_deploys_a_second_product_through_the_same_proxy(product, images, tmp_path):
+    """deploy_strategy: proxy; the first product's routes and answers stay as they were."""
+    name = "bl-proxy-role-%s" % os.urandom(4).hex()
+    before = product.routes_text()
+    variables = {
+        "deploy_project": name, "deploy_project_dir": str(tmp_path / "project"),
+        "deploy_history_dir": str(tmp_path / "history"), "deploy_wait_timeout": 30,
+        "deploy_services": [{"name": "web", "image": images["v1"]}],
+        "deploy_strategy": "proxy", "deploy_proxy": product.proxy, "deploy_drain_timeout": 5,
+        "deploy_routes": [{"service": "web", "port": 3000, "hosts": ["role.test"], "health_path": "/health"}],
+    }
+    play = tmp_path / "play.yml"
+    play.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                                     "roles": [{"role": "bytelyst.deploy.deploy", "vars": variables}],
+                                     "post_tasks": [{"name": "Show the result", "ansible.builtin.debug": {
+                                         "msg": "COLOR={{ deploy_result.color }}"}}]}]))
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    try:
+        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", str(play)], capture_output=True, text=True,
+                              env=env, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert "COLOR=blue" in proc.stdout
+        assert get(product.port, "/version", host="role.test") == (200, "v1")
+        assert get(product.port, "/version") == (200, "v2")
+        assert product.routes_text() == before
+    finally:
+        compose_down(name + "-blue")
