@@ -24,8 +24,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import os
-import shutil
+import re
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deployer import Deployer, default_runner, write_private
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deploy_input import refuse_risky
@@ -50,6 +51,7 @@ class BlueGreen(Deployer):
         self.color = "blue"
         self.proxy = proxy
         self.routes = None
+        self.tls = None
 
     # -- the Deployer, per color --------------------------------------------------------------
     def color_env(self, color):
@@ -101,27 +103,60 @@ class BlueGreen(Deployer):
             upstreams[route["service"]] = "%s:%d" % (container["name"], route["port"])
         return render_product(self.name, self.routes, upstreams, self.tls_paths())
 
-    def tls_paths(self):
+    def read_tls(self):
+        """The user's certificate and key (bytes) and a hash of both, or None without TLS."""
         if not self.p.get("tls_certificate"):
             return None
-        return {"certificate": "%s/certs/%s.crt" % (CONF_DIR, self.name), "key": "%s/certs/%s.key" % (CONF_DIR, self.name)}
+        texts = []
+        for option in ("tls_certificate", "tls_key"):
+            path = self.p.get(option)
+            try:
+                with open(path, "rb") as f:
+                    texts.append(f.read())
+            except (IOError, OSError, TypeError) as exc:
+                raise DeployError("%s %s cannot be read: %s." % (option, path, exc),
+                                  hint="Give the path of a PEM file on the host (both tls_certificate and tls_key).")
+        return texts[0], texts[1], hashlib.sha256(texts[0] + b"\0" + texts[1]).hexdigest()[:12]
+
+    def cert_name(self, suffix):
+        return "%s-%s.%s" % (self.name, self.tls[2], suffix)
+
+    def tls_paths(self):
+        """Inside the proxy. Named by content, so a new certificate never replaces the one the live
+        configuration uses before nginx has accepted it."""
+        if not self.tls:
+            return None
+        return {"certificate": "%s/certs/%s" % (CONF_DIR, self.cert_name("crt")),
+                "key": "%s/certs/%s" % (CONF_DIR, self.cert_name("key"))}
 
     def install_certificates(self):
-        """Copy the user's certificate and key into the proxy's directory (the key readable by the proxy's user only)."""
-        if not self.p.get("tls_certificate"):
+        """Write the certificate and key into the proxy's directory (the key readable by the proxy's user only)."""
+        if not self.tls:
             return
         directory = os.path.join(self.proxy.spec["config_dir"], "certs")
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o755)
         uid, gid = (int(x) for x in (self.proxy.spec["user"].split(":") + ["0"])[:2])
-        for source, suffix, mode in ((self.p["tls_certificate"], "crt", 0o644), (self.p["tls_key"], "key", 0o600)):
-            if not os.path.isfile(source):
-                raise DeployError("TLS file %s does not exist." % source, hint="Give the path of a PEM file on the host.")
-            target = os.path.join(directory, "%s.%s" % (self.name, suffix))
-            shutil.copyfile(source, target + ".tmp")
+        for data, suffix, mode in ((self.tls[0], "crt", 0o644), (self.tls[1], "key", 0o600)):
+            target = os.path.join(directory, self.cert_name(suffix))
+            fd = os.open(target + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
             os.chmod(target + ".tmp", mode)
             os.chown(target + ".tmp", uid, gid)
             os.rename(target + ".tmp", target)
+
+    def remove_unused_certificates(self):
+        """The product's certificate files the live configuration does not name (an older
+        certificate after a switch, or the new one after nginx refused it)."""
+        directory = os.path.join(self.proxy.spec["config_dir"], "certs")
+        if not os.path.isdir(directory):
+            return
+        live = self.proxy.live_files(self.name).get("conf") or ""
+        pattern = re.compile(r"^%s-[0-9a-f]{12}\.(crt|key)$" % re.escape(self.name))
+        for name in os.listdir(directory):
+            if pattern.match(name) and "/certs/%s;" % name not in live:
+                os.remove(os.path.join(directory, name))
 
     def compose_of(self, release, color):
         """The Compose project of a recorded release as color (None when its files are gone)."""
@@ -143,6 +178,12 @@ class BlueGreen(Deployer):
             raise DeployError("http_checks is not used behind the proxy.",
                               hint="Give each route a health_path: it is checked on each new container directly.")
         self.routes = check_routes(self.p.get("routes"))
+        for option, low, high in (("drain_timeout", 0, 3600), ("reload_timeout", 1, 300)):
+            value = self.p.get(option)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise DeployError("%s is %r; it is a number of seconds from %d to %d." % (option, value, low, high),
+                                  hint="Give %s within those bounds." % option)
+        self.tls = self.read_tls()
         current = self.history.current()
         active = current.get("color") if current else None
         if current is not None and active not in COLORS:
@@ -248,6 +289,10 @@ class BlueGreen(Deployer):
                 if out.rc != 0:
                     self.warn("The previous color %s-%s could not be stopped: %s" % (self.name, active, out.output[-500:]))
         result["stopped"] = stopped
+        try:
+            self.remove_unused_certificates()
+        except OSError as exc:
+            self.warn("Old certificates of %s could not be removed: %s" % (self.name, exc))
         release["result"] = "success"
         problems = []
         self.save(release, True, problems)
@@ -264,6 +309,10 @@ class BlueGreen(Deployer):
     def refuse(self, project, spec, release, reason, current, active):
         """The new color failed its gate or the switch: stop it (it never got a request) and fail."""
         logs = self.failing_logs(project, spec.images)
+        try:
+            self.remove_unused_certificates()
+        except OSError:
+            pass  # an unused file; the next switch removes it
         out = self.run(project.stop(), "stopping %s-%s" % (self.name, self.color), check=False)
         release["result"], release["reason"] = "failed", reason
         problems = []

@@ -3,13 +3,15 @@
 One product goes through a story behind the proxy, with a bounded client loop on loopback
 counting failed requests during each deploy: v1 through the module (check mode first), a
 healthy switch to v2, a release that fails its gate (never routed), a route nginx refuses
-(never taking effect), a slow request drained across a switch, and a rollback that starts the
-previous color's stopped containers again.
+(never taking effect), a slow request drained across a switch, a rollback that starts the
+previous color's stopped containers again, a certificate nginx refuses then one that serves
+HTTPS, and a second product deployed through the deploy role on the same proxy.
 """
 
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -247,6 +249,47 @@ def test_rollback_switches_back_to_the_stopped_color(product, images):
     assert get(product.port, "/version") == (200, "v2")
 
 
+def https_get(address, path, cafile):
+    """GET over TLS to the proxy container's port 8443 with SNI notes.test, verified against cafile."""
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection((address, 8443), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=HOST) as tls:
+            tls.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, HOST)).encode())
+            data = b""
+            while True:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    head, body = data.decode().split("\r\n\r\n", 1)
+    return int(head.split()[1]), body
+
+
+def test_a_bad_certificate_is_refused_and_a_good_one_serves_https(product, images, tmp_path, docker_client):
+    certs = os.path.join(product.proxy["config_dir"], "certs")
+    (tmp_path / "bad.crt").write_text("not a certificate\n")
+    (tmp_path / "bad.key").write_text("not a key\n")
+    before_routes = product.routes_text()
+    with Clients(product.port) as clients:
+        with pytest.raises(DeployError) as err:
+            product.deploy(images["v1"], tls_certificate=str(tmp_path / "bad.crt"), tls_key=str(tmp_path / "bad.key"))
+    assert "refused the new configuration" in str(err.value) and "ssl" in str(err.value).lower(), str(err.value)
+    assert clients.failures == [] and set(clients.answers) == {"v2"}
+    assert product.routes_text() == before_routes and os.listdir(certs) == []
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=" + HOST,
+                    "-addext", "subjectAltName=DNS:" + HOST, "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    result = product.deploy(images["v1"], tls_certificate=str(tmp_path / "cert.pem"), tls_key=str(tmp_path / "key.pem"))
+    assert result["color"] == "blue"
+    attrs = docker_client.containers.get(product.proxy["name"]).attrs
+    address = attrs["NetworkSettings"]["Networks"][product.proxy["network"]]["IPAddress"]
+    assert https_get(address, "/version", str(tmp_path / "cert.pem")) == (200, "v1")
+    assert get(product.port, "/version") == (200, "v1")  # plain HTTP still answers
+    key = [n for n in os.listdir(certs) if n.endswith(".key")]
+    assert len(key) == 1 and oct(os.stat(os.path.join(certs, key[0])).st_mode & 0o777) == "0o600"
+
+
 def test_the_deploy_role_deploys_a_second_product_through_the_same_proxy(product, images, tmp_path):
     """deploy_strategy: proxy; the first product's routes and answers stay as they were."""
     name = "bl-proxy-role-%s" % os.urandom(4).hex()
@@ -271,7 +314,7 @@ def test_the_deploy_role_deploys_a_second_product_through_the_same_proxy(product
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         assert "COLOR=blue" in proc.stdout
         assert get(product.port, "/version", host="role.test") == (200, "v1")
-        assert get(product.port, "/version") == (200, "v2")
+        assert get(product.port, "/version") == (200, "v1")
         assert product.routes_text() == before
     finally:
         compose_down(name + "-blue")
