@@ -5,7 +5,7 @@ counting failed requests during each deploy: v1 through the module (check mode f
 healthy switch to v2, a release that fails its gate (never routed), a route nginx refuses
 (never taking effect), a slow request drained across a switch, a rollback that starts the
 previous color's stopped containers again, a certificate nginx refuses then one that serves
-HTTPS, and a second product deployed through the deploy role on the same proxy.
+HTTPS, a proxy restarted during a deploy, and a second product deployed through the deploy role on the same proxy.
 """
 
 import json
@@ -288,6 +288,28 @@ def test_a_bad_certificate_is_refused_and_a_good_one_serves_https(product, image
     assert get(product.port, "/version") == (200, "v1")  # plain HTTP still answers
     key = [n for n in os.listdir(certs) if n.endswith(".key")]
     assert len(key) == 1 and oct(os.stat(os.path.join(certs, key[0])).st_mode & 0o777) == "0o600"
+
+
+def test_a_proxy_restart_during_the_deploy_fails_it_before_the_switch(product, images, docker_client):
+    """The proxy is restarted while the new color passes its gate: the deploy fails, the new color
+    is stopped, and once the proxy is back it serves the old color with the old routes."""
+    before_routes, before_current = product.routes_text(), product.releases()["current"]
+
+    class RestartDuringGate(BlueGreen):
+        def gate(self, project, images_, pull):
+            out = super(RestartDuringGate, self).gate(project, images_, pull)
+            docker_client.containers.get(product.proxy["name"]).restart(timeout=1)
+            return out
+
+    with pytest.raises(DeployError) as err:
+        RestartDuringGate(product.args(images["v2"]), False, product.warnings.append).execute()
+    assert "restarted during the deploy" in str(err.value) and "never received a request" in str(err.value)
+    assert product.routes_text() == before_routes and product.releases()["current"] == before_current
+    assert set(product.state("green").values()) == {"exited"}
+    deadline = time.time() + 10
+    while get(product.port, "/version", timeout=2)[0] != 200 and time.time() < deadline:
+        time.sleep(0.2)
+    assert get(product.port, "/version") == (200, "v1")
 
 
 def test_the_deploy_role_deploys_a_second_product_through_the_same_proxy(product, images, tmp_path):
