@@ -198,3 +198,21 @@ def test_http_checks_are_refused_behind_the_proxy(site):
     with pytest.raises(DeployError) as err:
         run(site, http_checks=[{"url": "http://127.0.0.1:1/health"}])
     assert "http_checks is not used behind the proxy" in err.value.message
+
+
+def test_keep_previous_running_leaves_the_old_color_up(site):
+    tmp_path, runner, proxy = site
+    run(site)
+    del runner.events[:]
+    result = run(site, images={"web": V2["web"]}, keep_previous="running")
+    assert runner.events == ["up notes-green", "switch notes-green-api-1:4000; notes-green-web-1:3000;", "drain"]
+    assert result["stopped"] is None
+
+
+@pytest.mark.parametrize("option, value", [("drain_timeout", -1), ("drain_timeout", 3601), ("reload_timeout", 0)])
+def test_timeouts_out_of_bounds_are_refused(site, option, value):
+    tmp_path, runner, proxy = site
+    with pytest.raises(DeployError) as err:
+        run(site, **{option: value})
+    assert "%s is %d; it is a number of seconds" % (option, value) in err.value.message
+    assert runner.events == []
