@@ -190,6 +190,14 @@ class BlueGreen(Deployer):
             raise DeployError("The current release %s of %s was not deployed behind the proxy (it has no color)."
                               % (current["id"], self.name),
                               hint="Deploy behind the proxy with a history_dir of its own, then stop the in-place project.")
+        # What the proxy routes to wins over the history: a run stopped between the switch and
+        # saving its release must not bring the next release up over the color that serves.
+        serving = self.proxy.live_color(self.name)
+        if serving and active and serving != active:
+            self.warn("The proxy routes %s to %s, but its history's current release %s ran on %s (a run was "
+                      "interrupted after the switch); %s is treated as the serving color."
+                      % (self.name, serving, current["id"], active, serving))
+            active = serving
         rollback = self.p["action"] == "rollback"
         self.color = other(active) if active else "blue"
         if rollback:

@@ -96,6 +96,14 @@ class ProxyHost(object):
         """{kind: text} of a product's live route files (empty when it has none)."""
         return dict((k, _read(self.path(project, k))) for k in KINDS if os.path.isfile(self.path(project, k)))
 
+    def live_color(self, project, colors=("blue", "green")):
+        """The color the proxy's live files route the product to (None when it routes nothing of it)."""
+        text = "".join(self.live_files(project).get(k) or "" for k in ("conf", "locations"))
+        for color in colors:
+            if " %s-%s-" % (project, color) in text:
+                return color
+        return None
+
     def in_sync(self, project, files):
         return self.live_files(project) == files and _read(self.main_path) is not None
 

@@ -72,6 +72,10 @@ class FakeProxy(object):
     def in_sync(self, project, files):
         return self.live.get(project) == files
 
+    def live_color(self, project):
+        text = (self.live.get(project) or {}).get("conf", "")
+        return "blue" if " %s-blue-" % project in text else "green" if " %s-green-" % project in text else None
+
     def switch(self, project, files, drain_timeout, reload_timeout):
         if self.refuse:
             raise DeployError(self.refuse)
@@ -99,7 +103,7 @@ def site(tmp_path):
     return tmp_path, runner, FakeProxy(runner.events)
 
 
-def run(site, check_mode=False, **kw):
+def run(site, check_mode=False, warnings=None, **kw):
     tmp_path, runner, proxy = site
     params = dict(project_name="notes", project_src=str(tmp_path / "notes"), files=None, env=None, secrets=None,
                   images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
@@ -108,7 +112,7 @@ def run(site, check_mode=False, **kw):
                   routes=ROUTES, proxy={}, drain_timeout=30, reload_timeout=10, keep_previous="stopped",
                   tls_certificate=None, tls_key=None)
     params.update(kw)
-    deployer = BlueGreen(params, check_mode, [].append, runner=runner,
+    deployer = BlueGreen(params, check_mode, (warnings if warnings is not None else []).append, runner=runner,
                          engine=Engine(list(V1.values()) + list(V2.values()) + ["broken:1"]), proxy=proxy)
     return deployer.execute()
 
@@ -216,3 +220,21 @@ def test_timeouts_out_of_bounds_are_refused(site, option, value):
         run(site, **{option: value})
     assert "%s is %d; it is a number of seconds" % (option, value) in err.value.message
     assert runner.events == []
+
+
+def test_the_color_the_proxy_serves_wins_over_the_history(site):
+    """A run stopped after the switch but before saving: the history says blue, the proxy serves
+    green; the next release must go to blue, never over the serving green."""
+    tmp_path, runner, proxy = site
+    run(site)
+    run(site, images={"web": V2["web"]})
+    data = releases(site)
+    data["current"] = "r1"  # as if r2's success had not been saved
+    with open(str(tmp_path / "history" / "releases.json"), "w") as f:
+        json.dump(data, f)
+    del runner.events[:]
+    warnings = []
+    result = run(site, warnings=warnings, images={"web": V2["web"], "api": V2["api"]})
+    assert runner.events[0] == "up notes-blue" and "stop notes-green" in runner.events
+    assert result["previous_color"] == "green" and result["color"] == "blue"
+    assert "The proxy routes notes to green, but its history's current release r1 ran on blue" in warnings[0]

@@ -284,3 +284,11 @@ def test_a_proxy_with_other_settings_is_refused(proxy):
     with pytest.raises(DeployError) as err:
         host.plan()
     assert "runs with other settings" in err.value.message and "docker rm -f bytelyst-proxy" in err.value.hint
+
+
+def test_the_live_color_is_read_from_the_live_files(proxy):
+    host, nginx, clock = proxy
+    assert host.live_color("notes") is None
+    host.switch("notes", files_for("notes-green-web-1:3000"), 30, 10)
+    assert host.live_color("notes") == "green"
+    assert host.live_color("note") is None  # another product's name that is a prefix of this one
