@@ -218,20 +218,24 @@ def test_route_nginx_refuses_never_takes_effect(product, images):
 
 
 def test_slow_request_is_drained_across_a_switch(product, images):
+    """A 3 s request starts on green (v2) once blue passed its gate, right before the switch: it
+    completes with v2, and the deploy stops green only after it (the old worker's drain)."""
     slow = {}
+    thread = threading.Thread(target=lambda: slow.update(answer=get(product.port, "/slow/3000", timeout=20)))
 
-    def slow_request():
-        slow["answer"] = get(product.port, "/slow/6000", timeout=20)
+    class SlowRequestBeforeSwitch(BlueGreen):
+        def gate(self, project, images_, pull):
+            out = super(SlowRequestBeforeSwitch, self).gate(project, images_, pull)
+            thread.start()
+            time.sleep(0.5)  # in flight on green
+            return out
 
-    thread = threading.Thread(target=slow_request)
     with Clients(product.port) as clients:
-        thread.start()
-        time.sleep(0.5)  # the slow request is in flight on green (v2)
-        result = product.deploy(images["v1"])
+        result = SlowRequestBeforeSwitch(product.args(images["v1"]), False, product.warnings.append).execute()
         thread.join(20)
     assert slow["answer"] == (200, "v2")
     assert clients.failures == []
-    assert result["color"] == "blue" and result["switch"]["drained_s"] >= 1.0
+    assert result["color"] == "blue" and result["switch"]["drained_s"] >= 1.5
     assert result["switch"]["draining_left"] == 0
     assert get(product.port, "/version") == (200, "v1")
 
