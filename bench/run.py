@@ -12,7 +12,8 @@ of bench/model.py; writes bench/results/summary.json (a key per row) beside the 
 measurement, plus the picture docs/img/disk-vs-products.svg after a disk run. Nothing here is
 asserted by the tests: the numbers are printed as they came out. --quick runs every measured
 row at a smaller size (for a try on a busy machine); the figures worth quoting come from a
-run without it.
+run without it. --only deploy (issue 23, zero-downtime deploys) prints its own table: in-place
+against proxy mode while a client polls.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,9 +29,9 @@ sys.path.insert(0, BENCH)
 
 import common  # noqa: E402  pylint: disable=wrong-import-position
 
-MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet")
-# The fleet rollout starts three extra engines and cannot give its row's figure yet (summary.FLEET_REASON):
-# it runs only when asked for (--only fleet).
+MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet", "deploy")
+# The fleet rollout starts three extra engines and cannot give its row's figure yet (summary.FLEET_REASON),
+# and the deploy comparison (issue 23) polls services for minutes: each runs only when asked for (--only).
 DEFAULT = ("disk", "registry", "pipeline", "prep")
 
 
@@ -98,6 +99,9 @@ def run_one(name, quick, with_registry, data, notes, args=None):
         data["prep"] = prep(quick)
     elif name == "fleet":
         data["fleet"] = fleet.run(quick)
+    elif name == "deploy":
+        import deploy  # pylint: disable=import-outside-toplevel
+        data["deploy"] = deploy.run(quick)
     seconds = time.monotonic() - start
     data.setdefault("_seconds", {})[name] = round(seconds)
     print("   (%s took %.0f s)" % (name, seconds), flush=True)
@@ -153,6 +157,10 @@ def main(argv=None):
         " (--quick: smaller sizes, see the last column)" if args.quick else "", machine["cpus"] or 0,
         ", ".join("%.1f" % x for x in load) if load else "?"))
     print(summary.text(rows))
+    if "deploy" in data:
+        import deploy  # pylint: disable=import-outside-toplevel
+        print("\nZero-downtime deploys (issue 23): a client polling the service during each deploy\n")
+        print(common.table(deploy.rows(data["deploy"]), ["measurement", "in place", "proxy", "proxy/in place"]))
     for note in notes:
         print("\n" + note)
     print("\nwrote %s" % os.path.relpath(path, common.REPO))

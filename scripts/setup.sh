@@ -276,6 +276,20 @@ setup_trivy() {
 }
 # --- end of Trivy ------------------------------------------------------------------------------
 
+# --- Reverse proxy stand-in, for proxy_deploy's tests and bench/deploy.py --------------------
+# Debian 12's nginx package on the Debian base the Node stand-in imported, named under the
+# reserved bytelyst-standin.invalid/ domain (the collection's default stays the official nginx).
+BYTELYST_PROXY_IMAGE="bytelyst-standin.invalid/nginx:1.22"
+setup_standin_proxy() {
+  local recipe="$BYTELYST_REPO/scripts/standin-proxy" want have
+  want=$(cat "$recipe"/* | sha256sum | cut -c1-16)
+  have=$(docker image inspect -f '{{ index .Config.Labels "dev.bytelyst.standin.recipe" }}' "$BYTELYST_PROXY_IMAGE" 2>/dev/null || true)
+  [ "$have" = "$want" ] && return 0
+  log "building the proxy stand-in image $BYTELYST_PROXY_IMAGE (Debian rootfs + Debian's nginx, nothing pulled)"
+  bash "$recipe/build.sh" "$BYTELYST_PROXY_IMAGE" "$want" "bytelyst-standin.invalid/debian:bookworm-minbase"
+}
+# --- end of the reverse proxy stand-in ---------------------------------------------------------
+
 write_env() {
   cat >"$BYTELYST_DEV_HOME/env.sh" <<EOF
 # Written by scripts/setup.sh: the development stack's environment.
@@ -285,6 +299,7 @@ export PATH="$BYTELYST_DEV_HOME/bin:$BYTELYST_VENV/bin:\$PATH"
 export BYTELYST_DOCKER_CLI="$BYTELYST_DOCKER_CLI"
 export BYTELYST_REGISTRY="$BYTELYST_REGISTRY_ADDR"
 export BYTELYST_STANDIN_IMAGE="$BYTELYST_STANDIN_IMAGE"
+export BYTELYST_PROXY_IMAGE="$BYTELYST_PROXY_IMAGE"
 export BYTELYST_PNPM_VERSION="$BYTELYST_PNPM_VERSION"
 export BYTELYST_CA_BUNDLE="$BYTELYST_CA_BUNDLE"
 export BYTELYST_SEMVER_JS="$NODE_PATH_SEMVER"
@@ -308,6 +323,7 @@ setup_registry
 setup_node
 setup_npm_registry
 setup_standin
+setup_standin_proxy
 setup_collection_path
 setup_trivy
 write_env

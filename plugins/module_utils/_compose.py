@@ -86,6 +86,10 @@ class ComposeProject(object):
     def logs(self, service, tail=30):
         return self._command(["logs", "--no-color", "--no-log-prefix", "--tail", str(int(tail)), service], timeout=60)
 
+    def stop(self):
+        """Stop the containers, keeping them (a rollback can start them again)."""
+        return self._command(["stop"], timeout=300)
+
     def down(self):
         # Never -v: named volumes hold the product's data and outlive every release.
         return self._command(["down"], timeout=300)

@@ -485,7 +485,7 @@ class Deployer(object):
         if up.rc != 0:
             return False, "docker compose up --wait failed: %s" % self.shown(up_failure(up.output))[-800:], {}
         try:
-            ok, results = run_checks(self.p["http_checks"])
+            ok, results = run_checks(self.http_checks_for(project))
         except Exception as exc:  # a check that cannot even run fails the gate like one that fails
             return False, "the HTTP checks could not run: %s" % self.shown(str(exc) or exc.__class__.__name__), {}
         self.result["http_checks"] = [r.as_dict() for r in results]
@@ -499,6 +499,10 @@ class Deployer(object):
         if sick:
             return False, "service(s) %s not running and healthy after up" % ", ".join(sick), containers
         return True, "", containers
+
+    def http_checks_for(self, project):
+        """The HTTP checks of the gate for project (the proxy mode checks each new container directly)."""
+        return self.p["http_checks"]
 
     def started_compose(self, pgid):
         if self.lock is not None:
@@ -674,7 +678,9 @@ class Deployer(object):
                 for path in (self.stage_dir, self.env_next, os.path.join(self.history_dir, "rollback.env")):
                     remove_quietly(path)
 
-    def _execute(self):
+    def begin(self):
+        """Create the history directory, take the lock, check the options, load the history, and
+        set the working directory (a scratch directory in check mode)."""
         if not self.check_mode:
             try:
                 if not os.path.isdir(self.history_dir):
@@ -685,8 +691,7 @@ class Deployer(object):
             self.take_lock()
         validate_params(self.p)
         self.check_inputs()
-        rollback = self.p["action"] == "rollback"
-        self.history.load(use_previous=rollback)
+        self.history.load(use_previous=self.p["action"] == "rollback")
         if self.history.loaded_from == self.history.previous_path:
             self.warn("The release history %s is damaged; this rollback uses its previous copy %s."
                       % (self.history.path, self.history.previous_path))
@@ -695,6 +700,10 @@ class Deployer(object):
             self.scratch = tempfile.mkdtemp(prefix="bytelyst-deploy-")
         self.workdir = self.scratch or self.history_dir
         self.env_next = os.path.join(self.workdir, ENV_NAME + ".next")
+
+    def _execute(self):
+        self.begin()
+        rollback = self.p["action"] == "rollback"
         if rollback:
             spec, config, target = self.plan_rollback(self.env_next)
         else:

@@ -3,6 +3,7 @@
 Versions v1 and v2 are healthy; v3 is broken three ways: it exits at start ("exit"),
 its /health answers 500 ("unhealthy"), or it never binds its port ("nobind").
 Every image has a HEALTHCHECK with a 1s interval so Compose's --wait decides fast.
+GET /slow/MS answers the version after MS milliseconds (at most 30 s).
 GET /env/NAME answers the container's variable NAME (404 when unset), and with PORT set
 the server listens on that port too (the health check keeps 3000): tests see what
 configuration reached the container.
@@ -35,6 +36,9 @@ const server = http.createServer((req, res) => {
     return res.end('ok');
   }
   if (req.url === '/version') return res.end(version);
+  if (req.url.startsWith('/slow/')) {  // a request in flight for N ms (a drain across a switch)
+    return setTimeout(() => res.end(version), Math.min(Number(req.url.slice(6)) || 0, 30000));
+  }
   if (req.url.startsWith('/env/')) {
     const value = process.env[decodeURIComponent(req.url.slice(5))];
     if (value === undefined) { res.statusCode = 404; return res.end(); }

@@ -1,0 +1,240 @@
+"""The blue/green run (_blue_green.py): the order of gate, switch, drain and stop, and what a
+failure leaves, against a fake Compose per color, a fake engine and a fake proxy; no Docker."""
+
+import json
+
+import pytest
+
+from test_deployer import V1, V2, FakeCompose, FakeEngine
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._blue_green import BlueGreen
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+
+ROUTES = [{"service": "web", "port": 3000, "hosts": ["notes.example.com"]},
+          {"service": "api", "port": 4000, "hosts": ["notes.example.com"], "path_prefix": "/api/"}]
+
+
+class FakeColor(FakeCompose):
+    """One color's Compose project: containers have names, `stop` stops them."""
+
+    def __init__(self, project, events):
+        super(FakeColor, self).__init__()
+        self.project, self.events = project, events
+
+    def ps(self, files, args):
+        self.calls.append("ps")
+        return 0, "".join(json.dumps({
+            "ID": c["id"], "Name": "%s-%s-1" % (self.project, s), "Service": s, "State": c.get("state", "running"),
+            "Health": c["health"], "ExitCode": 0, "Image": c["image"], "Publishers": [],
+            "Labels": "com.docker.compose.config-hash=%s,com.docker.compose.service=%s" % (c["hash"], s),
+        }) + "\n" for s, c in sorted(self.running.items()))
+
+    def up(self, files, args):
+        self.events.append("up " + self.project)
+        for container in self.running.values():
+            if container.get("state") == "exited" and container["health"] == "healthy":
+                container["state"] = "running"
+        return super(FakeColor, self).up(files, args)
+
+    def stop(self, files, args):
+        self.events.append("stop " + self.project)
+        for container in self.running.values():
+            container["state"] = "exited"
+        return 0, ""
+
+
+class Runner(object):
+    def __init__(self):
+        self.events = []
+        self.colors = {}
+
+    def __call__(self, command, check=True, what=None, keep_fds=(), started=None):
+        project = command.argv[command.argv.index("--project-name") + 1]
+        if project not in self.colors:
+            self.colors[project] = FakeColor(project, self.events)
+        return self.colors[project](command, check=check, what=what, keep_fds=keep_fds, started=started)
+
+
+class FakeProxy(object):
+    def __init__(self, events):
+        self.events = events
+        self.spec = {"network": "bytelyst-proxy", "config_dir": "/nonexistent", "user": "101:101"}
+        self.name = "bytelyst-proxy"
+        self.live = {}
+        self.refuse = None
+
+    def plan(self):
+        return None
+
+    def ensure(self, drain_timeout):
+        return False
+
+    def in_sync(self, project, files):
+        return self.live.get(project) == files
+
+    def live_color(self, project):
+        text = (self.live.get(project) or {}).get("conf", "")
+        return "blue" if " %s-blue-" % project in text else "green" if " %s-green-" % project in text else None
+
+    def switch(self, project, files, drain_timeout, reload_timeout):
+        if self.refuse:
+            raise DeployError(self.refuse)
+        self.events.append("switch " + " ".join(sorted(line.split()[-1] for line in files["conf"].splitlines() if " set " in line)))
+        self.live[project] = files
+        return 0.1
+
+    def drain(self, timeout):
+        self.events.append("drain")
+        return 0.5, 0
+
+
+class Engine(FakeEngine):
+    def __init__(self, refs):
+        super(Engine, self).__init__(refs)
+        self.containers = self
+
+
+@pytest.fixture
+def site(tmp_path):
+    src = tmp_path / "notes"
+    src.mkdir()
+    (src / "compose.yaml").write_text(json.dumps({"services": {"web": {"image": V1["web"]}, "api": {"image": V1["api"]}}}))
+    runner = Runner()
+    return tmp_path, runner, FakeProxy(runner.events)
+
+
+def run(site, check_mode=False, warnings=None, **kw):
+    tmp_path, runner, proxy = site
+    params = dict(project_name="notes", project_src=str(tmp_path / "notes"), files=None, env=None, secrets=None,
+                  images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
+                  up_timeout=None, http_checks=None, history_dir=str(tmp_path / "history"), keep_releases=10,
+                  lock_timeout=5, triggered_by="ci", docker_host=None, docker_cli=None, definition=None, allow=[],
+                  routes=ROUTES, proxy={}, drain_timeout=30, reload_timeout=10, keep_previous="stopped",
+                  tls_certificate=None, tls_key=None)
+    params.update(kw)
+    deployer = BlueGreen(params, check_mode, (warnings if warnings is not None else []).append, runner=runner,
+                         engine=Engine(list(V1.values()) + list(V2.values()) + ["broken:1"]), proxy=proxy)
+    return deployer.execute()
+
+
+def releases(site):
+    with open(str(site[0] / "history" / "releases.json")) as f:
+        return json.load(f)
+
+
+def test_a_new_release_goes_up_beside_then_the_proxy_switches_then_the_old_color_stops(site):
+    tmp_path, runner, proxy = site
+    first = run(site)
+    assert first["color"] == "blue" and first["release"]["color"] == "blue"
+    assert runner.events == ["up notes-blue", "switch notes-blue-api-1:4000; notes-blue-web-1:3000;", "drain"]
+    del runner.events[:]
+    again = run(site)
+    assert again["changed"] is False and runner.events == []
+    second = run(site, images={"web": V2["web"]})
+    assert runner.events == ["up notes-green", "switch notes-green-api-1:4000; notes-green-web-1:3000;", "drain",
+                             "stop notes-blue"]
+    assert second["color"] == "green" and second["previous_color"] == "blue" and second["stopped"] == "notes-blue"
+    # The release's files include the one that puts the routed services on the proxy's network.
+    assert second["release"]["files"][-1] == "2-proxy-network.yml"
+    assert releases(site)["current"] == "r2"
+
+
+def test_a_release_that_fails_its_gate_is_stopped_and_never_routed(site):
+    tmp_path, runner, proxy = site
+    run(site)
+    del runner.events[:]
+    with pytest.raises(DeployError) as err:
+        run(site, images={"web": "broken:1"})
+    assert "Release r2 of notes failed before the proxy switched to it, so it never received a request" in err.value.message
+    assert "Release r1 still serves on blue" in err.value.message
+    assert runner.events == ["up notes-green", "stop notes-green"]
+    data = releases(site)
+    assert data["current"] == "r1" and data["releases"][-1]["result"] == "failed"
+
+
+def test_a_switch_the_proxy_refuses_stops_the_new_color(site):
+    tmp_path, runner, proxy = site
+    run(site)
+    del runner.events[:]
+    proxy.refuse = "The proxy bytelyst-proxy refused the new configuration of notes: nginx: [emerg] invalid"
+    with pytest.raises(DeployError) as err:
+        run(site, images={"web": V2["web"]})
+    assert "refused the new configuration" in err.value.message and "still serves on blue" in err.value.message
+    assert runner.events == ["up notes-green", "stop notes-green"]
+    assert releases(site)["current"] == "r1"
+
+
+def test_a_rollback_starts_the_previous_colors_stopped_containers(site):
+    tmp_path, runner, proxy = site
+    run(site)
+    run(site, images={"web": V2["web"]})
+    blue_ids = dict((s, c["id"]) for s, c in runner.colors["notes-blue"].running.items())
+    del runner.events[:]
+    result = run(site, action="rollback")
+    assert runner.events == ["up notes-blue", "switch notes-blue-api-1:4000; notes-blue-web-1:3000;", "drain",
+                             "stop notes-green"]
+    assert result["reused"] == ["api", "web"] and result["release"]["restores"] == "r1"
+    assert dict((s, c["id"]) for s, c in runner.colors["notes-blue"].running.items()) == blue_ids
+
+
+def test_check_mode_plans_the_color_and_changes_nothing(site):
+    tmp_path, runner, proxy = site
+    result = run(site, check_mode=True)
+    assert result["changed"] is True and result["color"] == "blue"
+    assert runner.events == [] and not (tmp_path / "history").exists()
+
+
+@pytest.mark.parametrize("service, words", [
+    ({"ports": ["127.0.0.1:8080:3000"]}, "Service web of notes publishes ports"),
+    ({"container_name": "notes-web"}, "sets container_name notes-web"),
+])
+def test_what_cannot_run_twice_is_refused_before_anything_runs(site, service, words):
+    tmp_path, runner, proxy = site
+    (tmp_path / "notes" / "compose.yaml").write_text(json.dumps({"services": {
+        "web": dict({"image": V1["web"]}, **service), "api": {"image": V1["api"]}}}))
+    with pytest.raises(DeployError) as err:
+        run(site)
+    assert words in err.value.message
+    assert runner.events == [] and not (tmp_path / "history" / "releases.json").exists()
+
+
+def test_http_checks_are_refused_behind_the_proxy(site):
+    with pytest.raises(DeployError) as err:
+        run(site, http_checks=[{"url": "http://127.0.0.1:1/health"}])
+    assert "http_checks is not used behind the proxy" in err.value.message
+
+
+def test_keep_previous_running_leaves_the_old_color_up(site):
+    tmp_path, runner, proxy = site
+    run(site)
+    del runner.events[:]
+    result = run(site, images={"web": V2["web"]}, keep_previous="running")
+    assert runner.events == ["up notes-green", "switch notes-green-api-1:4000; notes-green-web-1:3000;", "drain"]
+    assert result["stopped"] is None
+
+
+@pytest.mark.parametrize("option, value", [("drain_timeout", -1), ("drain_timeout", 3601), ("reload_timeout", 0)])
+def test_timeouts_out_of_bounds_are_refused(site, option, value):
+    tmp_path, runner, proxy = site
+    with pytest.raises(DeployError) as err:
+        run(site, **{option: value})
+    assert "%s is %d; it is a number of seconds" % (option, value) in err.value.message
+    assert runner.events == []
+
+
+def test_the_color_the_proxy_serves_wins_over_the_history(site):
+    """A run stopped after the switch but before saving: the history says blue, the proxy serves
+    green; the next release must go to blue, never over the serving green."""
+    tmp_path, runner, proxy = site
+    run(site)
+    run(site, images={"web": V2["web"]})
+    data = releases(site)
+    data["current"] = "r1"  # as if r2's success had not been saved
+    with open(str(tmp_path / "history" / "releases.json"), "w") as f:
+        json.dump(data, f)
+    del runner.events[:]
+    warnings = []
+    result = run(site, warnings=warnings, images={"web": V2["web"], "api": V2["api"]})
+    assert runner.events[0] == "up notes-blue" and "stop notes-green" in runner.events
+    assert result["previous_color"] == "green" and result["color"] == "blue"
+    assert "The proxy routes notes to green, but its history's current release r1 ran on blue" in warnings[0]
