@@ -11,7 +11,8 @@
 # half of the integration suite (integration1: images and the workspace), the other half
 # (integration2: deploys, registry, usage, AWX, dev compose, the harness),
 # sanity, lint, build and molecule,
-# and the fleet then the host roles over SSH (integration3). Each lane alone keeps about one core busy; four of them keep both cores of a
+# then the remote engine and proxy deploys (integration4), and the fleet then the host roles over
+# SSH (integration3). Each lane alone keeps about one core busy; four of them keep both cores of a
 # small CI machine busy to the end. The lanes share nothing they could trip over (own registry
 # namespaces, compose projects, engines for the fleet, pytest directories); a lane's output is
 # printed when it ends. BYTELYST_TEST_LANES=1 runs everything in one lane.
@@ -36,17 +37,21 @@ integration2_files=(tests/integration/test_compose_deploy.py tests/integration/t
   tests/integration/test_harness.py tests/integration/test_compose_release.py
   tests/integration/test_compose_inputs.py tests/integration/test_deploy_role.py
   tests/integration/test_action_group.py tests/integration/test_registry_token.py)
-# The host roles (over SSH in a container of their own, mostly waiting on apt, pip and npm) and
-# the remote engine (a dockerd of its own over TLS) go to the fleet's lane, which has room.
-integration3_files=(tests/integration/test_host_roles.py tests/integration/test_remote_engine.py)
+# The host roles (over SSH in a container of their own, mostly waiting on apt, pip and npm) go to
+# the fleet's lane, the remote engine (a dockerd of its own over TLS) and the proxy deploys to
+# Molecule's: those lanes have room.
+integration3_files=(tests/integration/test_host_roles.py)
+integration4_files=(tests/integration/test_remote_engine.py tests/integration/test_proxy_deploy.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {
   integration tests/integration "${integration2_files[@]/#/--ignore=}" "${integration3_files[@]/#/--ignore=}" \
+    "${integration4_files[@]/#/--ignore=}" \
     --basetemp="$BYTELYST_DEV_HOME/pytest-integration"
 }
 stage_integration2() { integration "${integration2_files[@]}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration2"; }
 stage_integration3() { integration "${integration3_files[@]}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration3"; }
+stage_integration4() { integration "${integration4_files[@]}" --basetemp="$BYTELYST_DEV_HOME/pytest-integration4"; }
 stage_sanity() { bash "$here/sanity.sh" >"$BYTELYST_DEV_HOME/sanity.log" 2>&1 || { grep -E '^(ERROR|FATAL)' "$BYTELYST_DEV_HOME/sanity.log" >&2; return 1; }; echo "sanity: clean"; }
 # A HOME of its own: a copy of the collection installed in ~/.ansible/collections (by an older
 # molecule prerun, or by hand) would shadow this checkout, and new modules would lint as unknown.
@@ -84,7 +89,7 @@ if [ ${#stages[@]} -gt 0 ] || [ "${BYTELYST_TEST_LANES:-2}" = 1 ]; then
   run_lane "$failed_file" "${stages[@]}"
 else
   stages=(unit integration sanity lint build molecule fleet)
-  background=("integration2" "sanity lint build molecule" "fleet integration3")
+  background=("integration2" "sanity lint build molecule integration4" "fleet integration3")
   pids=()
   for i in "${!background[@]}"; do
     # shellcheck disable=SC2086 # one word per stage
