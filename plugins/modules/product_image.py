@@ -125,8 +125,8 @@ options:
     type: str
   npm_registry_allow_http:
     description:
-      - Accept a plain C(http://) O(npm_registry) (only for a registry on loopback or a network you trust: the
-        token travels with every request).
+      - Accept a plain C(http://) O(npm_registry). Only for a registry on loopback or a network you trust, as the
+        token travels with every request.
     type: bool
     default: false
   npm_scopes:
