@@ -22,6 +22,7 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile, _manifest, _product, _reference, _tags
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _registry_source
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import (
     BuildSpec, build, build_secrets, lift_install_error, log_path)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
@@ -159,6 +160,14 @@ def _stage_packages_from_tarballs(opts, images, compat, package, requirements, m
         inputs=dict(runtime_id=runtime.id, tarballs=dict((n, manifest["packages"][n]["sha256"]) for n in names)))
 
 
+def _stage_packages_from_registry(opts, images, compat, package, requirements, shared, locked):
+    """mode=registry: the shared packages from the npm registry, checked against its versions (_registry_source)."""
+    runtime = require_image(images, opts["runtime_image"], "runtime_image")
+    staged = _registry_source.stage(opts, runtime, opts["runtime_image"], compat, package, requirements, shared, locked)
+    return dict(staged, built_on=runtime, builder_ref=opts["runtime_image"], base_ref=opts["runtime_image"],
+                base_version=None, vendor_files=[], provides=None, from_refs=(pinned(runtime, opts["runtime_image"]),) * 2)
+
+
 def product_lock(product, shared):
     """The closure of the product's lockfile for its kind (None without a lockfile, or when it
     resolves nothing from a registry); a lockfile not written for this package.json is refused."""
@@ -188,13 +197,17 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
                           hint="Point manifest at the output of bytelyst.deploy.workspace_pack.")
     workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
     shared = shared_packages(opts, images, manifest)
+    if opts["mode"] == "registry":
+        shared = _registry_source.shared_of(shared, opts.get("npm_scopes"))
     requirements = shared_requirements(product.package, shared, workspace_versions)
     locked = product_lock(product, shared)
-    if opts["mode"] == "tarball" and (manifest or {}).get("lockfile"):
+    if opts["mode"] != "base" and (manifest or {}).get("lockfile"):
         # the shared packages' own third-party dependencies: the workspace lockfile's versions
         locked = _lockfile.merge(manifest["lockfile"], locked)
     if opts["mode"] == "base":
         staged = _stage_packages_on_base(opts, images, compat, product.package, requirements, shared)
+    elif opts["mode"] == "registry":
+        staged = _stage_packages_from_registry(opts, images, compat, product.package, requirements, shared, locked)
     else:
         staged = _stage_packages_from_tarballs(opts, images, compat, product.package, requirements, manifest,
                                                shared)
@@ -203,7 +216,8 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
         opts["health_path"] or product.default_health_path(), next_standalone=product.next,
         output_dir=product.output_dir(), install_builder=_product.has_dependencies(staged["builder_package"], False),
         install_final=_product.has_dependencies(staged["runtime_package"], True), pnpm_version=opts["pnpm_version"],
-        vendor=bool(staged["vendor_files"]), lockfile=bool(locked))
+        vendor=bool(staged["vendor_files"]), lockfile=bool(locked), npmrc=bool(staged.get("npmrc")),
+        token_registry=staged.get("token_registry"))
     dockerfile = render(spec)
     files = _product.source_files(product.dir)
     inputs = dict(staged.pop("inputs"), mode=opts["mode"], kind=opts["kind"], port=opts["port"],
@@ -301,9 +315,10 @@ def build_and_tag(client, cli, opts, the_plan, workdir):
     os.makedirs(context)
     staged = {"builder.json": the_plan.builder_package, "runtime.json": the_plan.runtime_package}
     if the_plan.locked:
-        staged["pnpm-lock.yaml"] = _lockfile.seed(the_plan.locked, auto_install_peers=the_plan.mode == "tarball")
+        staged["pnpm-lock.yaml"] = _lockfile.seed(the_plan.locked, auto_install_peers=the_plan.mode != "base")
         staged["locked.json"] = _lockfile.locked_versions(the_plan.locked)
     _product.stage_context(the_plan.product, the_plan.files, context, staged, the_plan.vendor_files)
+    _registry_source.write_npmrc(context, getattr(the_plan, "npmrc", None))
     temp_ref = _tags.image_ref(the_plan.name, "build-" + the_plan.fingerprint[:12])
     try:
         result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,

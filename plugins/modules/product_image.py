@@ -20,6 +20,11 @@ description:
   - O(mode=tarball) builds C(FROM) the runtime image and installs the product's C(@bytelyst/*) tarballs
     (and their internal dependencies) from a manifest of M(bytelyst.deploy.workspace_pack), as the guide's
     docker-prep approach does.
+  - O(mode=registry) builds C(FROM) the runtime image and installs the shared packages from the private npm
+    registry O(npm_registry) (where M(bytelyst.deploy.package_publish) put them), at the versions the product's
+    ranges and lockfile select; a generated C(.npmrc) maps their scopes to it, and O(npm_token) is given to the
+    install steps only as a BuildKit secret, for that registry only. Before anything is built, the registry's
+    versions are read and every range must be satisfied by one of them (npm's semver, in the runtime image).
   - Before anything is built, every C(@bytelyst/*) range the product declares (C(workspace:*), C(workspace:^),
     C(workspace:~), semver ranges, prereleases) is checked with npm's own semver, in a throwaway container
     of the image that provides the packages, against the versions it provides.
@@ -44,9 +49,11 @@ options:
     choices: [backend, web]
     required: true
   mode:
-    description: C(base) builds on the base images; C(tarball) installs the C(@bytelyst/*) tarballs itself.
+    description:
+      - C(base) builds on the base images; C(tarball) installs the C(@bytelyst/*) tarballs itself; C(registry)
+        installs the shared packages from O(npm_registry).
     type: str
-    choices: [base, tarball]
+    choices: [base, tarball, registry]
     default: base
   base_image:
     description:
@@ -57,7 +64,7 @@ options:
       - O(mode=base) only, required there. The C(dev) base image of the builder stage (TypeScript, devDependencies).
     type: str
   runtime_image:
-    description: O(mode=tarball) only. The image both stages start from.
+    description: O(mode=tarball) and O(mode=registry) only. The image both stages start from.
     type: str
     default: node:22-slim
   manifest:
@@ -105,8 +112,30 @@ options:
     type: bool
     default: false
   npm_token:
-    description: Token for the npm registry, given to the install steps only as a BuildKit secret.
+    description:
+      - Token for the npm registry, given to the install steps only as a BuildKit secret.
+      - With O(mode=registry) it is the token of O(npm_registry) (on Gitea a personal access token with
+        C(read:package)); it is also sent, as a Bearer header only, to read the registry's versions before the build.
     type: str
+  npm_registry:
+    description:
+      - O(mode=registry) only, required there. The URL of the npm registry the shared packages are installed from,
+        such as C(https://git.example.com/api/packages/bytelyst/npm/). Every other dependency keeps coming from the
+        default registry.
+    type: str
+  npm_registry_allow_http:
+    description:
+      - Accept a plain C(http://) O(npm_registry). Only for a registry on loopback or a network you trust, as the
+        token travels with every request.
+    type: bool
+    default: false
+  npm_scopes:
+    description:
+      - O(mode=registry) only. The scopes whose packages come from O(npm_registry), such as V(@bytelyst).
+        Defaults to the scopes of the packages of O(manifest); one of the two is needed.
+    type: list
+    elements: str
+    default: []
   ca_bundle:
     description: Extra CA bundle (PEM) for outbound TLS of the install steps, given only as a BuildKit secret.
     type: path
@@ -203,6 +232,17 @@ EXAMPLES = r"""
     manifest: /srv/build/tarballs
     npm_token: "{{ vault_npm_token }}"
 
+- name: Notes backend with the shared packages from Gitea's npm registry (published by package_publish)
+  bytelyst.deploy.product_image:
+    product_dir: /srv/src/notes
+    kind: backend
+    mode: registry
+    runtime_image: node:22-slim
+    npm_registry: https://git.example.com/api/packages/bytelyst/npm/
+    npm_token: "{{ vault_gitea_package_token }}"
+    npm_scopes: ["@bytelyst"]
+    port: 4016
+
 - name: Plan only - is the notes backend compatible with base 2.0.0, and would it rebuild?
   bytelyst.deploy.product_image:
     product_dir: /srv/src/notes
@@ -293,7 +333,7 @@ def main():
     argument_spec = dict(
         product_dir=dict(type="path", required=True),
         kind=dict(type="str", required=True, choices=["backend", "web"]),
-        mode=dict(type="str", default="base", choices=["base", "tarball"]),
+        mode=dict(type="str", default="base", choices=["base", "tarball", "registry"]),
         base_image=dict(type="str"),
         dev_base_image=dict(type="str"),
         runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
@@ -307,6 +347,9 @@ def main():
         promote=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         npm_token=dict(type="str", no_log=True),
+        npm_registry=dict(type="str"),
+        npm_registry_allow_http=dict(type="bool", default=False),
+        npm_scopes=dict(type="list", elements="str", default=[]),
         ca_bundle=dict(type="path"),
         verify=dict(type="bool", default=True),
         verify_timeout=dict(type="int", default=90),
@@ -320,7 +363,8 @@ def main():
     argument_spec.update(PULL_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_together=[("username", "password")],
-                           required_if=[("mode", "base", ("base_image", "dev_base_image"))],
+                           required_if=[("mode", "base", ("base_image", "dev_base_image")),
+                                        ("mode", "registry", ("npm_registry",))],
                            mutually_exclusive=[("version", "version_suffix")])
     run_module(module, ensure, "product_image")
 

@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ByteLyst
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Product images whose shared packages come from a private npm registry (product_image
+mode=registry). PRIVATE to the collection.
+
+The third source of the shared packages, beside the base images (mode=base) and the
+workspace's tarballs (mode=tarball): the product installs them by version from the
+registry package_publish published them to (Gitea's, Verdaccio), the way a developer's
+`pnpm install` does with the sample's `.pnpmfile.cjs` in its `gitea` source.
+
+Before anything is built:
+
+1. `published`: the registry's packument of every shared package the product declares (and
+   of every shared package its lockfile pins), read with _npm_registry.NpmRegistry (the token
+   in a Bearer header only). A package the registry does not hold has no versions.
+2. `versions_payload` / `satisfying`: which published versions satisfy each declared range.
+   Semver is npm's, never ours: the payload is the one of the compatibility check
+   (_compat.CHECK_SCRIPT), run by the same `compat` seam in a throwaway container of the
+   runtime image; each published version is one check (`<name>@<version>` against the range).
+3. `check`: refuse, naming the package, the range and the versions the registry has, when no
+   published version satisfies a range, a range is not valid, a shared dependency names no
+   version (link:, file:), or the product's lockfile pins a version the registry lacks or the
+   range excludes.
+
+The build then installs with the ranges kept in package.json and the product's lockfile as
+seed (_lockfile), so pnpm picks exactly what a developer's install picks (the lockfile's
+versions first, then the newest satisfying one). The scopes of the shared packages are mapped
+to the registry by a generated `.npmrc` (no token in it); the token reaches only the install
+steps, as the `npmrc` BuildKit secret of the image contract (_contract.SECRET_NPMRC), and is
+written there for this registry only (`token_registry`), never for the default registry.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile, _product
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import PROVIDES_PATH
+from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import NpmRegistry, check_registry_url
+from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared, scope_of
+
+_HINT_PUBLISH = ("Publish a version that satisfies it (bytelyst.deploy.package_publish), point npm_registry at the "
+                 "registry that holds it, or widen the product's range.")
+
+
+def shared_of(shared, scopes):
+    """The shared packages of mode=registry: those of the manifest (shared) and every package of
+    the scopes given (`@acme` or `acme`). A scope alone is held as the name `<scope>/*`, which no
+    real package has, so `"@acme/x" in result` is True for any x."""
+    names = set(shared.names)
+    for scope in scopes or ():
+        scope = scope.strip()
+        scope = scope if scope.startswith("@") else "@" + scope
+        if scope == "@" or "/" in scope:
+            raise DeployError("npm_scopes holds %r, which is not an npm scope." % scope,
+                              hint="Give scopes such as @bytelyst (or bytelyst).")
+        names.add(scope + "/*")
+    out = Shared(names)
+    if not out:
+        raise DeployError("mode=registry needs to know which packages are the shared ones: no manifest and no "
+                          "npm_scopes given.", hint="Give npm_scopes (e.g. [\"@bytelyst\"]) or the manifest of "
+                          "bytelyst.deploy.workspace_pack.")
+    return out
+
+
+def npmrc_text(url, shared):
+    """The generated .npmrc: every shared scope to the registry. No token (see token_registry)."""
+    return "".join("%s:registry=%s\n" % (scope, url) for scope in sorted(shared.scopes))
+
+
+def token_registry(url):
+    """The key npm and pnpm look a registry's token up by: the URL without its scheme ('//host/path/')."""
+    return url.split(":", 1)[1]
+
+
+def published(registry, names):
+    """{name: {version: integrity}} of what the registry holds of each name ({} when nothing)."""
+    out = {}
+    for name in sorted(set(names)):
+        doc = registry.packument(name) or {}
+        out[name] = dict((version, ((meta or {}).get("dist") or {}).get("integrity") or
+                          ((meta or {}).get("dist") or {}).get("shasum") or "")
+                         for version, meta in sorted((doc.get("versions") or {}).items()))
+    return out
+
+
+def _key(name, version):
+    return "%s@%s" % (name, version)
+
+
+def versions_payload(requirements, held):
+    """The compatibility check's payload (_compat.check_payload's shape) that asks, for every
+    requirement (name, spec, range) and every version the registry holds of it, whether that
+    version satisfies the range: one `third_party` check per `<name>@<version>`, so the check
+    reports each one without refusing (the refusal is `check`'s, with the registry's words)."""
+    checks, versions = [], {}
+    for name, spec, rng in requirements:
+        if rng is None:
+            continue
+        for version in held.get(name) or {}:
+            versions[_key(name, version)] = version
+            checks.append({"name": _key(name, version), "spec": spec, "range": rng, "from": "third_party"})
+    return {"provides": {"packages": {}, "third_party": versions}, "provides_file": PROVIDES_PATH,
+            "fallback": None, "checks": checks}
+
+
+def satisfying(requirements, held, checks):
+    """{name: [versions that satisfy its range]} and the names whose range is not valid, from the check's answer."""
+    ok = set(c["name"] for c in checks if c.get("ok"))
+    invalid = set(c["name"].rsplit("@", 1)[0] for c in checks if c.get("valid") is False)
+    out = {}
+    for name, spec, rng in requirements:
+        out[name] = [v for v in (held.get(name) or {}) if _key(name, v) in ok]
+    return out, invalid
+
+
+def _listed(versions):
+    return ", ".join(versions) if versions else "no version of it"
+
+
+def check(url, requirements, held, good, invalid, locked):
+    """Raise DeployError naming every shared package the registry cannot serve as asked.
+
+    requirements: [(name, spec, range)]; held: published(); good, invalid: satisfying();
+    locked: {name: [versions]} the product's lockfile pins (_lockfile.locked_versions)."""
+    problems, incompatible = [], []
+    for name, spec, rng in requirements:
+        versions = list(held.get(name) or {})
+        if rng is None:
+            problems.append("%s is declared as %r, which names no version to install from a registry" % (name, spec))
+        elif name in invalid:
+            problems.append("%s: %r is not a valid semver range" % (name, spec))
+        elif not good.get(name):
+            problems.append("%s %s (declared %r) but the registry has %s" % (name, rng, spec, _listed(versions)))
+        else:
+            continue
+        incompatible.append({"name": name, "spec": spec, "range": rng, "registry_versions": versions})
+    wanted = dict((name, rng) for name, spec, rng in requirements)
+    for name in sorted(locked):
+        if name not in held:
+            continue
+        for version in locked[name]:
+            if version not in held[name]:
+                problems.append("the lockfile pins %s %s, which the registry does not have (it has %s)" % (
+                    name, version, _listed(list(held[name]))))
+            elif name in good and version not in good[name] and len(locked[name]) == 1:
+                problems.append("the lockfile pins %s %s, which does not satisfy %s" % (name, version, wanted[name]))
+    if problems:
+        raise DeployError(
+            "The npm registry %s cannot serve the shared packages the product asks for: %s." % (url, "; ".join(problems)),
+            hint=_HINT_PUBLISH + " A lockfile that pins another version: run pnpm install and commit it.",
+            incompatible=incompatible)
+
+
+def rewrite_for_registry(package, shared, requirements, prod=False):
+    """mode=registry: each shared dependency keeps its declared range (`workspace:` ones as pnpm
+    publishes them: `workspace:^` -> `^<workspace version>`), so pnpm resolves it in the registry
+    the .npmrc maps its scope to; other `workspace:` dependencies go (no workspace in the image)."""
+    ranges = dict((name, rng) for name, spec, rng in requirements)
+
+    def keep(name, spec):
+        return not (isinstance(spec, str) and spec.startswith("workspace:") and name not in shared)
+    out = _product._rewrite(package, keep, prod)
+    for field in ("dependencies", "devDependencies", "optionalDependencies"):
+        for name in list(out.get(field) or {}):
+            if name in shared and ranges.get(name):
+                out[field][name] = ranges[name]
+    return out
+
+
+def registry_of(opts):
+    """The NpmRegistry of the options (npm_registry, npm_token, ca_bundle, npm_registry_allow_http)."""
+    if not opts.get("npm_registry"):
+        raise DeployError("npm_registry is required with mode=registry.",
+                          hint="Give the npm registry's URL, e.g. https://git.example.com/api/packages/<owner>/npm/.")
+    return NpmRegistry(check_registry_url(opts["npm_registry"], bool(opts.get("npm_registry_allow_http"))),
+                       token=opts.get("npm_token"), ca_file=opts.get("ca_bundle"),
+                       allow_http=bool(opts.get("npm_registry_allow_http")))
+
+
+def stage(opts, runtime, runtime_ref, compat, package, requirements, shared, locked, registry=None):
+    """mode=registry: check the registry's versions, rewrite package.json, say what the build needs.
+
+    runtime: the engine's runtime image (both stages start from it; the check runs in it);
+    compat: _product_image.engine_compat's callable; locked: the product's lockfile closure (or None);
+    registry: an NpmRegistry (default: registry_of(opts)). Returns the fields _product_image.plan stages."""
+    registry = registry or registry_of(opts)
+    unscoped = sorted(name for name, spec, rng in requirements if not scope_of(name))
+    if unscoped:
+        raise DeployError("mode=registry maps scopes to the registry, and %s has no scope." % ", ".join(unscoped),
+                          hint="Publish shared packages under a scope (@bytelyst/...), or build with mode=tarball.")
+    pins = dict((n, v) for n, v in _lockfile.locked_versions(locked).items() if n in shared)
+    held = published(registry, [r[0] for r in requirements] + list(pins))
+    dummy, dummy, checks = compat(runtime_ref, versions_payload(requirements, held), "runtime image",
+                                  name=registry.url)
+    good, invalid = satisfying(requirements, held, checks)
+    check(registry.url, requirements, held, good, invalid, pins)
+    compatibility = [{"name": n, "spec": s, "range": r, "from": "registry", "ok": True, "versions": good[n]}
+                     for n, s, r in requirements]
+    npmrc = npmrc_text(registry.url, shared)
+    return dict(
+        builder_package=rewrite_for_registry(package, shared, requirements),
+        runtime_package=rewrite_for_registry(package, shared, requirements, prod=True),
+        compatibility=compatibility, npmrc=npmrc, token_registry=token_registry(registry.url),
+        inputs=dict(runtime_id=runtime.id, npm_registry=registry.url, npmrc=npmrc,
+                    registry_versions=dict((n, dict((v, held[n][v]) for v in good[n])) for n in good)))
+
+
+def write_npmrc(context, text):
+    """The generated .npmrc into the build context (bytelyst/npmrc), when there is one."""
+    if text:
+        with open(os.path.join(context, "bytelyst", "npmrc"), "w") as handle:
+            handle.write(text)
