@@ -198,7 +198,7 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
     workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
     shared = shared_packages(opts, images, manifest)
     if opts["mode"] == "registry":
-        shared = _registry_source.shared_of(shared, opts.get("npm_scopes"))
+        shared = _registry_source.shared_of(shared, opts.get("shared_scopes"))
     requirements = shared_requirements(product.package, shared, workspace_versions)
     locked = product_lock(product, shared)
     if opts["mode"] != "base" and (manifest or {}).get("lockfile"):

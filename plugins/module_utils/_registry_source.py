@@ -43,7 +43,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import NpmRegistry, check_registry_url
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared, scope_of
 
-_HINT_PUBLISH = ("Publish a version that satisfies it (bytelyst.deploy.package_publish), point npm_registry at the "
+_HINT_PUBLISH = ("Publish a version that satisfies it (bytelyst.deploy.package_publish), point shared_registry at the "
                  "registry that holds it, or widen the product's range.")
 
 
@@ -56,13 +56,13 @@ def shared_of(shared, scopes):
         scope = scope.strip()
         scope = scope if scope.startswith("@") else "@" + scope
         if scope == "@" or "/" in scope:
-            raise DeployError("npm_scopes holds %r, which is not an npm scope." % scope,
+            raise DeployError("shared_scopes holds %r, which is not an npm scope." % scope,
                               hint="Give scopes such as @bytelyst (or bytelyst).")
         names.add(scope + "/*")
     out = Shared(names)
     if not out:
         raise DeployError("mode=registry needs to know which packages are the shared ones: no manifest and no "
-                          "npm_scopes given.", hint="Give npm_scopes (e.g. [\"@bytelyst\"]) or the manifest of "
+                          "shared_scopes given.", hint="Give shared_scopes (e.g. [\"@bytelyst\"]) or the manifest of "
                           "bytelyst.deploy.workspace_pack.")
     return out
 
@@ -173,13 +173,13 @@ def rewrite_for_registry(package, shared, requirements, prod=False):
 
 
 def registry_of(opts):
-    """The NpmRegistry of the options (npm_registry, npm_token, ca_bundle, npm_registry_allow_http)."""
-    if not opts.get("npm_registry"):
-        raise DeployError("npm_registry is required with mode=registry.",
+    """The NpmRegistry of the options (shared_registry, npm_token, ca_bundle, shared_registry_allow_http)."""
+    if not opts.get("shared_registry"):
+        raise DeployError("shared_registry is required with mode=registry.",
                           hint="Give the npm registry's URL, e.g. https://git.example.com/api/packages/<owner>/npm/.")
-    return NpmRegistry(check_registry_url(opts["npm_registry"], bool(opts.get("npm_registry_allow_http"))),
+    return NpmRegistry(check_registry_url(opts["shared_registry"], bool(opts.get("shared_registry_allow_http"))),
                        token=opts.get("npm_token"), ca_file=opts.get("ca_bundle"),
-                       allow_http=bool(opts.get("npm_registry_allow_http")))
+                       allow_http=bool(opts.get("shared_registry_allow_http")))
 
 
 def stage(opts, runtime, runtime_ref, compat, package, requirements, shared, locked, registry=None):
@@ -206,7 +206,7 @@ def stage(opts, runtime, runtime_ref, compat, package, requirements, shared, loc
         builder_package=rewrite_for_registry(package, shared, requirements),
         runtime_package=rewrite_for_registry(package, shared, requirements, prod=True),
         compatibility=compatibility, npmrc=npmrc, token_registry=token_registry(registry.url),
-        inputs=dict(runtime_id=runtime.id, npm_registry=registry.url, npmrc=npmrc,
+        inputs=dict(runtime_id=runtime.id, shared_registry=registry.url, npmrc=npmrc,
                     registry_versions=dict((n, dict((v, held[n][v]) for v in good[n])) for n in good)))
 
 

@@ -21,7 +21,7 @@ description:
     (and their internal dependencies) from a manifest of M(bytelyst.deploy.workspace_pack), as the guide's
     docker-prep approach does.
   - O(mode=registry) builds C(FROM) the runtime image and installs the shared packages from the private npm
-    registry O(npm_registry) (where M(bytelyst.deploy.package_publish) put them), at the versions the product's
+    registry O(shared_registry) (where M(bytelyst.deploy.package_publish) put them), at the versions the product's
     ranges and lockfile select; a generated C(.npmrc) maps their scopes to it, and O(npm_token) is given to the
     install steps only as a BuildKit secret, for that registry only. Before anything is built, the registry's
     versions are read and every range must be satisfied by one of them (npm's semver, in the runtime image).
@@ -51,7 +51,7 @@ options:
   mode:
     description:
       - C(base) builds on the base images; C(tarball) installs the C(@bytelyst/*) tarballs itself; C(registry)
-        installs the shared packages from O(npm_registry).
+        installs the shared packages from O(shared_registry).
     type: str
     choices: [base, tarball, registry]
     default: base
@@ -114,24 +114,24 @@ options:
   npm_token:
     description:
       - Token for the npm registry, given to the install steps only as a BuildKit secret.
-      - With O(mode=registry) it is the token of O(npm_registry) (on Gitea a personal access token with
+      - With O(mode=registry) it is the token of O(shared_registry) (on Gitea a personal access token with
         C(read:package)); it is also sent, as a Bearer header only, to read the registry's versions before the build.
     type: str
-  npm_registry:
+  shared_registry:
     description:
       - O(mode=registry) only, required there. The URL of the npm registry the shared packages are installed from,
         such as C(https://git.example.com/api/packages/bytelyst/npm/). Every other dependency keeps coming from the
         default registry.
     type: str
-  npm_registry_allow_http:
+  shared_registry_allow_http:
     description:
-      - Accept a plain C(http://) O(npm_registry). Only for a registry on loopback or a network you trust, as the
+      - Accept a plain C(http://) O(shared_registry). Only for a registry on loopback or a network you trust, as the
         token travels with every request.
     type: bool
     default: false
-  npm_scopes:
+  shared_scopes:
     description:
-      - O(mode=registry) only. The scopes whose packages come from O(npm_registry), such as V(@bytelyst).
+      - O(mode=registry) only. The scopes whose packages come from O(shared_registry), such as V(@bytelyst).
         Defaults to the scopes of the packages of O(manifest); one of the two is needed.
     type: list
     elements: str
@@ -238,9 +238,9 @@ EXAMPLES = r"""
     kind: backend
     mode: registry
     runtime_image: node:22-slim
-    npm_registry: https://git.example.com/api/packages/bytelyst/npm/
+    shared_registry: https://git.example.com/api/packages/bytelyst/npm/
     npm_token: "{{ vault_gitea_package_token }}"
-    npm_scopes: ["@bytelyst"]
+    shared_scopes: ["@bytelyst"]
     port: 4016
 
 - name: Plan only - is the notes backend compatible with base 2.0.0, and would it rebuild?
@@ -347,9 +347,9 @@ def main():
         promote=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         npm_token=dict(type="str", no_log=True),
-        npm_registry=dict(type="str"),
-        npm_registry_allow_http=dict(type="bool", default=False),
-        npm_scopes=dict(type="list", elements="str", default=[]),
+        shared_registry=dict(type="str"),
+        shared_registry_allow_http=dict(type="bool", default=False),
+        shared_scopes=dict(type="list", elements="str", default=[]),
         ca_bundle=dict(type="path"),
         verify=dict(type="bool", default=True),
         verify_timeout=dict(type="int", default=90),
@@ -364,7 +364,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_together=[("username", "password")],
                            required_if=[("mode", "base", ("base_image", "dev_base_image")),
-                                        ("mode", "registry", ("npm_registry",))],
+                                        ("mode", "registry", ("shared_registry",))],
                            mutually_exclusive=[("version", "version_suffix")])
     run_module(module, ensure, "product_image")
 

@@ -82,8 +82,8 @@ def env(tmp_path_factory, docker_client, standin_image):
 
 def args(env, product, repo, **change):
     out = {"product_dir": product, "kind": "backend", "mode": "registry", "runtime_image": env.standin,
-           "npm_registry": env.registry.url, "npm_registry_allow_http": True, "npm_token": env.token,
-           "npm_scopes": ["@bytelyst"], "port": PORT, "name": "%s/%s" % (env.prefix, repo), "labels": TEST_LABELS}
+           "shared_registry": env.registry.url, "shared_registry_allow_http": True, "npm_token": env.token,
+           "shared_scopes": ["@bytelyst"], "port": PORT, "name": "%s/%s" % (env.prefix, repo), "labels": TEST_LABELS}
     if os.environ.get("BYTELYST_CA_BUNDLE"):
         out["ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]  # third-party packages: the default registry
     out.update(change)

@@ -87,7 +87,7 @@ def opts(product_dir, **change):
                 runtime_image=RUNTIME, manifest=None, name=None, version=None, revision=None, registry=None,
                 port=4016, health_path=None, promote=False, force=False, npm_token=TOKEN, ca_bundle=None, verify=True,
                 verify_timeout=90, pnpm_version="10.6.5", labels={}, docker_cli=None, docker_host=None,
-                npm_registry=URL, npm_registry_allow_http=False, npm_scopes=["@bytelyst"])
+                shared_registry=URL, shared_registry_allow_http=False, shared_scopes=["@bytelyst"])
     data.update(change)
     return data
 
@@ -99,7 +99,7 @@ SAMPLE = {"@bytelyst/config": ["1.0.0", "1.2.0"], "@bytelyst/errors": ["1.2.0", 
 def plan_with(monkeypatch, product_dir, held=None, status=200, **change):
     fake = FakeRegistry(SAMPLE if held is None else held, status)
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
-        o["npm_registry"], token=o.get("npm_token"), send=fake, retries=0))
+        o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
     compat = FakeCompat()
     engine = FakeClient({RUNTIME: FakeImage("sha256:runtime", layers=("sha256:r1",))})
     plan = _product_image.plan(opts(product_dir, **change), engine, compat, revision_of=lambda path: None)
@@ -146,7 +146,7 @@ def test_fingerprint_follows_the_registry_versions(monkeypatch, notes):
     held = dict(SAMPLE, **{"@bytelyst/config": ["1.0.0", "1.2.0", "1.3.0"]})
     newer, _fake, _compat = plan_with(monkeypatch, notes, held=held)
     assert first.fingerprint == same.fingerprint != newer.fingerprint
-    other_registry, _fake, _compat = plan_with(monkeypatch, notes, npm_registry=URL.replace("bytelyst", "team"))
+    other_registry, _fake, _compat = plan_with(monkeypatch, notes, shared_registry=URL.replace("bytelyst", "team"))
     assert other_registry.fingerprint != first.fingerprint
 
 
@@ -179,7 +179,7 @@ def test_package_the_registry_lacks_is_refused(monkeypatch, notes):
 def test_wrong_token_refused_before_any_check(monkeypatch, notes):
     fake = FakeRegistry(SAMPLE, status=401)
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
-        o["npm_registry"], token=o.get("npm_token"), send=fake, retries=0))
+        o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
     compat = FakeCompat()
     engine = FakeClient({RUNTIME: FakeImage("sha256:runtime")})
     with pytest.raises(DeployError) as err:
@@ -189,12 +189,12 @@ def test_wrong_token_refused_before_any_check(monkeypatch, notes):
 
 
 def test_registry_mode_needs_scopes_or_a_manifest_and_a_registry(monkeypatch, notes):
-    with pytest.raises(DeployError, match="no manifest and no npm_scopes"):
-        plan_with(monkeypatch, notes, npm_scopes=[])
-    with pytest.raises(DeployError, match="npm_registry is required with mode=registry"):
-        REGISTRY_OF({"npm_registry": None})
+    with pytest.raises(DeployError, match="no manifest and no shared_scopes"):
+        plan_with(monkeypatch, notes, shared_scopes=[])
+    with pytest.raises(DeployError, match="shared_registry is required with mode=registry"):
+        REGISTRY_OF({"shared_registry": None})
     with pytest.raises(DeployError, match="plain HTTP"):
-        REGISTRY_OF({"npm_registry": "http://127.0.0.1:4873/"})
+        REGISTRY_OF({"shared_registry": "http://127.0.0.1:4873/"})
     with pytest.raises(DeployError, match="not an npm scope"):
         _registry_source.shared_of(Shared(), ["@a/b"])
     shared = _registry_source.shared_of(Shared(["@acme/core"]), ["bytelyst"])
