@@ -20,8 +20,6 @@ from net_helpers import free_port
 ENGINE_CERTS = "/etc/docker/certs.d"
 
 
-
-
 def sh(*argv, **kwargs):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
 

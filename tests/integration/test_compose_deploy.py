@@ -33,12 +33,6 @@ def deploy(ansible_module):
     return lambda args, **kw: ansible_module("compose_deploy", args, **kw)
 
 
-
-
-
-
-
-
 def compose_down(project, cwd):
     subprocess.run(["docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans"],
                    cwd=cwd, capture_output=True, check=False)

@@ -30,12 +30,6 @@ def module_has_option(name):
         return "\n  %s:\n" % name in handle.read()
 
 
-
-
-
-
-
-
 def run_playbook(path, check=False, verbose=False):
     argv = ["ansible-playbook", "-i", "localhost,", path] + (["--check"] if check else []) + (
         ["-vv"] if verbose else [])

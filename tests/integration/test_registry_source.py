@@ -19,6 +19,7 @@ from engine_listing import remove_tags_under
 from npm_registry_fixtures import Verdaccio, login
 from packed_workspace import packed_once, runner
 from product_fixtures import copy_product
+from engine_listing import tags_under as listed_tags
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 
@@ -91,7 +92,7 @@ def args(env, product, repo, **change):
 
 
 def repo_tags(client, prefix):
-    return sorted(t for image in client.images.list() for t in image.tags if t.startswith(prefix + "/"))
+    return sorted(listed_tags(client, prefix + "/"))  # one listing request: other lanes remove images meanwhile
 
 
 def test_product_built_from_the_registry_serves_its_health_check(env):

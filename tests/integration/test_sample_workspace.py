@@ -75,8 +75,6 @@ def workspace(tools, tmp_path_factory):
     return root
 
 
-
-
 def get_json(url, deadline):
     """GET url until it answers or the deadline passes; return (status, parsed body)."""
     last = None

@@ -198,10 +198,10 @@ def test_product_secrets_are_what_a_rollback_of_the_product_needs():
     product = {"services": {"web": {"kind": "web", "port": 3000, "host_port": 3016,
                                     "secrets": {"db_password": "pw-1"}}},
                "extra_services": {"db": {"image": "postgres:16", "secrets": {"POSTGRES_PASSWORD": "pw-2"}}}}
-    secrets = FilterModule().filters()["product_secrets"](product, "notes")
-    assert secrets == {"WEB__DB_PASSWORD": "pw-1", "DB__POSTGRES_PASSWORD": "pw-2"}
-    assert FilterModule().filters()["product_secrets"]({"services": {"web": {"kind": "web", "port": 3000,
-                                                                              "host_port": 3016}}}, "clock") == {}
+    product_secrets = FilterModule().filters()["product_secrets"]
+    assert product_secrets(product, "notes") == {"WEB__DB_PASSWORD": "pw-1", "DB__POSTGRES_PASSWORD": "pw-2"}
+    no_secrets = {"services": {"web": {"kind": "web", "port": 3000, "host_port": 3016}}}
+    assert product_secrets(no_secrets, "clock") == {}
+    bad_port = {"services": {"web": {"kind": "web", "port": 0, "host_port": 1}}}
     with pytest.raises(AnsibleFilterError, match=r"bytelyst_products.notes.services.web.port must be a port number"):
-        FilterModule().filters()["product_secrets"]({"services": {"web": {"kind": "web", "port": 0, "host_port": 1}}},
-                                                    "notes")
+        product_secrets(bad_port, "notes")
