@@ -224,7 +224,7 @@ def test_slow_request_is_drained_across_a_switch(product, images):
     thread = threading.Thread(target=lambda: slow.update(answer=get(product.port, "/slow/3000", timeout=20)))
 
     class SlowRequestBeforeSwitch(BlueGreen):
-        def gate(self, project, images, pull):  # pylint: disable=redefined-outer-name
+        def gate(self, project, images, pull):
             out = super(SlowRequestBeforeSwitch, self).gate(project, images, pull)
             thread.start()
             time.sleep(0.5)  # in flight on green
@@ -300,7 +300,7 @@ def test_a_proxy_restart_during_the_deploy_fails_it_before_the_switch(product, i
     before_routes, before_current = product.routes_text(), product.releases()["current"]
 
     class RestartDuringGate(BlueGreen):
-        def gate(self, project, images, pull):  # pylint: disable=redefined-outer-name
+        def gate(self, project, images, pull):
             out = super(RestartDuringGate, self).gate(project, images, pull)
             docker_client.containers.get(product.proxy["name"]).restart(timeout=1)
             return out
