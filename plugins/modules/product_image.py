@@ -35,7 +35,12 @@ extends_documentation_fragment:
   - bytelyst.deploy.attributes.actiongroup_docker
 options:
   product_dir:
-    description: The product's root directory (holding C(backend/) and C(web/), each with a package.json).
+    description:
+      - The product's root directory (holding C(backend/) and C(web/), each with a package.json; see O(kind_dir)).
+      - Never copied to a build context, wherever they are below it, are C(.npmrc), C(.env) and C(.env.*),
+        private keys (C(*.pem), C(*.key), C(*.p12), C(*.pfx), C(id_rsa*), C(id_ed25519*) ...), C(.ssh), C(.git)
+        and C(.netrc). A C(.dockerignore) in O(product_dir) (paths from there) and one in the kind's directory
+        (paths from there) are honoured with Docker's rules (C(*), C(**), C(?), C(!) exceptions).
     type: path
     required: true
   kind:
@@ -43,6 +48,50 @@ options:
     type: str
     choices: [backend, web]
     required: true
+  kind_dir:
+    description:
+      - The directory of O(kind) below O(product_dir) (a relative path such as V(api) or V(apps/frontend)), for
+        products whose folders are not named C(backend/) and C(web/). Defaults to the name of O(kind).
+      - The image is laid out the same either way (C(/app/<kind>)).
+    type: str
+  extra_dirs:
+    description:
+      - Directories below O(product_dir) besides the kind's that the build needs, such as the guide's
+        product-level C(shared/) beside C(backend/) and C(web/). Each is copied to C(/app/<dir>) in the builder
+        and the final stage, so C(../shared) from the kind's directory finds it as it does in the product.
+      - Defaults to V([shared]) when O(product_dir) has a C(shared/) directory, else none; V([]) copies none.
+        A listed directory that does not exist is an error.
+      - Their files are part of the fingerprint and pass the same filters as the sources (see O(product_dir)).
+    type: list
+    elements: str
+  build_args:
+    description:
+      - Build arguments the build step (C(pnpm run build)) sees as environment variables, such as Next.js
+        C(NEXT_PUBLIC_*) values that are compiled into the web. Part of the fingerprint.
+      - Public values only; they stay in the builder stage's history. A name ending in C(TOKEN), C(PASSWORD),
+        C(PASSWD), C(SECRET), C(KEY) or C(CREDENTIALS) (but C(*_PUBLIC_KEY), C(*_PUBLISHABLE_KEY)) and a value
+        holding O(npm_token) or O(password) are refused before anything is built. Secrets reach a build only as
+        BuildKit secrets (O(npm_token), O(ca_bundle)).
+    type: dict
+    default: {}
+  os_packages:
+    description:
+      - Debian packages the product needs at run time (V(openssl) for Prisma, V(libvips42) for sharp), installed
+        with C(apt-get) in a layer of their own right after C(FROM) in the final stage. Part of the fingerprint.
+      - Names are checked against Debian's package name rules before anything is built (C(name) or
+        C(name=version)). The image's apt sources must be reachable from the build (Debian's mirror over http
+        works through TLS-intercepting proxies; https sources are verified with O(ca_bundle) when given).
+    type: list
+    elements: str
+    default: []
+  build_os_packages:
+    description:
+      - Debian packages the install and build steps need (compilers for native modules, V(openssl) for
+        C(prisma generate)), installed in the builder stage (and the C(deps) stage of O(mode=tarball)), never in
+        the final image unless also in O(os_packages).
+    type: list
+    elements: str
+    default: []
   mode:
     description: C(base) builds on the base images; C(tarball) installs the C(@bytelyst/*) tarballs itself.
     type: str
@@ -105,7 +154,20 @@ options:
     type: bool
     default: false
   npm_token:
-    description: Token for the npm registry, given to the install steps only as a BuildKit secret.
+    description:
+      - Token for the npm registry, given to the install steps only as a BuildKit secret.
+      - It is sent to the registry the install uses (O(npm_registry), else the product's C(.npmrc)
+        C(registry=), else the default).
+    type: str
+  npm_registry:
+    description:
+      - URL of the registry third-party dependencies are installed from (as in M(bytelyst.deploy.base_image)).
+        Wins over a C(registry=) line of the product's C(.npmrc). Defaults to that line, else pnpm's default.
+      - The product's own C(.npmrc) (the product root's, then the kind directory's, which wins) is honoured for
+        its settings (C(registry=), C(@scope:registry=), C(strict-ssl), ...). Its credentials (C(//host/:...)
+        lines, C(_authToken), C(_auth), C(_password), C(username), C(password)), host paths (C(cafile),
+        C(userconfig), store directories) and C(${VAR}) lines never reach the build; the result's
+        C(plan.npmrc_left_out) names what was left out. A URL with credentials in it is refused.
     type: str
   ca_bundle:
     description: Extra CA bundle (PEM) for outbound TLS of the install steps, given only as a BuildKit secret.
@@ -203,6 +265,21 @@ EXAMPLES = r"""
     manifest: /srv/build/tarballs
     npm_token: "{{ vault_npm_token }}"
 
+- name: A Next.js web kept in frontend/, with a shared/ folder, public build values and libvips for sharp
+  bytelyst.deploy.product_image:
+    product_dir: /srv/src/shop
+    kind: web
+    kind_dir: frontend
+    extra_dirs: [shared]
+    build_args:
+      NEXT_PUBLIC_API_URL: https://shop.example.com/api
+    os_packages: [libvips42]
+    npm_registry: https://npm.example.com/
+    npm_token: "{{ vault_npm_token }}"
+    base_image: bytelyst-common-base-web:1.3.0
+    dev_base_image: bytelyst-common-base-dev:1.3.0
+    manifest: /srv/build/tarballs
+
 - name: Plan only - is the notes backend compatible with base 2.0.0, and would it rebuild?
   bytelyst.deploy.product_image:
     product_dir: /srv/src/notes
@@ -293,6 +370,12 @@ def main():
     argument_spec = dict(
         product_dir=dict(type="path", required=True),
         kind=dict(type="str", required=True, choices=["backend", "web"]),
+        kind_dir=dict(type="str"),
+        extra_dirs=dict(type="list", elements="str"),
+        build_args=dict(type="dict", default={}),
+        os_packages=dict(type="list", elements="str", default=[]),
+        build_os_packages=dict(type="list", elements="str", default=[]),
+        npm_registry=dict(type="str"),
         mode=dict(type="str", default="base", choices=["base", "tarball"]),
         base_image=dict(type="str"),
         dev_base_image=dict(type="str"),
