@@ -411,3 +411,19 @@ def test_refused_extras_stop_before_any_check_pull_or_build(tmp_path, change, me
         _product_image.ensure(engine, opts(root, **change), cli=NoBuilds(), compat=compat)
     assert compat.asked == [] and engine.tags() == before
     assert "tok-9" not in str(err.value) and "pw-7" not in str(err.value)
+
+
+# The playbooks' bytelyst_products entries --------------------------------------------------------
+
+def test_build_settings_in_a_products_entry_pass_the_deploy_definition():
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._definition import DefinitionError, product_services
+    entry = {"kind_dirs": {"backend": "api"}, "extra_dirs": ["shared"], "build_args": {"A": "1"},
+             "os_packages": ["openssl"], "build_os_packages": ["g++"], "npm_registry": "https://npm.example.test/",
+             "services": {"api": {"kind": "backend", "port": 4030, "host_port": 4030, "build_args": {"B": "2"},
+                                  "os_packages": ["libvips42"], "build_os_packages": ["python3"]}}}
+    services = product_services(entry, "shop", {"api": "shop-backend:1.0.0"})
+    assert [s["name"] for s in services] == ["api"]
+    # build settings are the build's: none reaches the deployed service
+    assert not set(services[0]) & {"build_args", "os_packages", "build_os_packages"}
+    with pytest.raises(DefinitionError, match="unknown key.s. kind_dir"):
+        product_services(dict(entry, kind_dir="api"), "shop", {"api": "shop-backend:1.0.0"})
