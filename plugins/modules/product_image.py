@@ -25,8 +25,11 @@ description:
     of the image that provides the packages, against the versions it provides.
   - The product's package.json is rewritten for the build (provided packages removed, or pointed at tarballs);
     its C(.pnpmfile.cjs), workspace files and lockfile never enter the build, so no common plat repo is needed.
-  - Idempotent by fingerprint (sources, lockfile, base image, mode, kind, generated Dockerfile); the new image is
-    started and its health endpoint must answer 200 before any tag is applied.
+  - Idempotent by fingerprint (sources, extra directories, lockfile, base image, mode, kind, build arguments, npm
+    settings, generated Dockerfile); the new image is started and its health endpoint must answer 200 before any
+    tag is applied.
+  - Credentials, environment files, private keys and git data never enter the build context, and the product's
+    C(.dockerignore) is honoured (see O(product_dir)).
 version_added: 0.1.0
 author: ByteLyst (@bytelyst)
 extends_documentation_fragment:
