@@ -277,7 +277,7 @@ def test_staged_context_never_holds_a_planted_file(tmp_path):
     dest = tmp_path / "context"
     dest.mkdir()
     _product.stage_context(product, files, str(dest), {"builder.json": {}, "npmrc": "fund=false\n"}, extras=extras)
-    staged = sorted(os.path.relpath(os.path.join(d, f), str(dest)) for d, _, fs in os.walk(str(dest)) for f in fs)
+    staged = sorted(os.path.relpath(os.path.join(d, f), str(dest)) for d, dummy, fs in os.walk(str(dest)) for f in fs)
     assert staged == ["bytelyst/builder.json", "bytelyst/npmrc", "extra/shared/format.js", "source/build.mjs",
                       "source/src/server.js"]
     assert (dest / "bytelyst" / "npmrc").read_text() == "fund=false\n"
@@ -371,8 +371,8 @@ def test_plan_takes_every_extra_and_each_is_part_of_the_fingerprint(tmp_path):
     result = _product_image.result_of(first, _product_image.Decision(None, first.refs))["plan"]
     assert result["kind_dir"] == "api" and result["extra_dirs"] == ["shared"]
     assert result["build_args"] == {"NEXT_PUBLIC_A": "1"} and result["os_packages"] == ["openssl"]
-    assert sorted(d["key"] for d in result["npmrc_left_out"]) == ["//acme.example.test/:_authToken",
-                                                                    "//x/:_authToken"]
+    left_out = sorted(d["key"] for d in result["npmrc_left_out"])
+    assert left_out == ["//acme.example.test/:_authToken", "//x/:_authToken"]
     assert "tok-1" not in repr(result)
     changes = [dict(build_args={"NEXT_PUBLIC_A": "2"}), dict(os_packages=["openssl", "libvips42"]),
                dict(npm_registry="https://npm.example.test/")]
