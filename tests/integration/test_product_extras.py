@@ -177,6 +177,13 @@ def test_nothing_the_engine_wrote_during_the_build_holds_a_planted_file(built):
     assert holding == []
 
 
+def test_the_same_inputs_again_build_nothing(built):
+    result, raw = built.run("product_image", built.args)
+    assert not result.get("failed"), raw[-3000:]
+    assert result["changed"] is False and result["plan"]["build"] is False
+    assert result["fingerprint"] == built.result["fingerprint"] and result["image_id"] == built.result["image_id"]
+
+
 def test_a_secret_looking_build_argument_is_refused_with_nothing_tagged(built):
     before = sorted(t for image in built.client.images.list() for t in image.tags if t.startswith(built.prefix))
     args = dict(built.args, name="%s/refused" % built.prefix, build_args={"NPM_TOKEN": "abc123-not-public"})
