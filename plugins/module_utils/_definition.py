@@ -50,9 +50,12 @@ COMPOSE_KEYS = ("image", "command", "entrypoint", "user", "working_dir", "ports"
 SERVICE_KEYS = ("name", "environment", "secrets", "health_url", "health_status", "health_timeout") + COMPOSE_KEYS
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "start_interval", "retries", "disable")
 DEPENDS_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
-PRODUCT_KEYS = ("dir", "services", "extra_services")
+# Build settings (playbooks/tasks/build_product.yml passes them to product_image; a deploy ignores them).
+PRODUCT_BUILD_KEYS = ("kind_dirs", "extra_dirs", "build_args", "os_packages", "build_os_packages", "npm_registry")
+SERVICE_BUILD_KEYS = ("build_args", "os_packages", "build_os_packages")
+PRODUCT_KEYS = ("dir", "services", "extra_services") + PRODUCT_BUILD_KEYS
 PRODUCT_SERVICE_KEYS = ("kind", "port", "host_port", "health_path", "environment", "secrets", "volumes",
-                        "depends_on", "healthcheck", "cap_add") + HARDENING_KEYS
+                        "depends_on", "healthcheck", "cap_add") + HARDENING_KEYS + SERVICE_BUILD_KEYS
 
 
 class DefinitionError(ValueError):

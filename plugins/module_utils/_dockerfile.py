@@ -11,11 +11,19 @@ how an image installs its dependencies is written once, here.
 
 A product image: two modes x two kinds, one shape (the guide's 5.1 layer order):
 
-    builder: FROM <dev base | runtime> AS builder, WORKDIR /app/<kind>,
-             COPY package.json, pnpm install (dev included), COPY sources, pnpm run build
-    final:   FROM <backend|web base | runtime>, WORKDIR /app/<kind>,
-             COPY package.json, pnpm install --prod (when anything is left),
-             COPY the build output, ENV, EXPOSE, HEALTHCHECK, USER node, CMD
+    builder: FROM <dev base | runtime> AS builder, [apt-get install build_os_packages],
+             WORKDIR /app/<kind>, COPY package.json [.npmrc], pnpm install (dev included),
+             COPY extra dirs to /app/<dir>, COPY sources, ARG build_args, pnpm run build
+    final:   FROM <backend|web base | runtime>, [apt-get install os_packages],
+             WORKDIR /app/<kind>, COPY package.json [.npmrc], pnpm install --prod (when
+             anything is left), COPY the build output, COPY extra dirs to /app/<dir>,
+             ENV, EXPOSE, HEALTHCHECK, USER node, CMD
+
+Extra source directories (the guide's product-level shared/) sit at /app/<dir> in both
+stages, so `../shared` from the kind's directory finds them as it does in the product.
+Build arguments are declared just before the build step: the install layers do not
+depend on them. OS packages come in a layer of their own right after FROM, before
+anything of the product, so a source change reuses it.
 
 mode=tarball installs the production dependencies in a `deps` stage (FROM the runtime
 image: pnpm, vendor/*.tgz, package.json, pnpm install --prod) and the final stage copies
@@ -144,7 +152,8 @@ class DockerfileSpec(object):
 
     def __init__(self, mode, kind, builder_image, final_image, start, port, health_path="/health",
                  next_standalone=False, output_dir="dist", install_builder=True, install_final=True,
-                 pnpm_version="10.6.5", vendor=False, lockfile=False, npmrc=False, token_registry=None):
+                 pnpm_version="10.6.5", vendor=False, lockfile=False, extra_dirs=(), build_args=(),
+                 os_packages=(), build_os_packages=(), npmrc=False, token_registry=None):
         self.mode = mode
         self.kind = kind
         self.builder_image = builder_image
@@ -160,7 +169,17 @@ class DockerfileSpec(object):
         self.vendor = vendor
         # the context holds bytelyst/pnpm-lock.yaml and bytelyst/locked.json (_lockfile)
         self.lockfile = lockfile
+        # extra/<dir>/ in the context, copied to /app/<dir> (paths from the product root)
+        self.extra_dirs = list(extra_dirs)
+        # names of the build arguments the build step sees (values come with the build: --build-arg)
+        self.build_args = sorted(build_args)
+        # Debian packages (validated, _build_inputs) for the final stage and the install stages
+        self.os_packages = list(os_packages)
+        self.build_os_packages = list(build_os_packages)
+        # the context holds bytelyst/npmrc: the product's registry settings without credentials
+        # (_npmrc) and, in mode=registry, the shared scopes' registry (_registry_source)
         self.npmrc = npmrc
+        # mode=registry: the registry the npmrc secret's token is written for (and only it)
         self.token_registry = token_registry
 
     @property
@@ -206,6 +225,27 @@ def health_command(spec):
         health_argv(spec.port, spec.health_path))
 
 
+def apt_step(packages):
+    """Install Debian packages as root in one layer (no lists or .deb files kept). An https apt
+    source is verified with the `ca` secret when one is given (TLS-intercepting proxies)."""
+    return ("RUN --mount=type=secret,id=%s,mode=0444 set -e; export DEBIAN_FRONTEND=noninteractive; "
+            "if [ -f /run/secrets/%s ]; then set -- -o Acquire::https::CAInfo=/run/secrets/%s; fi; \\\n"
+            "    apt-get \"$@\" update; apt-get \"$@\" install -y --no-install-recommends %s; \\\n"
+            "    apt-get clean; rm -rf /var/lib/apt/lists/*"
+            % (SECRET_CA, SECRET_CA, SECRET_CA, " ".join(packages)))
+
+
+def _os_packages(packages, user_after):
+    """The apt step as root, then back to user_after (None: stay root)."""
+    if not packages:
+        return []
+    return ["USER root", apt_step(packages)] + (["USER %s" % user_after] if user_after else [])
+
+
+def _extra_copies(spec, owner):
+    return ["COPY %sextra/%s/ /app/%s/" % (owner, name, name) for name in spec.extra_dirs]
+
+
 def _manifest_copy(spec, which, owner):
     lines = []
     if spec.vendor:
@@ -239,7 +279,10 @@ def builder_stage(spec):
     uid = UID if spec.mode == "base" else "0"
     lines = ["FROM %s AS builder" % spec.builder_image]
     if spec.mode != "base":
-        lines += ["USER root", pnpm_setup_step(spec.pnpm_version, spec.token_registry)]
+        lines += ["USER root"] + ([apt_step(spec.build_os_packages)] if spec.build_os_packages else [])
+        lines.append(pnpm_setup_step(spec.pnpm_version, spec.token_registry))
+    else:
+        lines += _os_packages(spec.build_os_packages, "node")
     lines.append("WORKDIR %s" % spec.workdir)
     if spec.kind == "web":
         lines.append("ENV NEXT_TELEMETRY_DISABLED=1")
@@ -247,8 +290,12 @@ def builder_stage(spec):
     if spec.install_builder:
         lines.append(install_step(False, uid, auto_install_peers=spec.mode != "base", lockfile=spec.lockfile,
                                   token_registry=spec.token_registry))
+    lines += _extra_copies(spec, "--chown=node:node " if spec.mode == "base" else "")
+    lines.append("COPY source/ ./")
+    # Public build-time values (NEXT_PUBLIC_*): declared here, so the install layers do not depend on them.
+    lines += ["ARG %s" % name for name in spec.build_args]
     # The dev base says NODE_ENV=development (devDependencies install); the build itself is for production.
-    lines += ["COPY source/ ./", "RUN NODE_ENV=production pnpm run build"]
+    lines.append("RUN NODE_ENV=production pnpm run build")
     if spec.next_standalone:
         lines.append(standalone_step(spec))
     return lines
@@ -263,8 +310,10 @@ def deps_stage(spec):
     """mode=tarball: install the production dependencies (the vendored tarballs among them) in a
     stage of their own, on the runtime image, as node in /app/<kind>; the final stage copies
     node_modules only, so no tarball and no pnpm reach the final image."""
-    lines = ["FROM %s AS deps" % spec.final_image, "USER root", pnpm_setup_step(spec.pnpm_version, spec.token_registry),
-             "RUN install -d -o 1000 -g 1000 %s" % spec.workdir, "USER node", "WORKDIR %s" % spec.workdir]
+    lines = ["FROM %s AS deps" % spec.final_image, "USER root"]
+    lines += [apt_step(spec.build_os_packages)] if spec.build_os_packages else []
+    lines += [pnpm_setup_step(spec.pnpm_version, spec.token_registry), "RUN install -d -o 1000 -g 1000 %s" % spec.workdir,
+              "USER node", "WORKDIR %s" % spec.workdir]
     lines += _manifest_copy(spec, "runtime", "--chown=node:node ")
     lines.append(install_step(True, UID, auto_install_peers=True, lockfile=spec.lockfile,
                               token_registry=spec.token_registry))
@@ -273,6 +322,7 @@ def deps_stage(spec):
 
 def final_stage(spec):
     lines = ["FROM %s" % spec.final_image, "USER root"]
+    lines += [apt_step(spec.os_packages)] if spec.os_packages else []
     lines += ["RUN install -d -o 1000 -g 1000 %s" % spec.workdir, "USER node", "WORKDIR %s" % spec.workdir]
     if spec.next_standalone:
         # Standalone carries the traced product-only modules; the base provides the rest.
@@ -280,6 +330,8 @@ def final_stage(spec):
         lines.append("COPY --chown=node:node bytelyst/runtime.json ./package.json")
     else:
         lines.append("COPY --chown=node:node bytelyst/runtime.json ./package.json")
+        if spec.npmrc and not uses_deps_stage(spec) and spec.install_final:
+            lines.append("COPY --chown=node:node bytelyst/npmrc ./.npmrc")
         if spec.lockfile and not uses_deps_stage(spec) and spec.install_final:
             lines.append("COPY --chown=node:node bytelyst/pnpm-lock.yaml ./pnpm-lock.yaml")
         if uses_deps_stage(spec):
@@ -288,6 +340,8 @@ def final_stage(spec):
             lines.append(install_step(True, UID, auto_install_peers=spec.mode != "base", lockfile=spec.lockfile,
                                       token_registry=spec.token_registry))
         lines.append("COPY --from=builder --chown=node:node %s/%s ./%s" % (spec.workdir, spec.output_dir, spec.output_dir))
+    # Owned by root: the app reads them, never writes them.
+    lines += _extra_copies(spec, "")
     env = ["NODE_ENV=production", "PORT=%d" % spec.port, "HOST=0.0.0.0"]
     if spec.kind == "web":
         env += ["HOSTNAME=0.0.0.0", "NEXT_TELEMETRY_DISABLED=1"]

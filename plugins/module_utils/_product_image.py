@@ -21,8 +21,8 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile, _manifest, _product, _reference, _tags
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _registry_source
+from ansible_collections.bytelyst.deploy.plugins.module_utils import (
+    _build_inputs, _lockfile, _manifest, _npmrc, _product, _reference, _registry_source, _tags)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import (
     BuildSpec, build, build_secrets, lift_install_error, log_path)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
@@ -181,6 +181,22 @@ def product_lock(product, shared):
     return locked if locked["packages"] else None
 
 
+def product_extras(opts, product):
+    """The product's build settings, checked before anything is pulled or built: build_args,
+    os_packages, build_os_packages, the extra directories' files (extra_files), the image's
+    npmrc (settings of the product's own .npmrc, no credentials) and the .dockerignore rules."""
+    secrets = [opts.get("npm_token"), opts.get("password")]
+    rules = _product.ignore_rules(product)
+    npmrc, dropped = _npmrc.settings([os.path.join(product.root, ".npmrc"), os.path.join(product.dir, ".npmrc")],
+                                     opts.get("npm_registry"), secrets)
+    return dict(
+        build_args=_build_inputs.check_build_args(opts.get("build_args"), secrets),
+        os_packages=_build_inputs.check_os_packages(opts.get("os_packages"), "os_packages"),
+        build_os_packages=_build_inputs.check_os_packages(opts.get("build_os_packages"), "build_os_packages"),
+        extra_files=_product.extra_files(product, _product.extra_dirs(product, opts.get("extra_dirs")), rules),
+        npmrc=npmrc, npmrc_left_out=[dict(file=path, key=key, why=why) for path, key, why in dropped], rules=rules)
+
+
 def plan(opts, client, compat, revision_of=git_revision, images=None):
     """A Plan: read, check, rewrite, render, fingerprint. Nothing is built or tagged (bases may be pulled).
 
@@ -188,7 +204,8 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
     images: a _pull.Puller (default: one on client with the options' pull policy and credentials).
     """
     images = images or Puller(client, opts)
-    product = _product.load(opts["product_dir"], opts["kind"])
+    product = _product.load(opts["product_dir"], opts["kind"], opts.get("kind_dir"))
+    extras = product_extras(opts, product)
     version = _tags.validate_semver(opts["version"] or product.version + (opts.get("version_suffix") or ""))
     name = _tags.validate_name(opts["name"] or "%s-%s" % (product.name, opts["kind"]))
     manifest = _manifest.load(opts["manifest"]) if opts["manifest"] else None
@@ -216,21 +233,25 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
         opts["health_path"] or product.default_health_path(), next_standalone=product.next,
         output_dir=product.output_dir(), install_builder=_product.has_dependencies(staged["builder_package"], False),
         install_final=_product.has_dependencies(staged["runtime_package"], True), pnpm_version=opts["pnpm_version"],
-        vendor=bool(staged["vendor_files"]), lockfile=bool(locked), npmrc=bool(staged.get("npmrc")),
+        vendor=bool(staged["vendor_files"]), lockfile=bool(locked), extra_dirs=sorted(extras["extra_files"]),
+        build_args=extras["build_args"], os_packages=extras["os_packages"],
+        build_os_packages=extras["build_os_packages"], npmrc=bool(extras["npmrc"] or staged.get("npmrc")),
         token_registry=staged.get("token_registry"))
     dockerfile = render(spec)
-    files = _product.source_files(product.dir)
+    files = _product.source_files(product.dir, extras.pop("rules"), product.kind_dir + "/")
     inputs = dict(staged.pop("inputs"), mode=opts["mode"], kind=opts["kind"], port=opts["port"],
                   builder_package=staged["builder_package"], runtime_package=staged["runtime_package"],
                   locked=_lockfile.locked_versions(locked))
+    # only when given, so the fingerprints of products without them stay what they were
+    inputs.update((key, extras[key]) for key in ("build_args", "npmrc") if extras[key])
     revision = opts["revision"] or revision_of(product.dir)
     tags = _tags.plan_tags(name, version, opts["registry"], date=None, promote=opts["promote"])
     refs = [tags.version] + ([_tags.image_ref(name, revision, opts["registry"])] if revision else []) + (
         [tags.latest] if tags.latest else [])
     return Plan(product=product, mode=opts["mode"], kind=opts["kind"], name=name, version=version, pulled=images.pulled,
                 repository=_tags.repository(name, opts["registry"]), revision=revision,
-                fingerprint=_product.fingerprint(product, files, dockerfile, inputs), dockerfile=dockerfile,
-                files=files, spec=spec, refs=refs, locked=locked, **staged)
+                fingerprint=_product.fingerprint(product, files, dockerfile, inputs, extras["extra_files"]),
+                dockerfile=dockerfile, files=files, spec=spec, refs=refs, locked=locked, extras=extras, **staged)
 
 
 class Decision(object):
@@ -293,7 +314,11 @@ def result_of(the_plan, decision):
                   revision=the_plan.revision, build=decision.build, dockerfile=the_plan.dockerfile,
                   builder_package=the_plan.builder_package, runtime_package=the_plan.runtime_package,
                   compatibility=the_plan.compatibility, sources=len(the_plan.files),
-                  lockfile=the_plan.product.lockfile, locked=_lockfile.locked_versions(the_plan.locked)))
+                  lockfile=the_plan.product.lockfile, locked=_lockfile.locked_versions(the_plan.locked),
+                  kind_dir=the_plan.product.kind_dir, extra_dirs=sorted(the_plan.extras["extra_files"]),
+                  build_args=the_plan.extras["build_args"], os_packages=the_plan.extras["os_packages"],
+                  build_os_packages=the_plan.extras["build_os_packages"],
+                  npmrc_left_out=the_plan.extras["npmrc_left_out"]))
 
 
 # Running a plan ----------------------------------------------------------------------------
@@ -317,12 +342,18 @@ def build_and_tag(client, cli, opts, the_plan, workdir):
     if the_plan.locked:
         staged["pnpm-lock.yaml"] = _lockfile.seed(the_plan.locked, auto_install_peers=the_plan.mode != "base")
         staged["locked.json"] = _lockfile.locked_versions(the_plan.locked)
-    _product.stage_context(the_plan.product, the_plan.files, context, staged, the_plan.vendor_files)
-    _registry_source.write_npmrc(context, getattr(the_plan, "npmrc", None))
+    # The product's own registry settings (no credentials), then in mode=registry the shared
+    # scopes' registry, which wins over a scope line of the product's for the same scope.
+    npmrc = "".join(text for text in (the_plan.extras["npmrc"], getattr(the_plan, "npmrc", None)) if text)
+    if npmrc:
+        staged["npmrc"] = npmrc
+    _product.stage_context(the_plan.product, the_plan.files, context, staged, the_plan.vendor_files,
+                           extras=the_plan.extras["extra_files"])
     temp_ref = _tags.image_ref(the_plan.name, "build-" + the_plan.fingerprint[:12])
     try:
         result = build(cli, BuildSpec(the_plan.dockerfile, context, temp_ref, secrets=secrets,
                                       labels=labels(the_plan, opts.get("labels")), redact=redact,
+                                      build_args=the_plan.extras["build_args"],
                                       log=opts.get("build_log")),
                        what="build of %s %s" % (the_plan.product.name, the_plan.kind))
     except DeployError as err:
@@ -357,7 +388,8 @@ def ensure(client, opts, check_mode=False, cli=None, compat=None):
 
     opts: the module options (product_dir, kind, mode, base_image, dev_base_image, runtime_image,
     manifest, name, version, revision, registry, port, health_path, promote, force, npm_token,
-    ca_bundle, verify, verify_timeout, pnpm_version, labels, docker_cli, docker_host).
+    ca_bundle, verify, verify_timeout, pnpm_version, labels, docker_cli, docker_host, kind_dir, extra_dirs,
+    build_args, os_packages, build_os_packages, npm_registry).
     """
     cli = cli or find_buildkit_cli(preferred=opts.get("docker_cli"), connection=opts)
     the_plan = plan(opts, client, compat or engine_compat(cli))

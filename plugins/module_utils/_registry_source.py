@@ -208,10 +208,3 @@ def stage(opts, runtime, runtime_ref, compat, package, requirements, shared, loc
         compatibility=compatibility, npmrc=npmrc, token_registry=token_registry(registry.url),
         inputs=dict(runtime_id=runtime.id, shared_registry=registry.url, npmrc=npmrc,
                     registry_versions=dict((n, dict((v, held[n][v]) for v in good[n])) for n in good)))
-
-
-def write_npmrc(context, text):
-    """The generated .npmrc into the build context (bytelyst/npmrc), when there is one."""
-    if text:
-        with open(os.path.join(context, "bytelyst", "npmrc"), "w") as handle:
-            handle.write(text)

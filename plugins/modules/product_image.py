@@ -30,8 +30,11 @@ description:
     of the image that provides the packages, against the versions it provides.
   - The product's package.json is rewritten for the build (provided packages removed, or pointed at tarballs);
     its C(.pnpmfile.cjs), workspace files and lockfile never enter the build, so no common plat repo is needed.
-  - Idempotent by fingerprint (sources, lockfile, base image, mode, kind, generated Dockerfile); the new image is
-    started and its health endpoint must answer 200 before any tag is applied.
+  - Idempotent by fingerprint (sources, extra directories, lockfile, base image, mode, kind, build arguments, npm
+    settings, generated Dockerfile); the new image is started and its health endpoint must answer 200 before any
+    tag is applied.
+  - Credentials, environment files, private keys and git data never enter the build context, and the product's
+    C(.dockerignore) is honoured (see O(product_dir)).
 version_added: 0.1.0
 author: ByteLyst (@bytelyst)
 extends_documentation_fragment:
@@ -40,7 +43,12 @@ extends_documentation_fragment:
   - bytelyst.deploy.attributes.actiongroup_docker
 options:
   product_dir:
-    description: The product's root directory (holding C(backend/) and C(web/), each with a package.json).
+    description:
+      - The product's root directory (holding C(backend/) and C(web/), each with a package.json; see O(kind_dir)).
+      - Never copied to a build context, wherever they are below it, are C(.npmrc), C(.env) and C(.env.*),
+        private keys (C(*.pem), C(*.key), C(*.p12), C(*.pfx), C(id_rsa*), C(id_ed25519*) ...), C(.ssh), C(.git)
+        and C(.netrc). A C(.dockerignore) in O(product_dir) (paths from there) and one in the kind's directory
+        (paths from there) are honoured with Docker's rules (C(*), C(**), C(?), C(!) exceptions).
     type: path
     required: true
   kind:
@@ -48,6 +56,50 @@ options:
     type: str
     choices: [backend, web]
     required: true
+  kind_dir:
+    description:
+      - The directory of O(kind) below O(product_dir) (a relative path such as V(api) or V(apps/frontend)), for
+        products whose folders are not named C(backend/) and C(web/). Defaults to the name of O(kind).
+      - The image is laid out the same either way (C(/app/<kind>)).
+    type: str
+  extra_dirs:
+    description:
+      - Directories below O(product_dir) besides the kind's that the build needs, such as the guide's
+        product-level C(shared/) beside C(backend/) and C(web/). Each is copied to C(/app/<dir>) in the builder
+        and the final stage, so C(../shared) from the kind's directory finds it as it does in the product.
+      - Defaults to V([shared]) when O(product_dir) has a C(shared/) directory, else none; V([]) copies none.
+        A listed directory that does not exist is an error.
+      - Their files are part of the fingerprint and pass the same filters as the sources (see O(product_dir)).
+    type: list
+    elements: str
+  build_args:
+    description:
+      - Build arguments the build step (C(pnpm run build)) sees as environment variables, such as Next.js
+        C(NEXT_PUBLIC_*) values that are compiled into the web. Part of the fingerprint.
+      - Public values only; they stay in the builder stage's history. A name ending in C(TOKEN), C(PASSWORD),
+        C(PASSWD), C(SECRET), C(KEY) or C(CREDENTIALS) (but C(*_PUBLIC_KEY), C(*_PUBLISHABLE_KEY)) and a value
+        holding O(npm_token) or O(password) are refused before anything is built. Secrets reach a build only as
+        BuildKit secrets (O(npm_token), O(ca_bundle)).
+    type: dict
+    default: {}
+  os_packages:
+    description:
+      - Debian packages the product needs at run time (V(openssl) for Prisma, V(libvips42) for sharp), installed
+        with C(apt-get) in a layer of their own right after C(FROM) in the final stage. Part of the fingerprint.
+      - Names are checked against Debian's package name rules before anything is built (C(name) or
+        C(name=version)). The image's apt sources must be reachable from the build (Debian's mirror over http
+        works through TLS-intercepting proxies; https sources are verified with O(ca_bundle) when given).
+    type: list
+    elements: str
+    default: []
+  build_os_packages:
+    description:
+      - Debian packages the install and build steps need (compilers for native modules, V(openssl) for
+        C(prisma generate)), installed in the builder stage (and the C(deps) stage of O(mode=tarball)), never in
+        the final image unless also in O(os_packages).
+    type: list
+    elements: str
+    default: []
   mode:
     description:
       - C(base) builds on the base images; C(tarball) installs the C(@bytelyst/*) tarballs itself; C(registry)
@@ -114,8 +166,20 @@ options:
   npm_token:
     description:
       - Token for the npm registry, given to the install steps only as a BuildKit secret.
-      - With O(mode=registry) it is the token of O(shared_registry) (on Gitea a personal access token with
+      - It is sent to the registry the install uses (O(npm_registry), else the product's C(.npmrc)
+        C(registry=), else the default).
+      - With O(mode=registry) it is instead the token of O(shared_registry) (on Gitea a personal access token with
         C(read:package)); it is also sent, as a Bearer header only, to read the registry's versions before the build.
+    type: str
+  npm_registry:
+    description:
+      - URL of the registry third-party dependencies are installed from (as in M(bytelyst.deploy.base_image)).
+        Wins over a C(registry=) line of the product's C(.npmrc). Defaults to that line, else pnpm's default.
+      - The product's own C(.npmrc) (the product root's, then the kind directory's, which wins) is honoured for
+        its settings (C(registry=), C(@scope:registry=), C(strict-ssl), ...). Its credentials (C(//host/:...)
+        lines, C(_authToken), C(_auth), C(_password), C(username), C(password)), host paths (C(cafile),
+        C(userconfig), store directories) and C(${VAR}) lines never reach the build; the result's
+        C(plan.npmrc_left_out) names what was left out. A URL with credentials in it is refused.
     type: str
   shared_registry:
     description:
@@ -243,6 +307,21 @@ EXAMPLES = r"""
     shared_scopes: ["@bytelyst"]
     port: 4016
 
+- name: A Next.js web kept in frontend/, with a shared/ folder, public build values and libvips for sharp
+  bytelyst.deploy.product_image:
+    product_dir: /srv/src/shop
+    kind: web
+    kind_dir: frontend
+    extra_dirs: [shared]
+    build_args:
+      NEXT_PUBLIC_API_URL: https://shop.example.com/api
+    os_packages: [libvips42]
+    npm_registry: https://npm.example.com/
+    npm_token: "{{ vault_npm_token }}"
+    base_image: bytelyst-common-base-web:1.3.0
+    dev_base_image: bytelyst-common-base-dev:1.3.0
+    manifest: /srv/build/tarballs
+
 - name: Plan only - is the notes backend compatible with base 2.0.0, and would it rebuild?
   bytelyst.deploy.product_image:
     product_dir: /srv/src/notes
@@ -333,6 +412,12 @@ def main():
     argument_spec = dict(
         product_dir=dict(type="path", required=True),
         kind=dict(type="str", required=True, choices=["backend", "web"]),
+        kind_dir=dict(type="str"),
+        extra_dirs=dict(type="list", elements="str"),
+        build_args=dict(type="dict", default={}),
+        os_packages=dict(type="list", elements="str", default=[]),
+        build_os_packages=dict(type="list", elements="str", default=[]),
+        npm_registry=dict(type="str"),
         mode=dict(type="str", default="base", choices=["base", "tarball", "registry"]),
         base_image=dict(type="str"),
         dev_base_image=dict(type="str"),
