@@ -20,6 +20,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Co
 from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _reference
 
 try:
     from docker.errors import DockerException
@@ -221,33 +222,13 @@ def render_override(images):
 
 # Pinning images by digest on the target engine.
 
-def split_ref(ref):
-    """'host:5000/a/b:tag@sha256:x' -> ('host:5000/a/b', 'tag', 'sha256:x')."""
-    name, digest = ref, None
-    if "@" in ref:
-        name, digest = ref.split("@", 1)
-    tag = None
-    slash, colon = name.rfind("/"), name.rfind(":")
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1:]
-    return name, tag, digest
-
-
-def familiar(repo):
-    """Repository name as the engine lists it in RepoDigests (default registry prefix dropped)."""
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/", "index.docker.io/"):
-        if repo.startswith(prefix):
-            return repo[len(prefix):]
-    return repo
-
-
-def repo_digest(image_attrs, repo):
-    """The repo@sha256 the engine knows for this repository, or None (never pushed or pulled)."""
-    for entry in image_attrs.get("RepoDigests") or []:
-        name, dummy, digest = split_ref(entry)
-        if familiar(name) == familiar(repo) and digest:
-            return "%s@%s" % (repo, digest)
-    return None
+def _repository_and_digest(ref):
+    """(repository, digest or None) of a reference, parsed by the one reference parser; an image id
+    (sha256:...) names no repository."""
+    if ref.startswith("sha256:"):
+        return ref, None
+    name, dummy, digest = _reference.split(ref, "image reference")
+    return name, digest
 
 
 def resolve_image(client, ref, pull_policy="missing", check_mode=False):
@@ -256,7 +237,7 @@ def resolve_image(client, ref, pull_policy="missing", check_mode=False):
     A registry image is pinned to its repo digest; an image that exists only on this
     engine (never pushed) is pinned to its image id, which is just as exact.
     """
-    repo, dummy, digest = split_ref(ref)
+    repo, digest = _repository_and_digest(ref)
     image = None if pull_policy == "always" else image_or_none(client, ref)
     source = "local"
     if image is None:
@@ -274,7 +255,7 @@ def resolve_image(client, ref, pull_policy="missing", check_mode=False):
         except DockerException as exc:
             raise _not_found(ref, exc)
         source = "pulled"
-    pinned = ("%s@%s" % (repo, digest)) if digest else repo_digest(image.attrs, repo)
+    pinned = ("%s@%s" % (repo, digest)) if digest else _reference.repo_digest(image.attrs.get("RepoDigests"), repo)
     return {"ref": ref, "pinned": pinned or image.id, "image_id": image.id,
             "source": source if pinned else "local-only"}
 

@@ -45,6 +45,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deploy_input import check_project_name, refuse_risky, validate_params
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import engine_client
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._files import read_text, write_if_changed
 from ansible_collections.bytelyst.deploy.plugins.module_utils._health import run_checks
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
 from ansible_collections.bytelyst.deploy.plugins.module_utils._process_group import run_in_group
@@ -79,26 +80,9 @@ def default_runner(command, check=True, what=None, keep_fds=(), started=None):
     return run_command(command, check=check, what=what)
 
 
-def read_text(path):
-    """The file's text, or None when there is no such file."""
-    try:
-        with open(path) as f:
-            return f.read()
-    except (IOError, OSError):
-        return None
-
-
 def write_private(path, text, mode=0o600):
     """Write text to path with mode (only when it differs), atomically; True when written."""
-    if read_text(path) == text:
-        return False
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, mode)
-    os.rename(tmp, path)
-    return True
+    return write_if_changed(path, text, mode)
 
 
 def remove_quietly(path):

@@ -30,6 +30,7 @@ import socket
 import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
 
 LOCK_FILE = "deploy.lock"
 
@@ -143,10 +144,7 @@ class ProjectLock(object):
                 hint="Check that the history directory exists and is writable by the deploying user.")
 
     def _write_holder(self, record):
-        tmp = self.holder_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(record, f)
-        os.rename(tmp, self.holder_path)
+        write_atomic(self.holder_path, json.dumps(record), mode=0o644)
 
     def acquire(self, timeout, interval=0.5):
         """Take the lock, waiting up to `timeout` seconds; raise DeployError naming the holder."""

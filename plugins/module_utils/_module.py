@@ -17,7 +17,7 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
-    DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client,
+    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client,
 )
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
@@ -37,3 +37,49 @@ def run_module(module, ensure, name, connect=engine_client, needs_docker=True):
     except Exception as exc:  # an engine error we did not foresee: say where, keep the trace
         module.fail_json(msg="%s failed unexpectedly: %s" % (name, exc), exception=traceback.format_exc())
     module.exit_json(**result)
+
+
+def deploy_argument_spec(**extra):
+    """The options compose_deploy and proxy_deploy share (the project, its release, the lock and
+    the engine connection), plus each module's own."""
+    spec = dict(
+        project_name=dict(type="str", required=True),
+        project_src=dict(type="path"),
+        files=dict(type="list", elements="path"),
+        definition=dict(type="dict"),
+        env=dict(type="dict"),
+        secrets=dict(type="dict", no_log=True),
+        images=dict(type="dict"),
+        pull_policy=dict(type="str", default="missing", choices=["missing", "always", "never"]),
+        action=dict(type="str", default="deploy", choices=["deploy", "rollback"]),
+        rollback_to=dict(type="str"),
+        wait_timeout=dict(type="int", default=120),
+        up_timeout=dict(type="int"),
+        history_dir=dict(type="path"),
+        keep_releases=dict(type="int", default=10),
+        lock_timeout=dict(type="int", default=600),
+        triggered_by=dict(type="str"),
+        allow=dict(type="list", elements="str", default=[],
+                   choices=["privileged", "host_network", "host_pid", "docker_socket"]),
+    )
+    spec.update(extra)
+    spec.update(DOCKER_COMMON_ARGS)
+    return spec
+
+
+DEPLOY_CONSTRAINTS = dict(required_one_of=[("project_src", "files")], mutually_exclusive=[("definition", "files")],
+                          required_by={"definition": "project_src"})
+
+
+def run_deployer(module, deployer):
+    """Run a Deployer (or a subclass); a DeployError fails the task with what was known by then."""
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
+    try:
+        result = deployer.execute()
+    except DeployError as err:
+        module.fail_json(msg=str(err), changed=deployer.result.get("changed", False),
+                         images=deployer.result.get("images"), **err.result())
+    if not module._diff:
+        result.pop("diff", None)
+    return result

@@ -19,6 +19,7 @@ import socket
 import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy import (
     CONF_DIR, KINDS, MAIN_NAME, SPEC_LABEL, STATUS_PORT, TEST_NAME, ProxyCommands, marker,
     parse_ports, proxy_spec, render_main, run_argv, worker_pids)
@@ -48,13 +49,7 @@ def fetch(host, port, path, timeout=2.0):
 
 
 def _write(path, text, mode=0o644):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.rename(tmp, path)
+    write_atomic(path, text, mode=mode, durable=True)
 
 
 def _read(path):

@@ -35,7 +35,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile, _product
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import PROVIDES_PATH

@@ -38,6 +38,7 @@ import shutil
 import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
 
 HISTORY_FILE = "releases.json"
 PREVIOUS_SUFFIX = ".prev"
@@ -103,42 +104,6 @@ def shape_problem(data):
     if "next_id" in data and not isinstance(data["next_id"], int):
         return "has a 'next_id' that is not a number"
     return None
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_durably(path, text, mode=0o640, keep_previous=None):
-    """Write text to path atomically and durably; the replaced file is kept at keep_previous."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if keep_previous and os.path.exists(path):
-            link = keep_previous + ".tmp"
-            if os.path.lexists(link):
-                os.remove(link)
-            os.link(path, link)  # the old file stays whole under its new name
-            os.rename(link, keep_previous)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(os.path.dirname(path) or ".")
 
 
 class History(object):
@@ -262,7 +227,7 @@ class History(object):
         if not os.path.isdir(self.directory):
             os.makedirs(self.directory, mode=0o750)
         text = json.dumps(self.data, indent=2, sort_keys=True) + "\n"
-        write_durably(self.path, text, keep_previous=self.previous_path)
+        write_atomic(self.path, text, mode=0o640, durable=True, keep_previous=self.previous_path)
         self.loaded_from = self.path
         self.remove_unused_dirs()
 

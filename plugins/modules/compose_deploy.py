@@ -315,61 +315,23 @@ logs:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deployer import Deployer
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
-    DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER)
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-
-
-def run(module):
-    """Deploy or roll back; a DeployError fails the task with what was known by then (changed, images)."""
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=str(DOCKER_IMPORT_ERROR))
-    deployer = Deployer(module.params, module.check_mode, module.warn)
-    try:
-        result = deployer.execute()
-    except DeployError as err:
-        module.fail_json(msg=str(err), changed=deployer.result.get("changed", False),
-                         images=deployer.result.get("images"), **err.result())
-    if not module._diff:
-        result.pop("diff", None)
-    return result
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import (
+    DEPLOY_CONSTRAINTS, deploy_argument_spec, run_deployer)
 
 
 def main():
-    argument_spec = dict(
-        project_name=dict(type="str", required=True),
-        project_src=dict(type="path"),
-        files=dict(type="list", elements="path"),
-        definition=dict(type="dict"),
-        env=dict(type="dict"),
-        secrets=dict(type="dict", no_log=True),
-        images=dict(type="dict"),
-        pull_policy=dict(type="str", default="missing", choices=["missing", "always", "never"]),
-        action=dict(type="str", default="deploy", choices=["deploy", "rollback"]),
-        rollback_to=dict(type="str"),
-        wait_timeout=dict(type="int", default=120),
-        up_timeout=dict(type="int"),
+    argument_spec = deploy_argument_spec(
         http_checks=dict(type="list", elements="dict", options=dict(
             url=dict(type="str", required=True),
             status=dict(type="int", default=200),
             timeout=dict(type="int", default=30),
         )),
-        history_dir=dict(type="path"),
-        keep_releases=dict(type="int", default=10),
-        lock_timeout=dict(type="int", default=600),
-        triggered_by=dict(type="str"),
-        allow=dict(type="list", elements="str", default=[],
-                   choices=["privileged", "host_network", "host_pid", "docker_socket"]),
     )
-    argument_spec.update(DOCKER_COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("project_src", "files")],
-                           mutually_exclusive=[("definition", "files")],
-                           required_by={"definition": "project_src"})
-    module.exit_json(**run(module))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **DEPLOY_CONSTRAINTS)
+    module.exit_json(**run_deployer(module, Deployer(module.params, module.check_mode, module.warn)))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import (
     ComposeProject, containers_by_service, env_file_text, is_healthy, parse_config_hashes, parse_json_output,
-    parse_labels, published_ports, render_override, repo_digest, resolve_image, split_ref, up_failure)
+    parse_labels, published_ports, render_override, resolve_image, up_failure)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from fakes import FakeClient, FakeImage
 
@@ -120,24 +120,6 @@ def test_up_failure_drops_progress_lines():
            "Container p-web-1 Started\nContainer p-web-1 Waiting\ncontainer p-web-1 exited (3)\n")
     assert up_failure(out) == "container p-web-1 exited (3)"
     assert up_failure("") == "no output"
-
-
-@pytest.mark.parametrize("ref, expected", [
-    ("127.0.0.1:5000/a/web:v1", ("127.0.0.1:5000/a/web", "v1", None)),
-    ("127.0.0.1:5000/a/web", ("127.0.0.1:5000/a/web", None, None)),
-    ("node:22-slim", ("node", "22-slim", None)),
-    ("r:5000/web:v1@sha256:ab", ("r:5000/web", "v1", "sha256:ab")),
-    ("r/web@sha256:ab", ("r/web", None, "sha256:ab")),
-])
-def test_split_ref(ref, expected):
-    assert split_ref(ref) == expected
-
-
-def test_repo_digest_matches_repository():
-    attrs = {"RepoDigests": ["other/x@sha256:00", "127.0.0.1:5000/a/web@sha256:11", "node@sha256:22"]}
-    assert repo_digest(attrs, "127.0.0.1:5000/a/web") == "127.0.0.1:5000/a/web@sha256:11"
-    assert repo_digest(attrs, "docker.io/library/node") == "docker.io/library/node@sha256:22"
-    assert repo_digest({"RepoDigests": []}, "a/web") is None
 
 
 def test_resolve_local_registry_image_to_repo_digest_without_pulling():
