@@ -28,7 +28,7 @@ done
 # ansible-test bootstraps pip in its venvs with a script it downloads; use our offline one.
 pip_version=$(python -c 'import re,ansible_test,os;p=os.path.join(os.path.dirname(ansible_test.__file__),"_internal","python_requirements.py");print(re.search(r"PIP_VERSION\s*=\s*.([0-9.]+)",open(p).read()).group(1))' 2>/dev/null || echo 24.2)
 mkdir -p ~/.ansible/test/cache
-cp "$BYTELYST_REPO/scripts/lib/get_pip_offline.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp "$BYTELYST_REPO/scripts/lib/get_pip_offline.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 [ -d .git ] || git init -q
 git add -A >/dev/null 2>&1
 git -c user.email=ci@bytelyst.invalid -c user.name=ci commit -q --allow-empty -m sanity >/dev/null

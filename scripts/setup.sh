@@ -240,10 +240,11 @@ setup_collection_path() {
 setup_test_tools() {
   # Programs the tests and scripts call besides the stack above: htpasswd (a registry with
   # basic auth), openssl (a CA for TLS registries), git (product revisions), ip (fleet
-  # bridges), chattr (a read-only file in a failure test), flock/setsid (lanes, daemons).
-  apt_install apache2-utils openssl git iproute2 e2fsprogs util-linux
+  # bridges), chattr (a read-only file in a failure test), flock/setsid (lanes, daemons),
+  # and ShellCheck (ansible-test sanity checks the scripts with it, and skips that test without it).
+  apt_install apache2-utils openssl git iproute2 e2fsprogs util-linux shellcheck
   local tool
-  for tool in htpasswd openssl git ip chattr flock setsid; do
+  for tool in htpasswd openssl git ip chattr flock setsid shellcheck; do
     command -v "$tool" >/dev/null || die "$tool is still missing after installing its Debian package; install it by hand"
   done
 }

@@ -44,6 +44,6 @@ CONF
     fi
     echo "$dir/client_key" ;;
   down)
-    [ -f "$dir/sshd.pid" ] && kill "$(cat "$dir/sshd.pid")" 2>/dev/null || true ;;
+    if [ -f "$dir/sshd.pid" ]; then kill "$(cat "$dir/sshd.pid")" 2>/dev/null || true; fi ;;
   *) die "usage: sshd.sh up | down" ;;
 esac

@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shared helpers for the set-up scripts. Sourced, never run directly.
 # Everything here is idempotent: a second run finds what is there and moves on.
 
+export BYTELYST_REPO
 BYTELYST_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # Where the development stack keeps its state (venv, node, registry data, logs).
 # It lives outside the checkout so a fresh clone reuses a warm machine.
@@ -58,8 +60,8 @@ ensure_default_bridge() {
   # recorded for its "bridge" network, so containers on the default network can start.
   local want=${1:-docker0} subnet gateway
   ip link show "$want" >/dev/null 2>&1 && return 0
-  subnet=$(DOCKER_HOST= docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null) || return 0
-  gateway=$(DOCKER_HOST= docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
+  subnet=$(DOCKER_HOST='' docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null) || return 0
+  gateway=$(DOCKER_HOST='' docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
   [ -n "$subnet" ] || return 0
   # The default bridge often records no gateway: it is the subnet's first address.
   [ -n "$gateway" ] || { gateway=${subnet%/*}; gateway="${gateway%.*}.1"; }
