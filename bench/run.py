@@ -4,7 +4,7 @@
 """The benchmark suite in one command: what the strategy saves, side by side with the baseline.
 
     source <the development stack's env.sh>
-    python bench/run.py [--quick] [--only disk,registry,pipeline,prep[,fleet]]
+    python bench/run.py [--quick] [--only disk,registry,pipeline,prep[,fleet][,build_hosts]]
 
 Prints one table: every row of issue 25's table (now, goal, measured, whether the goal is
 met, and the size measured or why a row was not measured), then notes and the rollout model
@@ -29,9 +29,11 @@ sys.path.insert(0, BENCH)
 
 import common  # noqa: E402  pylint: disable=wrong-import-position
 
-MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet", "deploy")
+MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet", "deploy", "build_hosts")
 # The fleet rollout starts three extra engines and cannot give its row's figure yet (summary.FLEET_REASON),
 # and the deploy comparison (issue 23) polls services for minutes: each runs only when asked for (--only).
+# build_hosts (one build host vs two, on a fleet engine) is no row of issue 25's table; it runs when asked
+# for (--only build_hosts) and prints its speed-up as a note.
 DEFAULT = ("disk", "registry", "pipeline", "prep")
 
 
@@ -67,6 +69,7 @@ def _parse(argv):
 
 def run_one(name, quick, with_registry, data, notes, args=None):
     """Run one measurement and keep its JSON in data[name] (a failure raises; main reports it)."""
+    import build_hosts  # pylint: disable=import-outside-toplevel
     import fleet  # pylint: disable=import-outside-toplevel
     import footprint  # pylint: disable=import-outside-toplevel
     import pipeline  # pylint: disable=import-outside-toplevel
@@ -102,6 +105,11 @@ def run_one(name, quick, with_registry, data, notes, args=None):
     elif name == "deploy":
         import deploy  # pylint: disable=import-outside-toplevel
         data["deploy"] = deploy.run(quick)
+    elif name == "build_hosts":
+        data["build_hosts"] = result = build_hosts.run(quick)
+        notes.append("build hosts: %s: %s s on 1 build host, %s s on 2, speed-up %s (%s cores shared by both engines; "
+                     "see docs/benchmarks.md)" % (build_hosts.rows(result)[0][0], result["one_host_s"],
+                                                  result["two_hosts_s"], result["speedup"], result["cpus"]))
     seconds = time.monotonic() - start
     data.setdefault("_seconds", {})[name] = round(seconds)
     print("   (%s took %.0f s)" % (name, seconds), flush=True)

@@ -43,3 +43,85 @@ def test_every_product_runs_base_1_0_0(host):
         labels = image["Config"]["Labels"]
         assert labels["dev.bytelyst.base.version"] == "1.0.0", c["Name"]
         assert "@sha256:" in c["Config"]["Image"]  # pinned by digest
+
+
+# Where converge's rollout built each product: the two build hosts (builder, fleet2) take the
+# products round-robin in sorted order (molecule.yml).
+ASSIGNED = {"clock": "builder", "notes": "fleet2", "trading": "builder"}
+DEPLOYED_ON = {"fleet1": ["notes", "trading"], "fleet2": ["clock", "notes"], "fleet3": ["clock", "trading"]}
+
+
+def on_main_host_only(host):
+    variables = host_vars(host)
+    if variables["inventory_hostname"] != "localhost":
+        pytest.skip("checked once, from the main host")
+    return variables
+
+
+def engine(name):
+    # builder is the main engine (localhost's), the others are fleet engines.
+    return "" if name in ("localhost", "builder") else "DOCKER_HOST=unix:///run/bytelyst-fleet/%s.sock " % name
+
+
+def inspect_image(host, where, ref):
+    return json.loads(host.check_output("%sdocker image inspect %s" % (engine(where), ref)))[0]
+
+
+def records(host, variables):
+    return dict((h, json.loads(host.file("%s/built-by-%s.json" % (variables["fleet_work"], h)).content_string))
+                for h in ("builder", "fleet2"))
+
+
+def test_each_product_was_built_on_the_build_host_it_was_assigned_to(host):
+    variables = on_main_host_only(host)
+    built = records(host, variables)
+    assert dict((product, h) for h, record in built.items() for product in record) == ASSIGNED
+    for where, record in built.items():
+        for product, services in record.items():
+            for result in services.values():
+                # The image is on the engine of the host that built it, labelled as that product's.
+                image = inspect_image(host, where, result["image_id"])
+                assert image["Config"]["Labels"]["dev.bytelyst.product"] == product
+                version = image["Config"]["Labels"]["org.opencontainers.image.version"]
+                assert version.endswith("-base1.0.0") and result["tags"][0].endswith(":" + version), result["tags"]
+
+
+def test_the_second_build_host_built_on_the_bases_it_pulled(host):
+    variables = on_main_host_only(host)
+    # This run's registry namespace, as the builds named it (testinfra's variables are not templated).
+    registry = records(host, variables)["fleet2"]["notes"]["backend"]["tags"][0].rsplit("/", 1)[0]
+
+    def image_ids(where, flavour):
+        # Pulled by digest on fleet2 (no tag there), tagged on the host that built them.
+        out = host.check_output("%sdocker images --digests --no-trunc --format '{{.ID}}' %s/bytelyst-common-base-%s"
+                                % (engine(where), registry, flavour))
+        return set(out.split())
+
+    # The builder stage needs the dev base: only engines that built a product hold it.
+    have = dict((name, bool(image_ids(name, "dev"))) for name in ("builder", "fleet1", "fleet2", "fleet3"))
+    assert have == {"builder": True, "fleet1": False, "fleet2": True, "fleet3": False}
+    # fleet2 holds the very bases the first build host built and pushed (the same image ids).
+    for flavour in ("backend", "dev"):
+        assert image_ids("fleet2", flavour) == image_ids("builder", flavour) != set()
+
+
+def test_deploy_hosts_run_the_images_their_product_s_build_host_built(host):
+    variables = on_main_host_only(host)
+    built = records(host, variables)
+    for deploy_host, products in DEPLOYED_ON.items():
+        out = host.check_output("%sdocker ps --filter label=com.docker.compose.project --format '{{json .ID}}'"
+                                % engine(deploy_host))
+        seen = []
+        for cid in [json.loads(line) for line in out.splitlines() if line.strip()]:
+            container = json.loads(host.check_output("%sdocker inspect %s" % (engine(deploy_host), cid)))[0]
+            labels = container["Config"]["Labels"]
+            if not labels.get("com.docker.compose.project", "").startswith(variables["bytelyst_project_prefix"]):
+                continue
+            product = labels["dev.bytelyst.product"]
+            seen.append(product)
+            builder = ASSIGNED[product]
+            result = built[builder][product][labels["dev.bytelyst.kind"]]
+            pinned = container["Config"]["Image"]
+            assert "@sha256:" in pinned
+            assert pinned in inspect_image(host, builder, result["image_id"])["RepoDigests"], (deploy_host, product)
+        assert sorted(seen) == products, deploy_host
