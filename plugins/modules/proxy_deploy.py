@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: proxy_deploy
 short_description: Deploy a Compose project blue/green behind an nginx reverse proxy, with no failed requests
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Deploys a product as two Compose projects, C(<project_name>-blue) and C(<project_name>-green), behind one nginx
     container per host (created when missing) that publishes the host ports and routes by host name and path prefix.
