@@ -189,15 +189,16 @@ def build_inventory(path, extra_vars=None):
     return write_yaml_json(path, data)
 
 
-def playbook(names, inventory, extra_vars, work, forks=None, log=None):
-    """Run playbooks/<names> with the variables in extra_vars; return the seconds it took."""
+def playbook(names, inventory, extra_vars, work, forks=None, log=None, env=None):
+    """Run playbooks/<names> with the variables in extra_vars; return the seconds it took (env: more
+    environment variables)."""
     vars_file = write_yaml_json(os.path.join(work, "vars-%s.json" % unique()), extra_vars)
     argv = ["ansible-playbook", "-i", inventory, "-e", "@" + vars_file]
     if forks:
         argv += ["-f", str(forks)]
     argv += [os.path.join(PLAYBOOKS, n) for n in names]
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_HOST_KEY_CHECKING="false",
-               ANSIBLE_RETRY_FILES_ENABLED="false")
+               ANSIBLE_RETRY_FILES_ENABLED="false", **(env or {}))
     return run(argv, "ansible-playbook %s" % " ".join(names), env=env, log=log or os.path.join(work, "ansible.log"))
 
 
