@@ -214,6 +214,9 @@ def stack_vars(work, workspace, products_root, registry, products, mode, flavour
         bytelyst_products=products, bytelyst_selected_products=sorted(products),
         bytelyst_project_prefix="bench-", bytelyst_deploy_pattern="bench_nothing",
         bytelyst_deploy_root=os.path.join(work, "deploy"), bytelyst_verify_images=False,
+        # As the main job's local inventory (playbooks/inventory/local.yml): an async step waits at
+        # least one poll interval, so the default 5 s would be most of a no-op run of the sample.
+        bytelyst_poll_interval=1,
     )
 
 
