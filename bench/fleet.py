@@ -15,11 +15,16 @@ images removed at the end.
 First a warm-up rollout of base 1.0.0 (first deploy everywhere, not timed), then the
 timed ones: base 1.0.1 with forks 5 and every host after the canary in one batch, and
 base 1.0.2 with forks 1 and serial 1. Both timed rollouts do the same builds (base, canary,
-three products), so the ratio understates what forks save on the deploy part alone.
+three products), so the whole rollout's ratio understates what forks save on the deploys.
+The phases are timed apart from the same run by the bench's callback (callback_plugins/
+play_times.py: when each play and batch started and ended): build (the base and the canary's
+images, then the other products' images), canary deploy, deploy (the batches: issue 25's row)
+and the rest (moving latest, the fleet's status).
 """
 
 from __future__ import absolute_import, division, print_function
 
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +32,20 @@ import sys
 import common
 
 PRODUCTS = {"notes": ("fleet1", "fleet2"), "clock": ("fleet2", "fleet3"), "trading": ("fleet3", "fleet1")}
+CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
+# The plays of playbooks/rollout_base.yml by phase (by their names; a play not named here is "rest").
+PHASES = {"Build the new base version": "build", "Rebuild the other products on the new base": "build",
+          "Canary (one product on one host)": "canary", "Roll out in batches": "deploy"}
+
+
+def phases(path):
+    """{build, canary, deploy, rest: seconds} from the play times the callback wrote to path."""
+    with open(path) as handle:
+        plays = json.load(handle)
+    out = dict(build=0.0, canary=0.0, deploy=0.0, rest=0.0)
+    for play in plays:
+        out[PHASES.get(play["play"], "rest")] += play["end"] - play["start"]
+    return dict((k, round(v, 1)) for k, v in out.items())
 
 
 def fleet_up(count=3):
@@ -85,7 +104,7 @@ def run(quick=False):
     hosts = fleet_up(3)
     workspace, products_root = common.copy_sample(work)
     products = common.products_spec(sorted(PRODUCTS), ["backend"])
-    seconds = {}
+    seconds, phase_seconds = {}, {}
     with common.throwaway_registry(work) as registry:
         prefix = "%s/fleet" % registry
         extra = common.stack_vars(work, workspace, products_root, prefix, products, "base", ["backend", "dev"])
@@ -103,9 +122,14 @@ def run(quick=False):
                 # One base version per rollout; the (immutable) date tag must differ as well.
                 run_vars = dict(bytelyst_base_version=version, bytelyst_rollout_batch=batch,
                                 base_image_date_tag="bench-" + version)
+                times = os.path.join(work, "plays-%s.json" % version)
                 try:
-                    seconds[label] = round(common.playbook(["rollout_base.yml"], inv, dict(extra, **run_vars), work,
-                                                           forks=forks), 1)
+                    seconds[label] = round(common.playbook(
+                        ["rollout_base.yml"], inv, dict(extra, **run_vars), work, forks=forks,
+                        env=dict(ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="play_times",
+                                 BENCH_PLAY_TIMES=times)), 1)
+                    phase_seconds[label] = phases(times)
+                    print("  fleet: %s: %s s; phases %s" % (label, seconds[label], phase_seconds[label]), flush=True)
                 except common.BenchError as err:  # keep what was measured
                     print("  fleet: %s failed: %s" % (label, err), flush=True)
                     seconds[label] = None
@@ -113,9 +137,15 @@ def run(quick=False):
             common.cleanup(client, prefix)
             client.close()
             _take_down(hosts, prefix)
-    parallel, serial = seconds.get("parallel (forks 5, one batch)"), seconds.get("one host at a time (forks 1, serial 1)")
+    parallel_label, serial_label = "parallel (forks 5, one batch)", "one host at a time (forks 1, serial 1)"
+    parallel, serial = seconds.get(parallel_label), seconds.get(serial_label)
+    deploy = dict((key, (phase_seconds.get(label) or {}).get("deploy"))
+                  for key, label in (("parallel", parallel_label), ("serial", serial_label)))
     data = dict(hosts=sorted(hosts), products=dict((p, list(h)) for p, h in PRODUCTS.items()), seconds=seconds,
-                parallel_s=parallel, serial_s=serial, ratio_parallel_to_serial=common.ratio(parallel, serial),
+                phases=phase_seconds, parallel_s=parallel, serial_s=serial,
+                ratio_parallel_to_serial=common.ratio(parallel, serial),
+                deploy_parallel_s=deploy["parallel"], deploy_serial_s=deploy["serial"],
+                ratio_deploy_parallel_to_serial=common.ratio(deploy["parallel"], deploy["serial"]),
                 quick=quick)
     data["json"] = common.save("fleet", data)
     return data
@@ -123,4 +153,6 @@ def run(quick=False):
 
 def rows(data):
     return [["base rollout, 3 hosts (s): one at a time vs parallel", data["serial_s"], data["parallel_s"],
-             data["ratio_parallel_to_serial"]]]
+             data["ratio_parallel_to_serial"]],
+            ["  its deploy phase (the batches after the canary)", data.get("deploy_serial_s"),
+             data.get("deploy_parallel_s"), data.get("ratio_deploy_parallel_to_serial")]]

@@ -23,8 +23,9 @@ __metaclass__ = type
 import json
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    DEP_FIELDS, PROVIDES_LABEL, PROVIDES_PATH)
+    COMPAT_LABEL, DEP_FIELDS, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import digest_json
 
 # Runs in the image: read what it provides, evaluate every range with npm's semver.
 # Input (argv[1], JSON): {"provides": {...} | null, "provides_file": path, "fallback": {...},
@@ -169,3 +170,54 @@ def verdict(answer, image, what="base image"):
             "(rebuild the base from the current workspace), or widen the product's ranges.",
             incompatible=[c for c in answer.get("checks") or [] if c["from"] == "packages" and not c["ok"]])
     return answer["provides"], satisfied
+
+
+# Remembering answers ------------------------------------------------------------------------
+
+def answer_key(image_id, payload):
+    """What an answer depends on: the checked image (by id: its content), the payload and this script."""
+    return digest_json({"image": image_id, "payload": payload, "script": CHECK_SCRIPT})
+
+
+def recorded_answers(labels):
+    """The answers an image's COMPAT_LABEL recorded ({key: answer}); {} when it has none or they do not parse."""
+    try:
+        found = json.loads((labels or {}).get(COMPAT_LABEL) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return dict((k, v) for k, v in found.items() if isinstance(v, dict) and
+                isinstance(v.get("satisfied"), list) and isinstance(v.get("checks"), list))
+
+
+class Remembered(object):
+    """The compatibility check (a callable (ref, payload, what, name) -> (provides, satisfied, checks))
+    with a memory: an answer recorded for the same key (answer_key) is reused, no container is started.
+
+    image_id_of(ref): the id of the image ref names; recorded: {key: answer} (recorded_answers of the
+    image built from the same product and version last time). `answers` holds every answer this plan
+    used, for the new image's COMPAT_LABEL. A recorded answer passed the verdict when it was recorded,
+    and the verdict depends only on the key's inputs. The `provides` kept is the base's provides
+    without its third_party list (long, and read from the checks instead).
+    """
+
+    def __init__(self, check, image_id_of, recorded=None):
+        self.check = check
+        self.image_id_of = image_id_of
+        self.recorded = recorded or {}
+        self.answers = {}
+
+    def __call__(self, ref, payload, what, name=None):
+        key = answer_key(self.image_id_of(ref), payload)
+        found = self.recorded.get(key)
+        if found is None:
+            provides, satisfied, checks = self.check(ref, payload, what, name)
+            found = dict(provides=dict((k, v) for k, v in (provides or {}).items() if k != "third_party"),
+                         satisfied=sorted(satisfied), checks=checks)
+        self.answers[key] = found
+        return found.get("provides"), set(found["satisfied"]), found["checks"]
+
+    def label(self):
+        """The COMPAT_LABEL value of the answers used (compact JSON), or None when none was."""
+        return json.dumps(self.answers, sort_keys=True, separators=(",", ":")) if self.answers else None

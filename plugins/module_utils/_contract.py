@@ -43,6 +43,9 @@ BASE_DIGEST_LABEL = "dev.bytelyst.base.digest"
 PRODUCT_LABEL = "dev.bytelyst.product"
 KIND_LABEL = "dev.bytelyst.kind"
 MODE_LABEL = "dev.bytelyst.mode"
+# Product images: the compatibility check's answers, by the digest of what was asked (the checked
+# image's id and the payload), so a re-run on the same inputs needs no throwaway container (_compat).
+COMPAT_LABEL = "dev.bytelyst.compat"
 OCI_VERSION_LABEL = "org.opencontainers.image.version"
 
 # BuildKit secret ids, the same in base and product Dockerfiles. The `npmrc` secret holds one

@@ -28,9 +28,11 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._build import (
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
     check_command, check_payload, parse_answer, shared_requirements, third_party_ranges, verdict)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import Remembered, recorded_answers
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, DEP_FIELDS, FINGERPRINT_LABEL, KIND_LABEL, MODE_LABEL,
     OCI_VERSION_LABEL, PRODUCT_LABEL, PROVIDES_LABEL, RUNTIME_DEP_FIELDS)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import COMPAT_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
@@ -213,6 +215,11 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
         raise DeployError("manifest is required with mode=tarball.",
                           hint="Point manifest at the output of bytelyst.deploy.workspace_pack.")
     workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
+    # The image built from this product and version last time recorded its compatibility answers:
+    # the same inputs get them without a throwaway container (a no-op run starts none).
+    previous = image_or_none(client, _tags.image_ref(name, version, opts["registry"]))
+    compat = Remembered(compat, lambda ref: images.image(ref, None).id,
+                        recorded_answers(image_labels(previous) if previous is not None else None))
     shared = shared_packages(opts, images, manifest)
     if opts["mode"] == "registry":
         shared = _registry_source.shared_of(shared, opts.get("shared_scopes"))
@@ -251,7 +258,8 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
     return Plan(product=product, mode=opts["mode"], kind=opts["kind"], name=name, version=version, pulled=images.pulled,
                 repository=_tags.repository(name, opts["registry"]), revision=revision,
                 fingerprint=_product.fingerprint(product, files, dockerfile, inputs, extras["extra_files"]),
-                dockerfile=dockerfile, files=files, spec=spec, refs=refs, locked=locked, extras=extras, **staged)
+                dockerfile=dockerfile, files=files, spec=spec, refs=refs, locked=locked, extras=extras,
+                compat_label=compat.label(), **staged)
 
 
 class Decision(object):
@@ -297,6 +305,8 @@ def labels(the_plan, extra=None):
         KIND_LABEL: the_plan.kind,
         MODE_LABEL: the_plan.mode,
     }
+    if getattr(the_plan, "compat_label", None):
+        out[COMPAT_LABEL] = the_plan.compat_label
     for key, value in (extra or {}).items():
         out.setdefault(key, str(value))
     return out

@@ -27,7 +27,9 @@ description:
     versions are read and every range must be satisfied by one of them (npm's semver, in the runtime image).
   - Before anything is built, every C(@bytelyst/*) range the product declares (C(workspace:*), C(workspace:^),
     C(workspace:~), semver ranges, prereleases) is checked with npm's own semver, in a throwaway container
-    of the image that provides the packages, against the versions it provides.
+    of the image that provides the packages, against the versions it provides. The answers are recorded on the
+    image (label C(dev.bytelyst.compat)); a later run on the same inputs (same checked image id and ranges) reuses
+    them and starts no container.
   - The product's package.json is rewritten for the build (provided packages removed, or pointed at tarballs);
     its C(.pnpmfile.cjs), workspace files and lockfile never enter the build, so no common plat repo is needed.
   - Idempotent by fingerprint (sources, extra directories, lockfile, base image, mode, kind, build arguments, npm
@@ -233,12 +235,13 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Runs the compatibility check (a throwaway container) and reports the plan; nothing is built or tagged.
+    description: Runs the compatibility check (a throwaway container, unless its answers are recorded) and reports the plan; nothing is built or tagged.
   diff_mode:
     support: none
     description: No diff; the result says which tags would be made and why.
 notes:
-  - Check mode runs the compatibility check (a throwaway container) and reports the plan; nothing is built or tagged.
+  - Check mode runs the compatibility check (a throwaway container, unless its answers are recorded) and reports the plan;
+    nothing is built or tagged.
 seealso:
   - module: bytelyst.deploy.base_image
   - module: bytelyst.deploy.workspace_pack

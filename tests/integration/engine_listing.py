@@ -5,6 +5,8 @@ run side by side and remove images all the time, so an image listed and gone bef
 inspect fails the caller with a 404. The listing alone holds the ids and tags needed here.
 """
 
+import time
+
 from docker.errors import NotFound
 
 
@@ -29,3 +31,19 @@ def remove_tags_under(client, prefix):
             client.images.remove(tag, force=True)
         except NotFound:  # removed with another of its tags, or by someone else
             pass
+
+
+def containers_started(client, since, prefix):
+    """[(image, name)] of the containers started since `since` (time.time()) from an image tagged
+    under prefix, named by tag or by id (a module may start one from an image id)."""
+    ids = set(tags_under(client, prefix).values())
+    until = "%.6f" % time.time()
+    events = client.events(since="%.6f" % since, until=until, decode=True,
+                           filters={"type": "container", "event": "start"})
+    found = []
+    for event in events:
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        image = attributes.get("image") or ""
+        if image.startswith(prefix) or image in ids:
+            found.append((image, attributes.get("name")))
+    return found

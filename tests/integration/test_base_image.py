@@ -9,12 +9,13 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
 
 import image_contents
-from engine_listing import remove_tags_under, tags_under
+from engine_listing import containers_started, remove_tags_under, tags_under
 from packed_workspace import changed_copy, packed_once, run_many, runner
 
 pytestmark = pytest.mark.integration
@@ -180,8 +181,10 @@ def test_second_run_builds_nothing(session, built, docker_client):
     before = tag_state(docker_client, session["prefix"])
     check, raw = session["run"]("base_image", args_for(session, "backend"), check=True)
     assert check["changed"] is False, raw[-3000:]
+    since = time.time()
     again, raw = session["run"]("base_image", args_for(session, "backend"))
     assert again["changed"] is False and again["built"] is False and again["builder"] is None, raw[-3000:]
+    assert containers_started(docker_client, since, session["prefix"]) == []  # no verification either
     assert again["image_id"] == first["image_id"]
     assert "already holds fingerprint" in again["reasons"][0]
     assert tag_state(docker_client, session["prefix"]) == before

@@ -2,6 +2,7 @@
 what is built on which base, what an up-to-date image, a changed source, a missing base and
 refused inputs lead to. The real builds are in tests/integration/test_product_image.py."""
 
+import json
 import os
 import shutil
 
@@ -117,6 +118,29 @@ def test_up_to_date_image_builds_and_tags_nothing(notes):
     assert (result["image_id"], result["size"], result["unique_bytes"]) == ("sha256:notes", 75, 15)
     assert result["name"] == "notes-backend" and result["tag_names"] == ["1.4.0"]
     assert engine.tags() == before
+
+
+def test_answers_recorded_on_the_previous_image_start_no_compatibility_check(notes):
+    first = FakeCompat(satisfied=["fastify"])
+    plan = _product_image.plan(opts(notes), FakeClient(bases()), first, revision_of=no_revision)
+    label = _product_image.labels(plan)["dev.bytelyst.compat"]
+    assert first.asked == [BASE, DEV_BASE] and len(json.loads(label)) == 2
+    previous = {"notes-backend:1.4.0": FakeImage("sha256:notes", {"dev.bytelyst.fingerprint": plan.fingerprint,
+                                                                  "dev.bytelyst.compat": label})}
+    again = FakeCompat(satisfied=[])  # would answer differently: it must not be asked
+    replan = _product_image.plan(opts(notes), FakeClient(dict(bases(), **previous)), again, revision_of=no_revision)
+    assert again.asked == []
+    assert (replan.fingerprint, replan.runtime_package) == (plan.fingerprint, plan.runtime_package)
+    assert _product_image.labels(replan)["dev.bytelyst.compat"] == label
+    # A base with other content (another id under the same tag) is asked again, and so is one whose
+    # recorded answers do not parse.
+    moved = dict(bases(), **previous)
+    moved[DEV_BASE] = FakeImage("sha256:dev2", {"org.opencontainers.image.version": "1.0.0"})
+    _product_image.plan(opts(notes), FakeClient(moved), again, revision_of=no_revision)
+    assert again.asked == [DEV_BASE]
+    garbled = {"notes-backend:1.4.0": FakeImage("sha256:notes", {"dev.bytelyst.compat": "{not json"})}
+    _product_image.plan(opts(notes), FakeClient(dict(bases(), **garbled)), again, revision_of=no_revision)
+    assert again.asked == [DEV_BASE, BASE, DEV_BASE]
 
 
 def test_missing_tag_of_an_up_to_date_image_is_added_without_a_build(notes):
