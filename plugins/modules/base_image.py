@@ -24,7 +24,7 @@ description:
     so the same inputs build nothing and report C(changed=false).
   - The contract every base image meets is in docs/base-images.md.
   - With O(source=registry) the packages come from a private npm registry instead of tarballs (a base for
-    packages another team published): each of O(packages) is resolved once, before any build, to the version
+    packages another team published). Each of O(packages) is resolved once, before any build, to the version
     the registry holds that npm would install, and so are the shared packages those versions depend on. The
     image records those versions exactly as a base built from tarballs does.
 author:
@@ -108,7 +108,7 @@ options:
       - With O(source=tarballs), a list of package names, exactly these C(@bytelyst/*) packages (their
         internal dependencies are added), instead of the flavour's default.
       - With O(source=registry) (required), a mapping of package name to version or range
-        (C({"@bytelyst/config": "^2.0.0"})); the shared packages their versions depend on are added.
+        (such as C(@bytelyst/config) to C(^2.0.0)); the shared packages their versions depend on are added.
     type: raw
   promote:
     description:
