@@ -261,8 +261,8 @@ def base_opts(**change):
     return data
 
 
-def base_ensure(monkeypatch, client, held=TEAM, latest=None, check_mode=True, **change):
-    fake = FakeRegistry(held)
+def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **change):
+    fake = FakeRegistry(TEAM if held is None else held)
     fake.latest = latest or {}
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
