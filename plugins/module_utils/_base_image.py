@@ -18,13 +18,14 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build, _dockerfile, _lockfile, _manifest, _reference, _tags, _verify)
+    _build, _dockerfile, _lockfile, _manifest, _reference, _registry_source, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import digest_json
+from ansible_collections.bytelyst.deploy.plugins.module_utils._product_image import engine_compat
 from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import Puller
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
@@ -81,13 +82,15 @@ def _merge(target, deps, shared):
             target[name] = spec
 
 
-def package_json(manifest, flavour, names, version):
+def package_json(manifest, flavour, names, version, specs=None):
     """The base's own /app/package.json: tarball dependencies, overrides, peers (and dev tools for dev).
+    specs: {name: exact version} instead of the tarballs (source=registry, _registry_source.base_source).
 
     It names the flavour, not the image: the same inputs give the same layers whatever the
     image is called or where it is pushed, so BuildKit reuses them (and the products built on them).
     """
-    tarballs = dict((n, "file:./%s/%s" % (TARBALL_DIR, manifest["packages"][n]["tarball"])) for n in names)
+    tarballs = dict((n, (specs or {}).get(n) or "file:./%s/%s" % (TARBALL_DIR, manifest["packages"][n]["tarball"]))
+                    for n in names)
     peers, dev = {}, {}
     shared = Shared.of_manifest(manifest)
     for n in names:
@@ -132,12 +135,13 @@ PROVIDES_SCRIPT = (
 )
 
 
-def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False):
+def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False, token_registry=None):
     """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg).
 
     The pnpm set-up, the secrets and the store are the steps product images use too (_dockerfile).
     lockfile: the context holds the workspace lockfile's seed and locked.json (_lockfile); the
-    install resolves to its versions and fails when it cannot.
+    install resolves to its versions and fails when it cannot. token_registry: the npm token is for
+    that registry only (source=registry: the shared packages' registry, not the default one).
     """
     install_flags = ["--config.node-linker=hoisted", "--no-frozen-lockfile", "--package-import-method=copy"]
     install_flags += _dockerfile.store_flags()
@@ -148,7 +152,7 @@ def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False):
         "USER root",
         "RUN set -e; if ! id -u node >/dev/null 2>&1; then useradd -u 1000 -m -s /bin/sh node; fi; "
         "mkdir -p /app/.bytelyst",
-        _dockerfile.pnpm_setup_step(pnpm_version),
+        _dockerfile.pnpm_setup_step(pnpm_version, token_registry),
         "WORKDIR /app",
         "COPY package.json .npmrc %s/app/" % ("pnpm-lock.yaml " if lockfile else ""),
         # The tarballs are bind-mounted for the install only: copied into a layer, they would
@@ -158,7 +162,7 @@ def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False):
         "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
         % (_dockerfile.store_mount("0"), _dockerfile.secret_mounts("0"), TARBALL_DIR, TARBALL_DIR,
            " " + _dockerfile.lock_check_mount(LOCKED_FILE) if lockfile else "",
-           _dockerfile.secret_env("0"), " ".join(install_flags),
+           _dockerfile.secret_env("0", token_registry), " ".join(install_flags),
            _dockerfile.lock_check("/app/node_modules") + "; " if lockfile else "", TARBALL_DIR),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
@@ -174,7 +178,8 @@ def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False):
 def fingerprint(manifest, names, runtime, flavour, version, pnpm_version, files):
     """sha256 over every input: tarball digests, runtime image id/digests, versions, generated files."""
     data = {
-        "packages": dict((n, manifest["packages"][n]["sha256"]) for n in names),
+        "packages": dict((n, manifest["packages"][n].get("sha256") or manifest["packages"][n]["integrity"])
+                         for n in names),
         "runtime": {"id": runtime.get("id"), "digests": sorted(runtime.get("digests") or [])},
         "flavour": flavour,
         "version": version,
@@ -185,7 +190,10 @@ def fingerprint(manifest, names, runtime, flavour, version, pnpm_version, files)
 
 
 class Plan(object):
-    """Everything to build one base image; `files` maps context paths to their text."""
+    """Everything to build one base image; `files` maps context paths to their text.
+    revision: what names the packages that went in (source=registry; else the manifest's digest)."""
+
+    revision = None
 
     def __init__(self, flavour, names, provides, files, dockerfile_text, fingerprint_hex, tarballs):
         self.flavour = flavour
@@ -207,23 +215,27 @@ class Plan(object):
 
 
 def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
-         packages=None, npm_registry=None):
-    """A Plan. runtime: {"id": image id, "digests": repo digests} of runtime_image."""
+         packages=None, npm_registry=None, source=None):
+    """A Plan. runtime: {"id": image id, "digests": repo digests} of runtime_image.
+    source: the registry's part with source=registry (_registry_source.base_source), else None."""
+    source = source or {}
     names = select_packages(manifest, flavour, packages)
     files = {
-        "package.json": package_json(manifest, flavour, names, version),
-        ".npmrc": npmrc(npm_registry),
+        "package.json": package_json(manifest, flavour, names, version, source.get("specs")),
+        ".npmrc": npmrc(npm_registry) + source.get("npmrc", ""),
     }
     locked = manifest.get("lockfile") or {}
     if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
         files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
         files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
     text = dockerfile(runtime_from(runtime_image, runtime), flavour, version, pnpm_version,
-                      lockfile=LOCKED_FILE in files)
+                      lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
     fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
-    tarballs = [_manifest.tarball_path(manifest, n) for n in names]
-    return Plan(flavour, names, provides, files, text, fp, tarballs)
+    tarballs = [] if source else [_manifest.tarball_path(manifest, n) for n in names]
+    the_plan = Plan(flavour, names, provides, files, text, fp, tarballs)
+    the_plan.revision = source.get("revision")
+    return the_plan
 
 
 def runtime_digest(runtime_image, runtime):
@@ -282,6 +294,9 @@ def _check_inputs(opts):
                           hint="Point ca_bundle at a PEM file with the extra CA certificates, or leave it unset.")
     if opts["flavour"] not in FLAVOURS:
         raise DeployError("flavour %r is not one of %s." % (opts["flavour"], ", ".join(FLAVOURS)))
+    if opts.get("source") != "registry" and not isinstance(opts.get("packages") or [], list):
+        raise DeployError("packages is a mapping (name: version), which only source=registry takes.",
+                          hint="With source=tarballs give a list of package names (the manifest's versions go in).")
 
 
 def _date(opts, now):
@@ -312,11 +327,14 @@ def ensure(client, opts, check_mode=False, now=None):
     now = now or datetime.datetime.utcnow().replace(microsecond=0)
     _check_inputs(opts)
     name = opts.get("name") or "bytelyst-common-base-%s" % opts["flavour"]
-    manifest = _manifest.load(opts["manifest"])
+    manifest = None if opts.get("source") == "registry" else _manifest.load(opts["manifest"])
     runtime = runtime_info(client, opts["runtime_image"], opts)
+    manifest, source = registry_source(opts, runtime) if manifest is None else (manifest, None)
     the_plan = plan(manifest, opts["flavour"], opts["runtime_image"], runtime, opts["version"],
-                    opts["pnpm_version"], opts.get("packages"), opts.get("npm_registry"))
-    _manifest.verify(manifest, the_plan.packages)
+                    opts["pnpm_version"], manifest["order"] if source else opts.get("packages"),
+                    opts.get("npm_registry"), source)
+    if source is None:
+        _manifest.verify(manifest, the_plan.packages)
     tags = _tags.plan_tags(name, opts["version"], opts.get("registry"), _date(opts, now), opts.get("promote"))
     state = _tags.check_version(client, tags.version, the_plan.fingerprint, opts.get("force"))
     result = {"fingerprint": the_plan.fingerprint, "packages": the_plan.provides, "flavour": opts["flavour"],
@@ -340,6 +358,12 @@ def ensure(client, opts, check_mode=False, now=None):
     result.update(changed=True, built=True, builder=builder, image_id=image_id, size=image.attrs.get("Size"),
                   tags=tags.all(), moved_tags=moved, third_party=provides.get("third_party"))
     return _with_tag_names(result)
+
+
+def registry_source(opts, runtime):
+    """source=registry: the packages resolved against the registry, checked in the runtime image (_registry_source)."""
+    ref = runtime_from(opts["runtime_image"], runtime)
+    return _registry_source.base_source(opts, ref, engine_compat(find_buildkit_cli(opts.get("docker_cli"), connection=opts)))
 
 
 def _with_tag_names(result):
@@ -377,7 +401,8 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
         the_plan.write_context(context)
         secrets, redact = _build.build_secrets(workdir, opts.get("npm_token"), opts.get("ca_bundle"))
         all_labels = labels(the_plan, opts["version"], opts["runtime_image"], runtime,
-                            created_time(now).strftime("%Y-%m-%dT%H:%M:%SZ"), manifest_revision(opts["manifest"]),
+                            created_time(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            the_plan.revision or manifest_revision(opts["manifest"]),
                             opts.get("labels"))
         spec = _build.BuildSpec(the_plan.dockerfile, context, temp_tag, secrets=secrets, labels=all_labels,
                                 build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},

@@ -37,8 +37,10 @@ __metaclass__ = type
 
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile, _product
+from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import expand_spec
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import PROVIDES_PATH
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import digest_json
 from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import NpmRegistry, check_registry_url
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared, scope_of
 
@@ -76,15 +78,24 @@ def token_registry(url):
     return url.split(":", 1)[1]
 
 
-def published(registry, names):
-    """{name: {version: integrity}} of what the registry holds of each name ({} when nothing)."""
+def documents(registry, names):
+    """{name: packument} the registry holds of each name ({} when nothing)."""
+    return dict((name, registry.packument(name) or {}) for name in sorted(set(names)))
+
+
+def held_of(docs):
+    """{name: {version: integrity}} of packuments (documents())."""
     out = {}
-    for name in sorted(set(names)):
-        doc = registry.packument(name) or {}
+    for name, doc in docs.items():
         out[name] = dict((version, ((meta or {}).get("dist") or {}).get("integrity") or
                           ((meta or {}).get("dist") or {}).get("shasum") or "")
                          for version, meta in sorted((doc.get("versions") or {}).items()))
     return out
+
+
+def published(registry, names):
+    """{name: {version: integrity}} of what the registry holds of each name ({} when nothing)."""
+    return held_of(documents(registry, names))
 
 
 def _key(name, version):
@@ -121,11 +132,12 @@ def _listed(versions):
     return ", ".join(versions) if versions else "no version of it"
 
 
-def check(url, requirements, held, good, invalid, locked):
+def check(url, requirements, held, good, invalid, locked, asker="the product asks for"):
     """Raise DeployError naming every shared package the registry cannot serve as asked.
 
     requirements: [(name, spec, range)]; held: published(); good, invalid: satisfying();
-    locked: {name: [versions]} the product's lockfile pins (_lockfile.locked_versions)."""
+    locked: {name: [versions]} the product's lockfile pins (_lockfile.locked_versions);
+    asker: who asks, for the message."""
     problems, incompatible = [], []
     for name, spec, rng in requirements:
         versions = list(held.get(name) or {})
@@ -150,7 +162,7 @@ def check(url, requirements, held, good, invalid, locked):
                 problems.append("the lockfile pins %s %s, which does not satisfy %s" % (name, version, wanted[name]))
     if problems:
         raise DeployError(
-            "The npm registry %s cannot serve the shared packages the product asks for: %s." % (url, "; ".join(problems)),
+            "The npm registry %s cannot serve the shared packages %s: %s." % (url, asker, "; ".join(problems)),
             hint=_HINT_PUBLISH + " A lockfile that pins another version: run pnpm install and commit it.",
             incompatible=incompatible)
 
@@ -174,7 +186,7 @@ def rewrite_for_registry(package, shared, requirements, prod=False):
 def registry_of(opts):
     """The NpmRegistry of the options (shared_registry, npm_token, ca_bundle, shared_registry_allow_http)."""
     if not opts.get("shared_registry"):
-        raise DeployError("shared_registry is required with mode=registry.",
+        raise DeployError("shared_registry is required with product_image mode=registry and base_image source=registry.",
                           hint="Give the npm registry's URL, e.g. https://git.example.com/api/packages/<owner>/npm/.")
     return NpmRegistry(check_registry_url(opts["shared_registry"], bool(opts.get("shared_registry_allow_http"))),
                        token=opts.get("npm_token"), ca_file=opts.get("ca_bundle"),
@@ -207,3 +219,114 @@ def stage(opts, runtime, runtime_ref, compat, package, requirements, shared, loc
         compatibility=compatibility, npmrc=npmrc, token_registry=token_registry(registry.url),
         inputs=dict(runtime_id=runtime.id, shared_registry=registry.url, npmrc=npmrc,
                     registry_versions=dict((n, dict((v, held[n][v]) for v in good[n])) for n in good)))
+
+
+# Base images from the registry (base_image source=registry) ------------------------------------
+#
+# A base for packages another team published: base_image's `packages` names each package with a
+# version or range. Each is resolved once, before any build, to the version the registry holds
+# that npm and pnpm would pick (the dist-tag `latest` when it satisfies, else the newest that
+# does; which versions satisfy is the compatibility check's word, as above), and so are the
+# shared packages those versions depend on (their scopes'), until none is left. The base's
+# package.json then names exact versions, in its dependencies and its pnpm.overrides, so its
+# provides.json and labels record exactly them, as a tarball-built base records the manifest's.
+
+RESOLVE_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
+
+
+def precedence(version):
+    """Sort key of semver 2.0 precedence for a valid version ('1.2.3-beta.2+build'). The registry
+    holds valid versions only (npm refuses others on publish)."""
+    core, dummy, pre = version.split("+", 1)[0].partition("-")
+    numbers = tuple(int(part) for part in core.split("."))
+    if not pre:
+        return numbers, 1, ()
+    return numbers, 0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+
+
+def pick(doc, versions):
+    """The version npm and pnpm install of those that satisfy: `latest` when among them, else the newest."""
+    latest = (doc.get("dist-tags") or {}).get("latest")
+    return latest if latest in versions else max(versions, key=precedence)
+
+
+def base_requirements(packages):
+    """[(name, spec, range)] of base_image's `packages` with source=registry ({name: version or range})."""
+    if not isinstance(packages, dict) or not packages:
+        raise DeployError("source=registry needs packages as a mapping of package name to version or range; "
+                          "got %r." % (packages,),
+                          hint='Give e.g. packages: {"@bytelyst/config": "^2.0.0", "@bytelyst/logger": "1.4.0"}.')
+    out = []
+    for name, spec in sorted(packages.items()):
+        spec = "" if spec is None else str(spec).strip()
+        out.append((name, spec, expand_spec(spec) if spec else None))
+    unscoped = [name for name, spec, rng in out if not scope_of(name)]
+    if unscoped:
+        raise DeployError("source=registry maps scopes to the registry, and %s has no scope." % ", ".join(unscoped),
+                          hint="Publish shared packages under a scope (@bytelyst/...), or build with source=tarballs.")
+    return out
+
+
+def resolve(registry, compat, runtime_ref, requirements):
+    """({name: version}, {name: packument}): every requirement and the shared packages the picked
+    versions depend on (RESOLVE_FIELDS, in the scopes of the names asked), one compatibility
+    check per round. A name asked again (by a second dependent) keeps its version, which the
+    later range must accept. Raises DeployError, naming package, range and the registry's versions."""
+    shared = Shared([name for name, spec, rng in requirements])
+    docs, resolved, chosen_by = {}, {}, {}
+    pending = [(name, spec, rng, "packages") for name, spec, rng in requirements]
+    while pending:
+        now, later, seen = [], [], set()
+        for item in pending:  # one requirement per name and round: the check's answers are per name@version
+            (later if item[0] in seen else now).append(item)
+            seen.add(item[0])
+        pending = later
+        docs.update(documents(registry, [name for name in seen if name not in docs]))
+        every = held_of(docs)
+        held = dict((n, {resolved[n]: every[n][resolved[n]]} if n in resolved else every[n]) for n in seen)
+        asked = [item[:3] for item in now]
+        dummy, dummy, checks = compat(runtime_ref, versions_payload(asked, held), "runtime image", name=registry.url)
+        good, invalid = satisfying(asked, held, checks)
+        conflicts = ["%s %s (declared %r by %s) does not accept %s, which %s asked for" % (
+            name, rng, spec, by, resolved[name], chosen_by[name])
+            for name, spec, rng, by in now if name in resolved and not good.get(name)]
+        if conflicts:
+            raise DeployError("The shared packages asked of the npm registry %s disagree: %s." % (
+                registry.url, "; ".join(conflicts)), hint="Ask for versions whose shared dependencies agree "
+                "(name the dependency in packages with a version every dependent accepts), or publish such versions.")
+        check(registry.url, [q for q in asked if q[0] not in resolved], every, good, invalid, {},
+              asker="the base image asks for")
+        for name, spec, rng, by in now:
+            if name in resolved:
+                continue
+            resolved[name], chosen_by[name] = pick(docs[name], good[name]), by
+            meta = docs[name]["versions"][resolved[name]] or {}
+            for field in RESOLVE_FIELDS:
+                for dep, dep_spec in sorted((meta.get(field) or {}).items()):
+                    if dep in shared:
+                        pending.append((dep, dep_spec, expand_spec(dep_spec), "%s@%s" % (name, resolved[name])))
+    return resolved, docs
+
+
+def base_source(opts, runtime_ref, compat, registry=None):
+    """base_image source=registry: (manifest, source) for _base_image.plan, nothing built.
+
+    manifest: shaped as workspace_pack's (path, packages with version, integrity, peer and dev
+    dependencies, order), of the resolved versions; source: the registry's part of the plan:
+    specs ({name: exact version} for package.json), npmrc (scopes to the registry, no token),
+    token_registry, revision (digest of the resolved integrities) and the registry's URL."""
+    registry = registry or registry_of(opts)
+    resolved, docs = resolve(registry, compat, runtime_ref, base_requirements(opts.get("packages")))
+    every = held_of(docs)
+    packages = {}
+    for name, version in resolved.items():
+        meta = docs[name]["versions"][version] or {}
+        packages[name] = {"name": name, "version": version, "integrity": every[name][version],
+                          "peer_dependencies": meta.get("peerDependencies") or {},
+                          "dev_dependencies": meta.get("devDependencies") or {}}
+    order = sorted(resolved)
+    manifest = {"path": registry.url, "packages": packages, "order": order}
+    source = {"specs": dict(resolved), "npmrc": npmrc_text(registry.url, Shared(order)),
+              "token_registry": token_registry(registry.url), "registry": registry.url,
+              "revision": "sha256:" + digest_json(dict((n, packages[n]["integrity"]) for n in order))}
+    return manifest, source

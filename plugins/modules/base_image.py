@@ -23,6 +23,10 @@ description:
   - Idempotent by the fingerprint of every input, stored as the label C(dev.bytelyst.fingerprint),
     so the same inputs build nothing and report C(changed=false).
   - The contract every base image meets is in docs/base-images.md.
+  - With O(source=registry) the packages come from a private npm registry instead of tarballs (a base for
+    packages another team published). Each of O(packages) is resolved once, before any build, to the version
+    the registry holds that npm would install, and so are the shared packages those versions depend on. The
+    image records those versions exactly as a base built from tarballs does.
 author:
   - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
@@ -41,8 +45,27 @@ options:
     description:
       - The tarball manifest written by M(bytelyst.deploy.workspace_pack), or the directory holding it.
       - Every tarball the flavour needs must match the digest the manifest records (a stale manifest fails).
+      - Required with O(source=tarballs); not used with O(source=registry).
     type: path
-    required: true
+  source:
+    description:
+      - Where the shared packages come from. C(tarballs) (the default) installs the tarballs of O(manifest).
+      - C(registry) installs O(packages) by version from the npm registry O(shared_registry), the token
+        O(npm_token) reaching the install steps only, as a BuildKit secret, and only for that registry.
+        A version or range the registry cannot serve is refused before anything is built.
+    type: str
+    choices: [tarballs, registry]
+    default: tarballs
+  shared_registry:
+    description:
+      - With O(source=registry), the URL of the npm registry the packages were published to (Gitea's
+        C(https://<host>/api/packages/<owner>/npm/)). The scopes of O(packages) are mapped to it.
+    type: str
+  shared_registry_allow_http:
+    description:
+      - Accept an C(http://) O(shared_registry) (only for a loopback registry or a network you trust).
+    type: bool
+    default: false
   flavour:
     description:
       - C(backend) and C(web) take the packages whose C(bytelyst.targets) name that target, with their
@@ -82,9 +105,11 @@ options:
     default: {}
   packages:
     description:
-      - Exactly these C(@bytelyst/*) packages (their internal dependencies are added), instead of the flavour's default.
-    type: list
-    elements: str
+      - With O(source=tarballs), a list of package names, exactly these C(@bytelyst/*) packages (their
+        internal dependencies are added), instead of the flavour's default.
+      - With O(source=registry) (required), a mapping of package name to version or range
+        (such as C(@bytelyst/config) to C(^2.0.0)); the shared packages their versions depend on are added.
+    type: raw
   promote:
     description:
       - Also tag C(latest).
@@ -98,6 +123,7 @@ options:
   npm_token:
     description:
       - Auth token for the npm registry the third-party dependencies come from; passed only as a BuildKit secret.
+      - With O(source=registry), the token of O(shared_registry), and for that registry only.
     type: str
   npm_registry:
     description:
@@ -149,6 +175,17 @@ EXAMPLES = r"""
     version: 1.2.0
     promote: true
     npm_token: "{{ vault_npm_token }}"
+
+- name: A backend base for the packages another team published to the private npm registry
+  bytelyst.deploy.base_image:
+    source: registry
+    shared_registry: https://git.example.com/api/packages/bytelyst/npm/
+    npm_token: "{{ vault_gitea_npm_token }}"
+    packages:
+      "@bytelyst/config": ^2.0.0
+      "@bytelyst/logger": 1.4.0
+    flavour: backend
+    version: 2.1.0
 
 - name: What would be built, and why
   bytelyst.deploy.base_image:
@@ -252,7 +289,10 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_
 
 def main():
     argument_spec = dict(
-        manifest=dict(type="path", required=True),
+        manifest=dict(type="path"),
+        source=dict(type="str", choices=["tarballs", "registry"], default="tarballs"),
+        shared_registry=dict(type="str"),
+        shared_registry_allow_http=dict(type="bool", default=False),
         flavour=dict(type="str", required=True, choices=["backend", "web", "dev"]),
         runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
         pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
@@ -260,7 +300,7 @@ def main():
         version=dict(type="str", required=True),
         registry=dict(type="str"),
         labels=dict(type="dict", default={}),
-        packages=dict(type="list", elements="str"),
+        packages=dict(type="raw"),
         promote=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         npm_token=dict(type="str", no_log=True),
@@ -273,7 +313,9 @@ def main():
     argument_spec.update(DOCKER_COMMON_ARGS)
     argument_spec.update(PULL_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=[("username", "password")])
+                           required_together=[("username", "password")],
+                           required_if=[("source", "tarballs", ["manifest"]),
+                                        ("source", "registry", ["shared_registry", "packages"])])
     run_module(module, ensure, "base_image")
 
 

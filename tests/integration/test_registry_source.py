@@ -17,7 +17,7 @@ import pytest
 import image_contents
 from engine_listing import remove_tags_under
 from npm_registry_fixtures import Verdaccio, login
-from packed_workspace import packed_once, runner
+from packed_workspace import packed_once, run_many, runner
 from product_fixtures import copy_product
 from engine_listing import tags_under as listed_tags
 
@@ -164,3 +164,63 @@ def test_wrong_token_fails_clearly_and_tags_nothing(env):
     assert "refused the token given" in result["msg"] and "401" in result["msg"], result["msg"]
     assert "not-a-valid-token" not in raw
     assert repo_tags(env.client, env.prefix) == before
+
+
+# --- base_image source=registry: bases for packages another team published -----------------------
+
+def base_args(env, flavour, packages):
+    out = {"source": "registry", "flavour": flavour, "packages": packages, "runtime_image": env.standin,
+           "shared_registry": env.registry.url, "shared_registry_allow_http": True, "npm_token": env.token,
+           "version": "1.0.0", "name": "%s/registry-base-%s" % (env.prefix, flavour), "date_tag": "false",
+           "labels": TEST_LABELS}
+    if os.environ.get("BYTELYST_CA_BUNDLE"):
+        out["ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def registry_bases(env):
+    """The dev and backend bases built from the registry, and a base asking for a version it lacks, in one play."""
+    manifest = _manifest.load(env.packed)
+    backend = dict((n, "^" + manifest["packages"][n]["version"]) for n in _manifest.packages_for(manifest, "backend"))
+    dev = dict((n, manifest["packages"][n]["version"]) for n in manifest["packages"])
+    env.before_bases = repo_tags(env.client, env.prefix)
+    missing = base_args(env, "backend", dict(backend, **{"@bytelyst/config": "9.9.9"}))
+    missing["name"] = "%s/registry-base-missing" % env.prefix
+    results, raw = run_many("base_image", [base_args(env, "dev", dev), base_args(env, "backend", backend), missing])
+    return manifest, results, raw
+
+
+def test_base_built_from_the_registry_carries_a_product_that_answers_its_health_check(env, registry_bases):
+    manifest, (dev, backend, dummy), raw = registry_bases
+    assert not dev.get("failed") and not backend.get("failed"), raw[-4000:]
+    # the base records the registry's versions exactly as a tarball-built base records the manifest's
+    expected = dict((n, manifest["packages"][n]["version"]) for n in backend["packages"])
+    assert backend["packages"] == expected and set(_manifest.packages_for(manifest, "backend")) <= set(expected)
+    labels = env.client.images.get(backend["image_id"]).attrs["Config"]["Labels"]
+    assert json.loads(labels["dev.bytelyst.base.provides"]) == expected
+    assert env.token not in raw
+    product = copy_product("notes", str(env.products + "-on-registry-base"))
+    result, raw = env.run("product_image", {
+        "product_dir": product, "kind": "backend", "mode": "base", "base_image": backend["tags"][0],
+        "dev_base_image": dev["tags"][0], "port": PORT, "name": "%s/notes-on-registry-base" % env.prefix,
+        "labels": TEST_LABELS, **({"ca_bundle": os.environ["BYTELYST_CA_BUNDLE"]}
+                                  if os.environ.get("BYTELYST_CA_BUNDLE") else {})})
+    assert not result.get("failed"), raw[-4000:]
+    assert result["verify"]["status"] == 200
+    answer = image_contents.serve(env.client, result["image_id"], PORT, "/health")
+    assert json.loads(answer["body"])["status"] == "ok"
+    assert all(p["uid"] == 1000 for p in answer["procs"]), answer["procs"]
+    # the product's compatibility check read the registry base's versions
+    checked = dict((c["name"], c["version"]) for c in result["plan"]["compatibility"] if c.get("from") == "packages")
+    assert checked["@bytelyst/config"] == manifest["packages"]["@bytelyst/config"]["version"]
+
+
+def test_base_version_the_registry_lacks_is_refused_before_any_build(env, registry_bases):
+    manifest, (dummy, dummy, missing), raw = registry_bases
+    assert missing.get("failed"), raw[-3000:]
+    assert ("cannot serve the shared packages the base image asks for: @bytelyst/config 9.9.9 (declared '9.9.9') "
+            "but the registry has %s" % manifest["packages"]["@bytelyst/config"]["version"]) in missing["msg"]
+    assert "build_log" not in missing  # refused before any build
+    tags = repo_tags(env.client, env.prefix)
+    assert not [t for t in tags if "/registry-base-missing:" in t] and set(env.before_bases) <= set(tags)

@@ -10,10 +10,12 @@ import shutil
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _dockerfile, _product_image, _registry_source
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image, _dockerfile, _product_image, _registry_source
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import Answer, NpmRegistry
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
+import datetime
+
 from fakes import FakeClient, FakeImage
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
@@ -30,6 +32,7 @@ class FakeRegistry(object):
         self.held = held
         self.status = status
         self.requests = []
+        self.latest = {}  # {name: the dist-tag latest}
 
     def __call__(self, request):
         method, url, headers, body = request
@@ -39,8 +42,12 @@ class FakeRegistry(object):
         name = url.rsplit("/", 1)[-1].replace("%2f", "/").replace("%2F", "/")
         if name not in self.held:
             return Answer(404, body=b'{"error":"not found"}')
+        held = self.held[name]  # [versions], or {version: extra fields (dependencies ...)}
         doc = {"name": name, "versions": dict(
-            (v, {"version": v, "dist": {"integrity": "sha512-%s-%s" % (name, v)}}) for v in self.held[name])}
+            (v, dict(held[v] if isinstance(held, dict) else {}, version=v,
+                     dist={"integrity": "sha512-%s-%s" % (name, v)})) for v in held)}
+        if name in self.latest:
+            doc["dist-tags"] = {"latest": self.latest[name]}
         return Answer(200, body=json.dumps(doc).encode())
 
 
@@ -191,7 +198,7 @@ def test_wrong_token_refused_before_any_check(monkeypatch, notes):
 def test_registry_mode_needs_scopes_or_a_manifest_and_a_registry(monkeypatch, notes):
     with pytest.raises(DeployError, match="no manifest and no shared_scopes"):
         plan_with(monkeypatch, notes, shared_scopes=[])
-    with pytest.raises(DeployError, match="shared_registry is required with mode=registry"):
+    with pytest.raises(DeployError, match="shared_registry is required with product_image mode=registry"):
         REGISTRY_OF({"shared_registry": None})
     with pytest.raises(DeployError, match="plain HTTP"):
         REGISTRY_OF({"shared_registry": "http://127.0.0.1:4873/"})
@@ -230,3 +237,125 @@ def test_other_modes_keep_their_dockerfile():
         text = _dockerfile.render(spec)
         assert ".npmrc" not in text and "reg=:" not in text
         assert text.count("reg=$(npm config get registry)") == text.count("/run/secrets/npmrc ]") > 0
+
+
+# --- base_image source=registry ------------------------------------------------------------------
+
+TEAM = {
+    "@bytelyst/http": {"1.0.0": {}, "1.1.0": {"dependencies": {"@bytelyst/errors": "^1.0.0", "fastify": "^5.0.0"},
+                                              "peerDependencies": {"pino": "^9.0.0", "@bytelyst/logger": "^1.0.0"},
+                                              "devDependencies": {"typescript": "^5.6.0"}},
+                       "2.0.0-rc.1": {}},
+    "@bytelyst/errors": {"1.0.0": {}, "1.2.0": {}, "2.0.0": {}},
+    "@bytelyst/logger": {"1.0.0": {"dependencies": {"@bytelyst/errors": "^1.2.0"}}, "1.1.0": {}},
+}
+NOW = datetime.datetime(2026, 11, 27, 10, 0, 0)
+
+
+def base_opts(**change):
+    data = dict(source="registry", manifest=None, flavour="backend", runtime_image=RUNTIME, pnpm_version="10.6.5",
+                name=None, version="1.0.0", registry=None, labels={}, packages={"@bytelyst/http": "^1.0.0"},
+                promote=False, force=False, npm_token=TOKEN, npm_registry=None, ca_bundle=None, date_tag=None,
+                docker_cli=None, docker_host=None, shared_registry=URL, shared_registry_allow_http=False)
+    data.update(change)
+    return data
+
+
+def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **change):
+    fake = FakeRegistry(TEAM if held is None else held)
+    fake.latest = latest or {}
+    monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
+        o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
+    compat = FakeCompat()
+    monkeypatch.setattr(_base_image, "find_buildkit_cli", lambda *a, **k: "cli")
+    monkeypatch.setattr(_base_image, "engine_compat", lambda cli: compat)
+    return _base_image.ensure(client, base_opts(**change), check_mode=check_mode, now=NOW), fake, compat
+
+
+def test_resolve_picks_what_npm_installs_and_adds_the_shared_dependencies():
+    fake = FakeRegistry(TEAM)
+    compat = FakeCompat()
+    resolved, docs = _registry_source.resolve(NpmRegistry(URL, send=fake), compat, RUNTIME,
+                                              [("@bytelyst/http", "^1.0.0", "^1.0.0")])
+    # the newest 1.x (no prerelease), its shared dependency and peer; fastify and pino stay third-party
+    assert resolved == {"@bytelyst/http": "1.1.0", "@bytelyst/errors": "1.2.0", "@bytelyst/logger": "1.1.0"}
+    # one check per round: http, then errors and logger (logger 1.1.0 depends on no shared package)
+    assert compat.asked == [(RUNTIME, "runtime image", URL)] * 2
+    assert sorted(docs) == sorted(TEAM) and len(fake.requests) == 3
+    # the dist-tag latest wins when it satisfies (as npm and pnpm pick)
+    fake.latest = {"@bytelyst/errors": "1.0.0"}
+    with pytest.raises(DeployError) as err:  # ... and then logger's ^1.2.0 cannot accept it
+        _registry_source.resolve(NpmRegistry(URL, send=fake), FakeCompat(), RUNTIME,
+                                 [("@bytelyst/http", "1.1.0", "1.1.0"), ("@bytelyst/logger", "1.0.0", "1.0.0")])
+    assert ("@bytelyst/errors ^1.2.0 (declared '^1.2.0' by @bytelyst/logger@1.0.0) does not accept 1.0.0, which "
+            "@bytelyst/http@1.1.0 asked for") in str(err.value)
+
+
+def test_precedence_is_semver_order():
+    versions = ["1.0.0", "1.0.0-rc.1", "1.0.0-beta.11", "1.0.0-beta.2", "1.0.0-alpha", "1.0.0-alpha.1", "0.9.10",
+                "0.9.9", "10.0.0", "2.0.0"]
+    assert sorted(versions, key=_registry_source.precedence) == [
+        "0.9.9", "0.9.10", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0",
+        "2.0.0", "10.0.0"]
+
+
+def test_base_from_the_registry_records_the_resolved_versions(monkeypatch):
+    client = FakeClient({RUNTIME: FakeImage("sha256:runtime1")})
+    result, fake, compat = base_ensure(monkeypatch, client)
+    assert result["changed"] is True and result["image_id"] is None and result["tags"][0] == (
+        "bytelyst-common-base-backend:1.0.0")
+    assert result["packages"] == {"@bytelyst/http": "1.1.0", "@bytelyst/errors": "1.2.0", "@bytelyst/logger": "1.1.0"}
+    text = result["dockerfile"]
+    # the token is written for the shared registry only, in the pnpm set-up and the install
+    assert "npm config get registry" not in text and TOKEN not in text
+    assert text.count("reg=://git.example.com/api/packages/bytelyst/npm/;") == 2
+    # the plan behind it: exact versions in dependencies and overrides (provides.json's own packages), the scope mapped
+    monkeypatch.setattr(_base_image, "plan", _spy(_base_image.plan))
+    base_ensure(monkeypatch, client)
+    files = _spy.last.files
+    package = json.loads(files["package.json"])
+    assert package["pnpm"]["overrides"] == result["packages"]
+    assert package["dependencies"] == dict(result["packages"], pino="^9.0.0")
+    assert "devDependencies" not in package and _spy.last.tarballs == []
+    assert files[".npmrc"].endswith("@bytelyst:registry=%s\n" % URL) and TOKEN not in files[".npmrc"]
+    assert _spy.last.revision.startswith("sha256:")
+    # the dev flavour takes the packages' dev tools
+    dev, _fake, _compat = base_ensure(monkeypatch, client, flavour="dev")
+    assert json.loads(_spy.last.files["package.json"])["devDependencies"] == {"typescript": "^5.6.0"}
+    # a newer version in the registry is a new fingerprint; the same registry answer, the same one
+    again, _fake, _compat = base_ensure(monkeypatch, client)
+    held = dict(TEAM, **{"@bytelyst/errors": {"1.0.0": {}, "1.2.0": {}, "1.3.0": {}}})
+    newer, _fake, _compat = base_ensure(monkeypatch, client, held=held)
+    assert again["fingerprint"] == result["fingerprint"] != newer["fingerprint"]
+    assert newer["packages"]["@bytelyst/errors"] == "1.3.0"
+
+
+def _spy(function):
+    def spy(*args, **kwargs):
+        _spy.last = function(*args, **kwargs)
+        return _spy.last
+    return spy
+
+
+def test_base_version_the_registry_lacks_is_refused_before_any_build(monkeypatch):
+    client = FakeClient({RUNTIME: FakeImage("sha256:runtime1")})
+    before = client.tags()
+    with pytest.raises(DeployError) as err:
+        base_ensure(monkeypatch, client, check_mode=False, packages={"@bytelyst/http": "1.4.0"})
+    assert str(err.value).startswith("The npm registry %s cannot serve the shared packages the base image asks for: "
+                                     "@bytelyst/http 1.4.0 (declared '1.4.0') but the registry has 1.0.0, 1.1.0, "
+                                     "2.0.0-rc.1" % URL)
+    assert client.tags() == before
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"packages": ["@bytelyst/http"]}, "source=registry needs packages as a mapping"),
+    ({"packages": {"tools": "1.0.0"}}, "tools has no scope"),
+    ({"packages": {"@bytelyst/http": ""}}, "declared as '', which names no version"),
+    ({"source": "tarballs", "manifest": "/nonexistent", "packages": {"@bytelyst/http": "1.1.0"}},
+     "only source=registry takes"),
+])
+def test_base_registry_options_refused(monkeypatch, change, message):
+    client = FakeClient({RUNTIME: FakeImage("sha256:runtime1")})
+    with pytest.raises(DeployError, match=message):
+        base_ensure(monkeypatch, client, **change)

@@ -46,3 +46,31 @@ def test_the_log_path_is_printed_before_the_build_that_writes_it(role, loop_var)
     assert "tail -f {{ %s_build_log }}" % role in found[say]["ansible.builtin.debug"]["msg"]
     assert found[build]["bytelyst.deploy.%s" % role]["build_log"] == "{{ %s_build_log }}" % role
     assert found[say]["loop"] == found[build]["loop"] and found[say]["loop_control"]["loop_var"] == loop_var
+
+
+def _yaml(*parts):
+    with open(os.path.join(os.path.dirname(ROLES), *parts)) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_registry_sources_reach_the_modules():
+    """bytelyst_product_mode registry and bytelyst_base_source registry are accepted by the role's
+    argument spec and passed, with the shared registry's token (no_log), to product_image and base_image."""
+    spec = _yaml("roles", "bytelyst", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert "registry" in spec["bytelyst_product_mode"]["choices"]
+    assert spec["bytelyst_base_source"]["choices"] == ["tarballs", "registry"]
+    assert spec["bytelyst_shared_registry_token"]["no_log"] is True
+    build = [t for t in _yaml("playbooks", "tasks", "build_product.yml") if "bytelyst.deploy.product_image" in t][0]
+    args = build["bytelyst.deploy.product_image"]
+    assert "bytelyst_shared_registry" in args["shared_registry"] and "bytelyst_shared_registry_token" in args["npm_token"]
+    assert "bytelyst_shared_registry_allow_http" in args["shared_registry_allow_http"]
+    bases = [t for t in _yaml("playbooks", "tasks", "build_bases.yml") if "base_image" in str(t.get("ansible.builtin.include_role"))][0]
+    assert bases["vars"]["base_image_source"] == "{{ bytelyst_base_source }}"
+    assert "bytelyst_shared_registry_token" in bases["vars"]["base_image_npm_token"]
+    role = [t for t in tasks("base_image") if "bytelyst.deploy.base_image" in t and t.get("register")][0]
+    assert set(role["bytelyst.deploy.base_image"]) >= {"source", "shared_registry", "shared_registry_allow_http"}
+    base_spec = _yaml("roles", "base_image", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert base_spec["base_image_npm_token"]["no_log"] is True and "registry" in base_spec["base_image_source"]["choices"]
+    product = [t for t in tasks("product_image") if "bytelyst.deploy.product_image" in t and t.get("register")][0]
+    assert set(product["bytelyst.deploy.product_image"]) >= {"shared_registry", "shared_registry_allow_http",
+                                                             "shared_scopes"}
