@@ -38,10 +38,11 @@ integration2_files=(tests/integration/test_compose_deploy.py tests/integration/t
   tests/integration/test_compose_inputs.py tests/integration/test_deploy_role.py
   tests/integration/test_action_group.py tests/integration/test_registry_token.py)
 # The host roles (over SSH in a container of their own, mostly waiting on apt, pip and npm) go to
-# the fleet's lane, the remote engine (a dockerd of its own over TLS) and the proxy deploys to
-# Molecule's: those lanes have room.
+# the fleet's lane; the remote engine (a dockerd of its own over TLS), the proxy deploys and the
+# builds from a private npm registry to Molecule's: those lanes have room.
 integration3_files=(tests/integration/test_host_roles.py)
-integration4_files=(tests/integration/test_remote_engine.py tests/integration/test_proxy_deploy.py)
+integration4_files=(tests/integration/test_remote_engine.py tests/integration/test_proxy_deploy.py
+  tests/integration/test_registry_source.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {
