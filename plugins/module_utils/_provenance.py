@@ -166,3 +166,28 @@ def state_lines(provenance):
             line += " scanned %s" % json.dumps(entry["scanned"], sort_keys=True, separators=(",", ":"))
         lines.append(line + "\n")
     return "".join(lines)
+
+
+def from_scans(scans):
+    """The provenance of a build's images from image_scan's loop results (each with item.item.key, the
+    service): {service: {sbom_sha256, sbom, scanned}}, for the images whose SBOM was written."""
+    out = {}
+    for scan in scans or []:
+        if not isinstance(scan, dict) or scan.get("skipped") or not isinstance(scan.get("sbom"), dict):
+            continue
+        service = ((scan.get("item") or {}).get("item") or {}).get("key")
+        if not service or not scan["sbom"].get("sha256"):
+            continue
+        out[service] = {"sbom_sha256": scan["sbom"]["sha256"], "sbom": scan["sbom"]["path"]}
+        if scan.get("counts") is not None:
+            out[service]["scanned"] = scan["counts"]
+    return out
+
+
+def built_provenance(records, product):
+    """The first build host's record ({host, services}) of product's provenance, or {} when no
+    build host scanned it with an SBOM (bytelyst_scan off)."""
+    for record in records or []:
+        if isinstance(record, dict) and isinstance(record.get(product), dict) and record[product].get("services"):
+            return record[product]
+    return {}

@@ -153,3 +153,24 @@ def test_sbom_file_is_copied_but_not_recorded_and_a_rollback_keeps_the_provenanc
     assert back["restores"] == "r1" and back["images"]["web"] == pinned("registry.invalid/notes/web:1.0.0")
     assert back["provenance"] == first["provenance"] and back["sbom_files"] == {"web": "sbom-web.cdx.json"}
     assert (site / "history" / "releases" / back["dir"] / "sbom-web.cdx.json").read_text() == '{"v": 1}\n'
+
+
+# -- the pipeline's filters ------------------------------------------------------------------
+def test_scan_provenance_takes_each_scanned_service_with_an_sbom():
+    scans = [
+        {"item": {"item": {"key": "web"}}, "sbom": {"path": "/sbom/web.cdx.json", "sha256": "a" * 64},
+         "counts": COUNTS, "findings": {"secrets": []}, "image": "notes-web:1"},
+        {"item": {"item": {"key": "api"}}, "sbom": None, "counts": COUNTS},  # scanned without sbom_dir
+        {"item": {"item": {"key": "worker"}}, "skipped": True},
+    ]
+    assert _provenance.from_scans(scans) == {"web": {"sbom_sha256": "a" * 64, "sbom": "/sbom/web.cdx.json",
+                                                     "scanned": COUNTS}}
+    assert _provenance.from_scans(None) == {}
+
+
+def test_built_provenance_finds_the_build_host_that_scanned_the_product():
+    record = {"host": "build-2", "services": {"web": {"sbom_sha256": "a" * 64}}}
+    records = [{}, {"clock": {"host": "build-1", "services": {}}}, {"notes": record, "clock": {"host": "b", "services": {}}}]
+    assert _provenance.built_provenance(records, "notes") == record
+    assert _provenance.built_provenance(records, "clock") == {}  # scanned, but no SBOM written
+    assert _provenance.built_provenance([], "notes") == {}
