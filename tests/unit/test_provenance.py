@@ -10,9 +10,18 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _provenance
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from test_deployer import V2, FakeCompose, audit, deploy, history, pinned, site  # noqa: F401 (site: the fixture)
+from test_deployer import V1, V2, FakeCompose, deploy, history, pinned
 
 COUNTS = {"secret": {"CRITICAL": 0, "HIGH": 0}, "vuln": {"CRITICAL": 0, "HIGH": 2}}
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A project directory with compose.yaml (web and api at 1.0.0), as test_deployer's."""
+    src = tmp_path / "notes"
+    src.mkdir()
+    (src / "compose.yaml").write_text(json.dumps({"services": {"web": {"image": V1["web"]}, "api": {"image": V1["api"]}}}))
+    return tmp_path
 
 
 def sbom(tmp_path, name, text):
@@ -79,8 +88,8 @@ def test_a_new_scan_of_the_same_images_changes_nothing(site, tmp_path):
     before = snapshot(site)
     compose.calls = []
     again_path, again = sbom(tmp_path, "again.cdx.json", '{"serialNumber": "urn:uuid:2"}\n')
-    result = deploy(site, compose, provenance={"web": {"sbom_sha256": again, "sbom": again_path,
-                                                        "scanned": {"secret": {"HIGH": 0}}}})
+    rescan = {"sbom_sha256": again, "sbom": again_path, "scanned": {"secret": {"HIGH": 0}}}
+    result = deploy(site, compose, provenance={"web": rescan})
     assert not result["changed"] and compose.calls == ["config", "ps", "config --hash"]
     # The running release stays as it was recorded, and so does everything on disk.
     assert result["release"]["provenance"] == {"web": {"sbom_sha256": first, "sbom": first_path}}
@@ -105,7 +114,7 @@ def test_a_mismatched_sbom_is_refused_with_nothing_changed(site, tmp_path):
     with pytest.raises(DeployError) as err:
         deploy(site, compose, images={"web": V2["web"]}, provenance={"web": {"sbom_sha256": wrong, "sbom": path}})
     assert err.value.message == ("The SBOM of web, %s, has SHA-256 %s, but provenance.web.sbom_sha256 says %s. "
-                              "Nothing was changed." % (path, digest, wrong))
+                                 "Nothing was changed." % (path, digest, wrong))
     assert compose.calls == []  # refused while staging, before Compose was asked anything
     assert dict((s, c["image"]) for s, c in compose.running.items()) == running
     after = snapshot(site)
