@@ -226,8 +226,9 @@ class BlueGreen(Deployer):
                 result["color"] = active
             else:
                 self.color = keep
-        result["diff"] = {"before": state_text(current["images"], current.get("env"), current.get("secret_names"))
-                          if current else "", "after": state_text(spec.images, spec.env, spec.secret_names),
+        before = (state_text(current["images"], current.get("env"), current.get("secret_names"), current.get("provenance"))
+                  if current else "")
+        result["diff"] = {"before": before, "after": before if in_sync else spec.state_text(),
                           "before_header": "running release (%s)" % (active or "none"),
                           "after_header": "this release (%s)" % (active if in_sync else self.color)}
         if in_sync or self.check_mode:

@@ -49,6 +49,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._files import read
 from ansible_collections.bytelyst.deploy.plugins.module_utils._health import run_checks
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
 from ansible_collections.bytelyst.deploy.plugins.module_utils._process_group import run_in_group
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _provenance
 from ansible_collections.bytelyst.deploy.plugins.module_utils._release import (
     History, fingerprint, images_text, same_state, state_text)
 
@@ -121,7 +122,7 @@ class Spec(object):
     project directory their relative paths resolve from, the env, the secret names, the images."""
 
     def __init__(self, directory, files, project_dir, env, secret_names, images=None,
-                 definition_file=None, pins_name=OVERRIDE_NAME):
+                 definition_file=None, pins_name=OVERRIDE_NAME, provenance=None, sbom_files=None):
         self.directory = directory
         self.files = list(files)
         self.project_dir = project_dir
@@ -130,6 +131,10 @@ class Spec(object):
         self.images = dict(images or {})
         self.definition_file = definition_file
         self.pins_name = pins_name
+        # Where the images come from (recorded and shown, never fingerprinted) and the SBOMs
+        # kept in the directory.
+        self.provenance = dict(provenance or {})
+        self.sbom_files = dict(sbom_files or {})
 
     @property
     def paths(self):
@@ -145,11 +150,17 @@ class Spec(object):
     def fingerprint(self):
         return fingerprint(self.project_dir, self.texts(), self.images, self.env, self.secret_names)
 
+    def state_text(self):
+        return state_text(self.images, self.env, self.secret_names, self.provenance)
+
     def record(self, dir_name):
-        """The fields of a release record that describe this state."""
-        return {"dir": dir_name, "files": list(self.files), "pins": self.pins_name, "project_dir": self.project_dir,
-                "env": dict(self.env), "secret_names": list(self.secret_names),
-                "definition_file": self.definition_file, "fingerprint": self.fingerprint()}
+        """The fields of a release record that describe this state (provenance only when given)."""
+        record = {"dir": dir_name, "files": list(self.files), "pins": self.pins_name, "project_dir": self.project_dir,
+                  "env": dict(self.env), "secret_names": list(self.secret_names),
+                  "definition_file": self.definition_file, "fingerprint": self.fingerprint()}
+        if self.provenance:
+            record.update(provenance=dict(self.provenance), sbom_files=dict(self.sbom_files))
+        return record
 
 
 class Deployer(object):
@@ -169,6 +180,7 @@ class Deployer(object):
         self.secret_env = plain_values(params.get("secrets"))
         # Only secret values are scrubbed, and only from what people see: env is plain configuration.
         self.secrets = sorted(set(v for v in self.secret_env.values() if v))
+        self.provenance = {}  # the provenance option, checked (in begin)
         self.lock = None
         self.scratch = None
         self.workdir = None  # the history directory, or a scratch directory in check mode
@@ -238,6 +250,10 @@ class Deployer(object):
         if both:
             raise DeployError("%s given both in env and in secrets." % ", ".join(both),
                               hint="Pass each variable once: plain configuration in env, secret values in secrets.")
+        self.provenance = _provenance.validate(self.p.get("provenance"))
+        if self.provenance and self.p["action"] == "rollback":
+            raise DeployError("provenance is given to a rollback. Nothing was changed.",
+                              hint="Leave it out: a rollback records the provenance of the release it restores.")
 
     def sources(self):
         """[(path, text)] of this run's compose files, the project directory, the definition's path."""
@@ -274,7 +290,17 @@ class Deployer(object):
         for index, (source, text) in enumerate(texts):
             names.append("%d-%s" % (index + 1, os.path.basename(source)))
             write_private(os.path.join(self.stage_dir, names[-1]), text, mode=0o640)
-        return Spec(self.stage_dir, names, project_dir, env, self.secret_env, definition_file=definition_file)
+        # The SBOMs are checked against their digests here, before anything outside the stage changes.
+        sbom_files = {}
+        for service, entry in sorted(self.provenance.items()):
+            source = _provenance.source_file(entry)
+            if source is not None:
+                sbom_files[service] = _provenance.copy_verified(service, source, entry["sbom_sha256"], self.stage_dir)
+            elif entry.get("sbom") and not _provenance.URL.match(entry["sbom"]):
+                self.warn("The SBOM of %s, %s, is not on the deploy host: the release records its path and digest "
+                          "only (give provenance.%s.sbom_file to keep it with the release)." % (service, entry["sbom"], service))
+        return Spec(self.stage_dir, names, project_dir, env, self.secret_env, definition_file=definition_file,
+                    provenance=_provenance.recorded(self.provenance), sbom_files=sbom_files)
 
     def load_config(self, project):
         out = self.run(project.config(), "validation of the compose files of %s" % self.name)
@@ -287,6 +313,8 @@ class Deployer(object):
                 "images names service(s) %s, which the compose files do not define (services: %s)."
                 % (", ".join(unknown), ", ".join(sorted(services)) or "none"),
                 hint="Correct the service names in images, or add the services to the compose files.")
+        if self.p["action"] == "deploy":
+            _provenance.check_services(self.provenance, services)
         return config
 
     def wanted_refs(self, config):
@@ -334,7 +362,8 @@ class Deployer(object):
             return None
         spec = Spec(self.history.release_dir(release["dir"]), release.get("files") or [], release.get("project_dir"),
                     release.get("env"), release.get("secret_names"), release["images"],
-                    release.get("definition_file"), release.get("pins") or OVERRIDE_NAME)
+                    release.get("definition_file"), release.get("pins") or OVERRIDE_NAME,
+                    release.get("provenance"), release.get("sbom_files"))
         if not spec.files or not all(os.path.isfile(p) for p in spec.paths + [spec.pins]):
             return None
         return spec
@@ -419,7 +448,7 @@ class Deployer(object):
         remove_quietly(target)  # left by a run that died before saving its history
         os.rename(spec.directory, target)
         placed = Spec(target, spec.files, spec.project_dir, spec.env, spec.secret_names, spec.images,
-                      spec.definition_file, spec.pins_name)
+                      spec.definition_file, spec.pins_name, spec.provenance, spec.sbom_files)
         return placed, release["id"]
 
     def commit_definition(self, spec):
@@ -698,14 +727,16 @@ class Deployer(object):
         recreate = self.recreate_list(self.desired_hashes(project), containers)
         current = self.history.current()
         state = spec.fingerprint()
-        before = (state_text(current["images"], current.get("env"), current.get("secret_names")) if current
-                  else images_text(dict((s, c["image"]) for s, c in containers.items())))
-        diff = {"before": before, "after": state_text(spec.images, spec.env, spec.secret_names),
-                "before_header": "running release", "after_header": "this release"}
+        in_sync = not recreate and current is not None and same_state(current, state, spec.images)
+        before = (state_text(current["images"], current.get("env"), current.get("secret_names"), current.get("provenance"))
+                  if current else images_text(dict((s, c["image"]) for s, c in containers.items())))
+        # In sync, the running release stays as recorded, provenance included (a new scan of the
+        # same images is not a new release).
+        after = before if in_sync else spec.state_text()
+        diff = {"before": before, "after": after, "before_header": "running release", "after_header": "this release"}
         file_changes = self.definition_changes(spec)
         # One diff for the release; a list when a definition changes compose.yml too.
         self.result.update(images=spec.images, recreate=recreate, diff=[diff] + file_changes if file_changes else diff)
-        in_sync = not recreate and current is not None and same_state(current, state, spec.images)
         if in_sync or self.check_mode:
             self.result["changed"] = not in_sync or bool(file_changes)
             self.result["release"] = current

@@ -59,6 +59,7 @@ def deploy_argument_spec(**extra):
         keep_releases=dict(type="int", default=10),
         lock_timeout=dict(type="int", default=600),
         triggered_by=dict(type="str"),
+        provenance=dict(type="dict"),
         allow=dict(type="list", elements="str", default=[],
                    choices=["privileged", "host_network", "host_pid", "docker_socket"]),
     )

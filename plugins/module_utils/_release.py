@@ -10,9 +10,13 @@ A release is everything that was deployed. releases.json holds the last N, newes
                  "reason": "", "rollback_of": null, "restores": null,
                  "dir": "r3", "files": ["1-compose.yml"], "project_dir": "/srv/notes",
                  "env": {"PORT": "4121"}, "secret_names": ["DB_PASSWORD"],
-                 "definition_file": null, "fingerprint": "..."}, ...]}
+                 "definition_file": null, "fingerprint": "...",
+                 "provenance": {"web": {"sbom_sha256": "...", "sbom": "...", "scanned": {...}}},
+                 "sbom_files": {"web": "sbom-web.cdx.json"}}, ...]}
 and releases/<dir>/ holds that release's compose files as deployed (their text, byte for
-byte) and compose.bytelyst.yml, the override that pins its images. A rollback release
+byte), compose.bytelyst.yml, the override that pins its images, and the SBOMs of its images
+when the deploy was given them (provenance and sbom_files appear only then; they are not part
+of the fingerprint: a new scan of the same images is the same release). A rollback release
 shares the directory of the release it restores. Secret values are never recorded: only
 their names. Releases written before this format have no `dir`; they record images only.
 
@@ -39,6 +43,7 @@ import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
+from ansible_collections.bytelyst.deploy.plugins.module_utils._provenance import state_lines
 
 HISTORY_FILE = "releases.json"
 PREVIOUS_SUFFIX = ".prev"
@@ -57,12 +62,13 @@ def images_text(images):
     return "".join("%s: %s\n" % (name, images[name]) for name in sorted(images or {}))
 
 
-def state_text(images, env, secret_names):
-    """The diff view of a release: its images, its plain env and the names of its secrets."""
+def state_text(images, env, secret_names, provenance=None):
+    """The diff view of a release: its images, its plain env, the names of its secrets and
+    where its images come from (their SBOMs and scan counts)."""
     text = images_text(images)
     text += "".join("env %s=%s\n" % (k, env[k]) for k in sorted(env or {}))
     text += "".join("secret %s\n" % k for k in sorted(secret_names or []))
-    return text
+    return text + state_lines(provenance)
 
 
 def fingerprint(project_dir, texts, images, env, secret_names):

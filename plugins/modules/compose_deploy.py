@@ -34,6 +34,7 @@ description:
 extends_documentation_fragment:
   - bytelyst.deploy.docker
   - bytelyst.deploy.attributes.actiongroup_docker
+  - bytelyst.deploy.provenance
 options:
   project_name:
     description:
@@ -233,6 +234,24 @@ EXAMPLES = r"""
           ports: ["127.0.0.1:4017:4017"]
           restart: unless-stopped
 
+- name: Scan the image, then deploy it with its SBOM kept in the release
+  bytelyst.deploy.image_scan:
+    image: registry.example.invalid/clock/backend:0.9.2
+    sbom_dir: /var/lib/bytelyst/sbom
+  register: clock_scan
+
+- name: Deploy clock, recording where its image comes from
+  bytelyst.deploy.compose_deploy:
+    project_name: clock
+    project_src: /srv/clock
+    images:
+      backend: registry.example.invalid/clock/backend:0.9.2
+    provenance:
+      backend:
+        sbom: "{{ clock_scan.sbom.path }}"
+        sbom_sha256: "{{ clock_scan.sbom.sha256 }}"
+        scanned: "{{ clock_scan.counts }}"
+
 - name: Return to the previous healthy release
   bytelyst.deploy.compose_deploy:
     project_name: notes
@@ -251,13 +270,19 @@ EXAMPLES = r"""
 
 RETURN = r"""
 release:
-  description: The release now running (after a successful deploy, a rollback, or a run that changed nothing).
+  description:
+    - The release now running (after a successful deploy, a rollback, or a run that changed nothing).
+    - C(provenance) and C(sbom_files) (the SBOMs kept in the release's directory) appear when the release was
+      deployed with O(provenance).
   returned: success
   type: dict
   sample: {"id": "r4", "action": "deploy", "images": {"web": "registry.example.invalid/notes/web@sha256:4f..."},
            "result": "success", "time": "2026-11-27T10:00:00Z", "triggered_by": "ci", "reason": "",
            "dir": "r4", "files": ["1-compose.yml"], "project_dir": "/srv/notes", "env": {"PORT": "8080"},
-           "secret_names": ["DATABASE_PASSWORD"]}
+           "secret_names": ["DATABASE_PASSWORD"],
+           "provenance": {"web": {"sbom_sha256": "9b0e...", "sbom": "/var/lib/bytelyst/build/sbom/notes-web.cdx.json",
+                                  "scanned": {"secret": {"CRITICAL": 0, "HIGH": 0}}}},
+           "sbom_files": {"web": "sbom-web.cdx.json"}}
 images:
   description: Per service, the image reference pinned by digest (or image id for an image that was never pushed).
   returned: always

@@ -30,6 +30,7 @@ description:
 extends_documentation_fragment:
   - bytelyst.deploy.docker
   - bytelyst.deploy.attributes.actiongroup_docker
+  - bytelyst.deploy.provenance
 options:
   project_name:
     description:

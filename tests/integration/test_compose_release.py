@@ -5,6 +5,7 @@ keeps the project locked until that Compose process ends; without a history, a f
 returns to the containers that ran before it.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -221,3 +222,47 @@ def test_without_a_history_a_failed_deploy_returns_to_what_was_running(project, 
     (dummy, image_id, status), = project_state(project.client, project.name).values()
     assert image_id == list(before.values())[0][1] and status == "running"
     assert [r["result"] for r in project.releases()["releases"]] == ["failed", "success"]
+
+
+def test_a_release_keeps_the_sbom_of_its_image_and_a_new_scan_changes_nothing(project, images, tmp_path):
+    """provenance: r1 records the SBOM's digest, path and counts and keeps a copy of the SBOM; the
+    same image with a new scan's SBOM is changed=false and r1 stays as recorded; an SBOM whose
+    digest is not the one given is refused before anything changes."""
+    env = dict(ODD_VALUES, HOST_PORT=str(project.port))
+    scans = []
+    for name, text in (("first", '{"bomFormat": "CycloneDX", "serialNumber": "urn:uuid:1"}\n'),
+                       ("rescan", '{"bomFormat": "CycloneDX", "serialNumber": "urn:uuid:2"}\n')):
+        path = tmp_path / ("%s.cdx.json" % name)
+        path.write_text(text)
+        scans.append({"sbom": str(path), "sbom_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                      "scanned": {"secret": {"CRITICAL": 0, "HIGH": 0}}})
+    wrong = dict(scans[1], sbom_sha256=scans[0]["sbom_sha256"])
+    results, raw = run_module_many("compose_deploy", [
+        project.args(definition=definition(images["v1"]), env=env, provenance={"web": scans[0]}),
+        project.args(definition=definition(images["v1"]), env=env, provenance={"web": scans[1]}),
+        project.args(definition=definition(images["v2"]), env=env, provenance={"web": wrong}),
+    ])
+    first, rescan, refused = results
+    assert not first.get("failed") and first["changed"], raw[-4000:]
+    assert first["release"]["provenance"] == {"web": scans[0]}
+    assert first["release"]["sbom_files"] == {"web": "sbom-web.cdx.json"}
+    kept = os.path.join(project.history, "releases", "r1", "sbom-web.cdx.json")
+    assert read(kept) == read(scans[0]["sbom"])
+
+    assert rescan["changed"] is False and rescan["release"]["id"] == "r1", raw[-4000:]
+    assert rescan["release"]["provenance"] == {"web": scans[0]}
+
+    assert refused.get("failed"), raw[-4000:]
+    assert ("The SBOM of web, %s, has SHA-256 %s, but provenance.web.sbom_sha256 says %s. Nothing was changed."
+            % (scans[1]["sbom"], scans[1]["sbom_sha256"], scans[0]["sbom_sha256"])) in refused["msg"]
+    # Nothing changed: r1's container runs v1, the history holds r1 as recorded, its SBOM as kept.
+    assert http_get(project.url + "/version") == (200, "v1")
+    assert project.container().id.startswith(first["containers"]["web"])
+    history = project.releases()
+    assert [(r["id"], r["result"]) for r in history["releases"]] == [("r1", "success")]
+    assert history["releases"][0]["provenance"] == {"web": scans[0]}
+    assert sorted(os.listdir(os.path.join(project.history, "releases"))) == ["r1"]
+    assert read(kept) == read(scans[0]["sbom"])
+    assert [line.split(" ", 1)[1].split(" by=")[0] for line in project.audit()] == [
+        "project=%s action=deploy release=r1 result=success" % project.name,
+        "project=%s action=deploy release=- result=refused" % project.name]

@@ -7,6 +7,8 @@ no-new-privileges, read-only root with a tmpfs /tmp, memory and pids limits) and
 health checks. Bad input (a service name holding a newline, a typo) fails before anything changes.
 """
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -267,3 +269,33 @@ def test_the_definition_is_refused_by_the_module_when_it_asks_for_the_host(tmp_p
     proc = project.deploy(services)
     assert proc.returncode != 0 and "docker_socket" in proc.stdout, output_of(proc)
     assert containers_of(docker_client, project.name) == {}
+
+
+def test_the_role_ships_the_sbom_from_its_host_into_the_release(tmp_path, images, docker_client):
+    """deploy_provenance with deploy_sbom_host: the SBOM travels through the controller (fetch, copy)
+    into the release; the module records it; a second run changes nothing."""
+    project = Project(str(tmp_path), images)
+    sbom_dir = tmp_path / "build-host-sbom"
+    sbom_dir.mkdir()
+    text = '{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}\n'
+    (sbom_dir / "web.cdx.json").write_text(text)
+    provenance = {"web": {"sbom": str(sbom_dir / "web.cdx.json"), "sbom_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                          "scanned": {"secret": {"CRITICAL": 0, "HIGH": 0}}}}
+    services = [{"name": "web", "image": images["v1"], "ports": ["127.0.0.1:%d:3000" % project.port],
+                 "volumes": ["data:/data"], "health_url": project.url + "/health"}]
+    try:
+        runs = [project.deploy(services, deploy_provenance=provenance, deploy_sbom_host="localhost") for dummy in range(2)]
+        assert runs[0].returncode == 0, output_of(runs[0])
+        assert runs[1].returncode == 0 and "changed=0" in runs[1].stdout, output_of(runs[1])
+        with open(os.path.join(project.history_dir, "releases.json")) as handle:
+            history = json.load(handle)
+        (release,) = history["releases"]
+        assert release["provenance"] == provenance and release["sbom_files"] == {"web": "sbom-web.cdx.json"}
+        with open(os.path.join(project.history_dir, "releases", release["dir"], "sbom-web.cdx.json")) as handle:
+            assert handle.read() == text
+        # It came through the controller (sbom_file), not from the build host's path directly.
+        with open(os.path.join(project.history_dir, "incoming-sbom", "web.cdx.json")) as handle:
+            assert handle.read() == text
+        assert "Fetch the SBOMs from localhost" in runs[0].stdout
+    finally:
+        compose_down(project.name, project.root)

@@ -238,3 +238,15 @@ def test_the_color_the_proxy_serves_wins_over_the_history(site):
     assert runner.events[0] == "up notes-blue" and "stop notes-green" in runner.events
     assert result["previous_color"] == "green" and result["color"] == "blue"
     assert "The proxy routes notes to green, but its history's current release r1 ran on blue" in warnings[0]
+
+
+def test_provenance_is_recorded_behind_the_proxy_and_a_new_scan_changes_nothing(site):
+    tmp_path, runner, proxy = site
+    digests = ["a" * 64, "b" * 64]
+    first = run(site, provenance={"web": {"sbom_sha256": digests[0], "sbom": "https://sboms.invalid/web/1"}})
+    assert first["release"]["provenance"] == {"web": {"sbom_sha256": digests[0], "sbom": "https://sboms.invalid/web/1"}}
+    del runner.events[:]
+    again = run(site, provenance={"web": {"sbom_sha256": digests[1], "sbom": "https://sboms.invalid/web/2"}})
+    assert again["changed"] is False and runner.events == []
+    assert again["release"]["provenance"]["web"]["sbom_sha256"] == digests[0]
+    assert [r["id"] for r in releases(site)["releases"]] == ["r1"]
