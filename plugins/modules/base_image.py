@@ -30,6 +30,7 @@ description:
 author:
   - ByteLyst DevOps (@bytelyst)
 extends_documentation_fragment:
+  - bytelyst.deploy.build_log
   - bytelyst.deploy.docker
   - bytelyst.deploy.docker.pull
   - bytelyst.deploy.attributes.actiongroup_docker
@@ -138,17 +139,6 @@ options:
       - The date tag given to a new build. Empty means today (UTC, C(YYYYMMDD)); C(false) means no date tag.
       - Applied only when an image is built; an up-to-date image keeps the tags it has.
     type: str
-  build_log:
-    description:
-      - The file BuildKit's progress (C(--progress plain)) is written to while the image builds, line by line,
-        so it can be followed with C(tail -f). Secret values are never in it (they reach the build only as
-        BuildKit secrets, and their values are scrubbed from every line).
-      - Defaults to a new file C(<name>-<UTC time>.log) in O(build_log_dir).
-    type: path
-  build_log_dir:
-    description: The directory of the default O(build_log) on the host that builds (created when missing).
-    type: path
-    default: /var/tmp/bytelyst/builds
 notes:
   - Needs a docker client that builds with BuildKit (see O(docker_cli)).
 seealso:

@@ -40,6 +40,7 @@ description:
 version_added: 0.1.0
 author: ByteLyst (@bytelyst)
 extends_documentation_fragment:
+  - bytelyst.deploy.build_log
   - bytelyst.deploy.docker
   - bytelyst.deploy.docker.pull
   - bytelyst.deploy.attributes.actiongroup_docker
@@ -221,17 +222,6 @@ options:
     description: Extra labels for the image (the module's own labels win on a clash).
     type: dict
     default: {}
-  build_log:
-    description:
-      - The file BuildKit's progress (C(--progress plain)) is written to while the image builds, line by line,
-        so it can be followed with C(tail -f). Secret values are never in it (they reach the build only as
-        BuildKit secrets, and their values are scrubbed from every line).
-      - Defaults to a new file C(<name>-<UTC time>.log) in O(build_log_dir).
-    type: path
-  build_log_dir:
-    description: The directory of the default O(build_log) on the host that builds (created when missing).
-    type: path
-    default: /var/tmp/bytelyst/builds
 attributes:
   check_mode:
     support: full
