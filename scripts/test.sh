@@ -82,9 +82,25 @@ run_lane() {
   done
 }
 
+# The fleet's extra engines start before any lane: a dockerd that starts sets up its iptables
+# chains afresh (the DOCKER chains every engine on the host shares), and a network another lane
+# creates in that moment fails ("No chain/target/match by that name").
+# So does the TLS engine of the remote-engine tests: started here once, before the lanes (the
+# tests find it through BYTELYST_REMOTE_ENGINE), stopped when this script ends.
+case " ${stages[*]} " in
+  *" fleet "*|"  ") bash "$here/fleet.sh" up 3 >/dev/null ;;
+esac
+remote_engine="$BYTELYST_DEV_HOME/remote-engine"
+case " ${stages[*]} " in
+  *" integration "*|*" integration4 "*|"  ")
+    python tests/integration/remote_engine.py down "$remote_engine"
+    python tests/integration/remote_engine.py up "$remote_engine"
+    export BYTELYST_REMOTE_ENGINE="$remote_engine" ;;
+esac
+
 failed_file=$(mktemp)
 lane_dir=$(mktemp -d)
-trap 'rm -rf "$failed_file" "$lane_dir"' EXIT
+trap 'rm -rf "$failed_file" "$lane_dir"; python tests/integration/remote_engine.py down "$remote_engine"' EXIT
 if [ ${#stages[@]} -gt 0 ] || [ "${BYTELYST_TEST_LANES:-2}" = 1 ]; then
   [ ${#stages[@]} -gt 0 ] || stages=(unit integration sanity lint build molecule fleet)
   run_lane "$failed_file" "${stages[@]}"

@@ -4,10 +4,12 @@ bridge and address pool, on 127.0.0.1 only (the approach of scripts/fleet.sh). T
 engine's certificate and a client certificate are made here with openssl, and so is a client
 certificate from another CA that the engine must refuse."""
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 from registry_fixtures import free_port, sh
@@ -35,8 +37,15 @@ def _ca(directory, name):
     return cert, key
 
 
+CERT_FILES = dict(ca="engine-ca.crt", server_cert="server.crt", server_key="server.key", client_cert="client.crt",
+                  client_key="client.key", wrong_cert="stranger.crt", wrong_key="stranger.key")
+
+
 def make_certs(directory):
-    """{ca, server_cert, server_key, client_cert, client_key, wrong_cert, wrong_key} paths."""
+    """{ca, server_cert, server_key, client_cert, client_key, wrong_cert, wrong_key} paths (made
+    once per directory)."""
+    if all(os.path.isfile(os.path.join(directory, name)) for name in CERT_FILES.values()):
+        return dict((key, os.path.join(directory, name)) for key, name in CERT_FILES.items())
     os.makedirs(directory, exist_ok=True)
     ca, ca_key = _ca(directory, "engine-ca")
     other_ca, other_key = _ca(directory, "other-ca")
@@ -52,9 +61,10 @@ def make_certs(directory):
 class TlsEngine(object):
     """dockerd on tcp://127.0.0.1:<port> with --tlsverify; start() then stop()."""
 
-    def __init__(self, root):
+    def __init__(self, root, port=None):
         self.root = str(root)
-        self.port = free_port()
+        self.port = port or free_port()
+        self.shared = False  # started by scripts/test.sh before the lanes: stop() leaves it running
         self.host = "tcp://127.0.0.1:%d" % self.port
         self.certs = make_certs(os.path.join(self.root, "certs"))
         self.run_dir = os.path.join(self.root, "run")
@@ -127,6 +137,15 @@ class TlsEngine(object):
         assert save.wait() == 0, "docker save %s failed" % ref
 
     def stop(self):
+        if self.shared:  # scripts/test.sh stops it after every lane; leave no container of ours behind
+            try:
+                client = self.client()
+                for container in client.containers.list(all=True):
+                    container.remove(force=True)
+                client.close()
+            except Exception:
+                pass
+            return
         if self.proc is not None and self.proc.poll() is None:
             try:  # containers first: with --live-restore they would outlive the engine
                 client = self.client()
@@ -143,3 +162,61 @@ class TlsEngine(object):
                 self.proc.wait(10)
         subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
         shutil.rmtree(os.path.join(self.root, "data"), ignore_errors=True)
+
+
+# One engine for the whole run. A dockerd that starts sets up its iptables chains afresh, and the
+# DOCKER chains are shared by every engine on the host: a network another test lane creates in that
+# moment fails. scripts/test.sh therefore starts this engine before the lanes (up) and stops it
+# after them (down); the tests find it through BYTELYST_REMOTE_ENGINE.
+STATE = "engine.json"
+
+
+def shared_engine():
+    """The engine scripts/test.sh started, when there is one and it answers; else None."""
+    root = os.environ.get("BYTELYST_REMOTE_ENGINE")
+    try:
+        with open(os.path.join(root or "", STATE)) as f:
+            state = json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+    engine = TlsEngine(root, port=state["port"])
+    engine.shared = True
+    return engine if engine.answers() else None
+
+
+def main(argv):
+    action, root = argv[1], argv[2]
+    if action == "up":
+        engine = TlsEngine(root)
+        engine.start()
+        with open(os.path.join(root, STATE), "w") as f:
+            json.dump({"port": engine.port, "pid": engine.proc.pid}, f)
+    elif action == "down":
+        try:
+            with open(os.path.join(root, STATE)) as f:
+                state = json.load(f)
+        except (IOError, OSError, ValueError):
+            return 0
+        engine = TlsEngine(root, port=state["port"])
+        try:
+            client = engine.client()
+            for container in client.containers.list(all=True):
+                container.remove(force=True)
+            client.close()
+        except Exception:
+            pass
+        try:
+            os.kill(state["pid"], signal.SIGTERM)
+        except OSError:
+            pass
+        for dummy in range(60):
+            if not engine.answers():
+                break
+            time.sleep(0.5)
+        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

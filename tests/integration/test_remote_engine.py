@@ -14,7 +14,7 @@ import packed_workspace
 from ansible_runner_helper import run_module_many
 from product_fixtures import copy_product
 from registry_fixtures import Registry, free_port, tag_digest, tag_list
-from remote_engine import TlsEngine
+from remote_engine import TlsEngine, shared_engine
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import BuildSpec, build
 from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
@@ -36,7 +36,7 @@ APP_DOCKERFILE = "\n".join([
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, docker_client):
-    eng = TlsEngine(tmp_path_factory.mktemp("tls-engine")).start()
+    eng = shared_engine() or TlsEngine(tmp_path_factory.mktemp("tls-engine")).start()
     try:
         eng.load(docker_client, SMALL_BASE)
         yield eng

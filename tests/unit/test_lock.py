@@ -152,7 +152,8 @@ def test_a_compose_process_started_with_the_lock_keeps_it_after_the_module_dies(
                        str(marker)], timeout=30)
     thread = threading.Thread(target=lambda: run_in_group(command, keep_fds=(module.fd,), started=started.append))
     thread.start()
-    while not marker.exists():
+    # The child may write its marker before run_in_group has reported the group: wait for both.
+    while not (marker.exists() and started):
         time.sleep(0.05)
     module.note(compose_pgid=started[0])
     os.close(module.fd)  # the module dies: its own descriptor is gone, without LOCK_UN or holder removal
