@@ -26,14 +26,6 @@ def run(args):
                           check=False)
 
 
-def engine_state():
-    images = subprocess.run(["docker", "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"],
-                            capture_output=True, text=True, check=True).stdout
-    containers = subprocess.run(["docker", "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Status}}"],
-                                capture_output=True, text=True, check=True).stdout
-    return sorted(images.splitlines()), sorted(line.split()[0] for line in containers.splitlines())
-
-
 def two_build_hosts(tmp_path, **extra):
     inventory = tmp_path / "inventory.yml"
     host_vars = "".join("      %s: %s\n" % item for item in sorted(extra.items()))
@@ -61,7 +53,6 @@ def two_build_hosts(tmp_path, **extra):
 
 def test_several_build_hosts_without_a_registry_are_refused_before_anything_is_built(tmp_path):
     inventory = two_build_hosts(tmp_path)
-    before = engine_state()
     done = run(["-i", inventory, os.path.join(PLAYBOOKS, "pipeline.yml")])
     out = done.stdout + done.stderr
     assert done.returncode != 0
@@ -69,7 +60,9 @@ def test_several_build_hosts_without_a_registry_are_refused_before_anything_is_b
     assert "Set bytelyst_registry, or keep one host in build_host" in out
     # It stopped at the first play's checks: no install, no pack, no build, nothing written.
     assert "Pack the shared packages" not in out and "Build the images of" not in out
-    assert engine_state() == before
+    # No task changed anything on any host (the engine is shared with other test lanes, so its image
+    # list is no witness here; the play recap is).
+    assert re.search(r"failed=[1-9]", out) and not re.search(r"changed=[1-9]", out), out[-3000:]
     assert sorted(os.listdir(str(tmp_path))) == ["inventory.yml"]
 
 
