@@ -136,24 +136,21 @@ class TlsEngine(object):
         save.stdout.close()
         assert save.wait() == 0, "docker save %s failed" % ref
 
+    def remove_containers(self):
+        try:
+            client = self.client()
+            for container in client.containers.list(all=True):
+                container.remove(force=True)
+            client.close()
+        except Exception:  # an engine that does not answer has none to remove
+            pass
+
     def stop(self):
         if self.shared:  # scripts/test.sh stops it after every lane; leave no container of ours behind
-            try:
-                client = self.client()
-                for container in client.containers.list(all=True):
-                    container.remove(force=True)
-                client.close()
-            except Exception:
-                pass
+            self.remove_containers()
             return
         if self.proc is not None and self.proc.poll() is None:
-            try:  # containers first: with --live-restore they would outlive the engine
-                client = self.client()
-                for container in client.containers.list(all=True):
-                    container.remove(force=True)
-                client.close()
-            except Exception:
-                pass
+            self.remove_containers()  # first: with --live-restore they would outlive the engine
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(30)
@@ -198,13 +195,7 @@ def main(argv):
         except (IOError, OSError, ValueError):
             return 0
         engine = TlsEngine(root, port=state["port"])
-        try:
-            client = engine.client()
-            for container in client.containers.list(all=True):
-                container.remove(force=True)
-            client.close()
-        except Exception:
-            pass
+        engine.remove_containers()
         try:
             os.kill(state["pid"], signal.SIGTERM)
         except OSError:
