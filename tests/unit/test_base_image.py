@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image as base
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from fakes import FakeClient, FakeImage
+from fakes.engine import FakeClient, FakeImage
 
 RUNTIME = {"id": "sha256:runtime1", "digests": ["node@sha256:d1"]}
 

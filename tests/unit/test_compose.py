@@ -8,7 +8,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._compose import (
     ComposeProject, containers_by_service, env_file_text, is_healthy, parse_config_hashes, parse_json_output,
     parse_labels, published_ports, render_override, resolve_image, up_failure)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from fakes import FakeClient, FakeImage
+from fakes.engine import FakeClient, FakeImage
 
 # Recorded from Compose v5.6.1 (`ps --all --format json`: one object per line).
 PS_LINE = (

@@ -13,7 +13,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils import (
     _build_inputs, _dockerignore, _npmrc, _product, _product_image)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from fakes import FakeClient, FakeImage
+from fakes.engine import FakeClient, FakeImage
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 BASE = "team/base-backend:1.0.0"

@@ -16,7 +16,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry impo
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 import datetime
 
-from fakes import FakeClient, FakeImage
+from fakes.engine import FakeClient, FakeImage
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 URL = "https://git.example.com/api/packages/bytelyst/npm/"

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _tags
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from fakes import FakeClient
+from fakes.engine import FakeClient
 
 
 def add(client, ref, image_id, fingerprint=None):
