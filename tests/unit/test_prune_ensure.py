@@ -4,57 +4,27 @@ images another process removes while it reads them, and ensure() from options to
 import json
 
 import pytest
-from docker.errors import NotFound
-
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _prune
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from fakes.engine import FakeClient, FakeContainer, FakeImage
 
 OURS = {"dev.bytelyst.product": "notes"}
 
 
-class FakeApi(object):
-    def __init__(self, images, gone, containers=()):
-        self._images, self._gone, self._containers = images, gone, list(containers)
-        self.inspected, self.container_kwargs = [], None
-
-    def images(self):
-        return [dict((k, v) for k, v in i.items() if k != "Created") for i in self._images]
-
-    def inspect_image(self, image_id):
-        self.inspected.append(image_id)
-        if image_id in self._gone:
-            raise NotFound("No such image: %s" % image_id)
-        return [i for i in self._images if i["Id"] == image_id][0]
-
-    def containers(self, **kwargs):
-        self.container_kwargs = kwargs
-        return self._containers
-
-
-class FakeClient(object):
-    """client.api (listing, inspect, containers) and client.images.remove (refused for ids in `busy`)."""
-
-    def __init__(self, images, gone=(), containers=(), busy=()):
-        self.api = FakeApi(images, gone, containers)
-        self.images = self
-        self.busy = set(busy)
-        self.removed = []
-
-    def remove(self, image_id, force=False, noprune=False):
-        if image_id in self.busy:
-            raise RuntimeError("conflict: image %s has dependent child images" % image_id)
-        self.removed.append(image_id)
-
-
 def image(id_, tags, labels=None, created="", digests=None):
-    return {"Id": id_, "RepoTags": tags, "RepoDigests": digests, "Labels": labels, "Created": created}
+    return FakeImage(id_, labels, tags=tags, digests=digests, created=created)
+
+
+def engine(images, containers=(), **kwargs):
+    """The images as the engine holds them (dangling ones too), containers as (id, image id)."""
+    return FakeClient(images=images, containers=[FakeContainer(c, image_id=i) for c, i in containers], **kwargs)
 
 
 def test_images_removed_while_listing_are_skipped():
     images = [image("sha256:a", ["x/notes-backend:1.0.0"], OURS, "2026-01-01T00:00:00.5Z"),
               image("sha256:b", ["x/notes-backend:0.9.0"], OURS),
               image("sha256:c", ["<none>:<none>"], OURS, digests=["<none>@<none>"])]
-    client = FakeClient(images, gone={"sha256:b"})
+    client = engine(images, gone_on_inspect={"sha256:b"})
     found, used = _prune.engine_images(client)
     assert [i["id"] for i in found] == ["sha256:a", "sha256:c"]
     assert found[0]["tags"] == ["x/notes-backend:1.0.0"] and found[0]["labels"] == OURS
@@ -67,8 +37,8 @@ def test_only_images_in_scope_are_inspected_and_containers_come_from_the_listing
     images = [image("sha256:a", ["x/notes-backend:1.0.0"], OURS),
               image("sha256:b", ["x/clock-backend:1.0.0"], {"dev.bytelyst.product": "clock"}),
               image("sha256:c", ["postgres:16"], None)]
-    containers = [{"Id": "c1", "ImageID": "sha256:a"}, {"Id": "c2", "ImageID": "sha256:c"}]
-    client = FakeClient(images, containers=containers)
+    containers = [("c1", "sha256:a"), ("c2", "sha256:c")]
+    client = engine(images, containers)
     found, used = _prune.engine_images(client, ["x/notes"])
     assert [i["id"] for i in found] == ["sha256:a"]
     assert client.api.inspected == ["sha256:a"]
@@ -88,7 +58,7 @@ def scene():
               image("sha256:b", ["x/notes-backend:0.9.0"], OURS, "2026-01-02T00:00:00Z"),
               image("sha256:c", ["x/notes-backend:0.8.0"], OURS, "2026-01-01T00:00:00Z"),
               image("sha256:d", ["postgres:16"], None, "2025-01-01T00:00:00Z")]
-    return images, [{"Id": "c1", "ImageID": "sha256:c"}]
+    return images, [("c1", "sha256:c")]
 
 
 def test_ensure_removes_what_nothing_needs_and_says_why_the_rest_stays(tmp_path):
@@ -97,16 +67,16 @@ def test_ensure_removes_what_nothing_needs_and_says_why_the_rest_stays(tmp_path)
     (history / "releases.json").write_text(json.dumps({"releases": [
         {"id": "r1", "images": {"backend": "x/notes-backend:0.9.0"}}]}))
     images, containers = scene()
-    client = FakeClient(images, containers=containers)
+    client = engine(images, containers)
     result = _prune.ensure(client, options(history_dirs=[str(history)]), diff=True)
-    assert client.removed == [] and result["changed"] is False
+    assert client.images.removed == [] and result["changed"] is False
     kept = dict((k["id"], k["reasons"]) for k in result["kept"])
     assert kept == {"sha256:a": ["among the 1 newest of x/notes-backend"],
                     "sha256:b": ["recorded release x/notes-backend:0.9.0"], "sha256:c": ["used by a container"]}
     # without the history, 0.9.0 goes; the diff shows it
-    client = FakeClient(images, containers=containers)
+    client = engine(images, containers)
     result = _prune.ensure(client, options(), diff=True)
-    assert client.removed == ["sha256:b"] and result["changed"] is True
+    assert client.images.removed == ["sha256:b"] and result["changed"] is True
     assert result["removed"] == [{"id": "sha256:b", "tags": ["x/notes-backend:0.9.0"]}]
     assert "x/notes-backend:0.9.0" in result["diff"]["before"] and "0.9.0" not in result["diff"]["after"]
     assert "postgres" not in result["diff"]["before"]
@@ -114,24 +84,24 @@ def test_ensure_removes_what_nothing_needs_and_says_why_the_rest_stays(tmp_path)
 
 def test_ensure_in_check_mode_removes_nothing_and_reports_the_same(tmp_path):
     images, containers = scene()
-    client = FakeClient(images, containers=containers)
+    client = engine(images, containers)
     result = _prune.ensure(client, options(), check_mode=True)
-    assert client.removed == []
+    assert client.images.removed == []
     assert result["removed"] == [{"id": "sha256:b", "tags": ["x/notes-backend:0.9.0"]}] and result["changed"] is True
 
 
 def test_ensure_reports_an_image_the_engine_refuses_and_goes_on():
     images, dummy = scene()
-    client = FakeClient(images, busy={"sha256:b"})
+    client = engine(images, busy={"sha256:b"})
     result = _prune.ensure(client, options())
-    assert client.removed == ["sha256:c"]
+    assert client.images.removed == ["sha256:c"]
     assert [(f["id"], "dependent child images" in f["error"]) for f in result["failed_removals"]] == [("sha256:b", True)]
 
 
 def test_ensure_refuses_keep_below_one_before_reading_the_engine():
     images, containers = scene()
-    client = FakeClient(images, containers=containers)
+    client = engine(images, containers)
     with pytest.raises(DeployError) as info:
         _prune.ensure(client, options(keep=0))
     assert "keep must be at least 1, got 0." in str(info.value)
-    assert client.api.inspected == [] and client.removed == []
+    assert client.api.inspected == [] and client.images.removed == []

@@ -10,7 +10,7 @@ store (client.images), the low-level API (client.api), containers and info().
     client.api.inspect_image(id_or_ref)        # image.attrs (inspect form: Config.Labels, Created)
     client.api.history(id_or_ref)              # image.history, newest first as the engine answers
 
-Also: images no reference points at (FakeClient(untagged=[...])); registry={ref: manifest digest}
+Also: images=[FakeImage] held under the tags they carry (and dangling ones, tagged <none>); registry={ref: manifest digest}
 and pullable={ref: FakeImage} for what a registry holds (images.get_registry_data, images.pull);
 containers (client.containers.get(name), api.containers(all=True)); info=... for client.info();
 push_scripts (the events of each api.push) with on_push(name, tag) -> the digest the registry
@@ -63,10 +63,10 @@ class FakeImage(object):
 class FakeImages(object):
     """client.images over refs: {reference: FakeImage}; registry and pullable: see above."""
 
-    def __init__(self, client, refs, registry=None, pullable=None, untagged=(), busy=()):
+    def __init__(self, client, refs, registry=None, pullable=None, images=(), busy=()):
         self.client = client
         self.refs = {}
-        self.untagged = []  # images no reference points at
+        self.held = []  # every image once, in the order it came
         self.registry = dict(registry or {})
         self.pullable = dict(pullable or {})
         self.pulled = []
@@ -74,27 +74,28 @@ class FakeImages(object):
         self.removed = []
         for ref, image in (refs or {}).items():
             self.put(ref, image)
-        for image in untagged:
-            image.client = client
-            self.untagged.append(image)
+        for image in images:
+            self.hold(image)
+            for ref in image.tags:
+                self.refs[ref] = image
+
+    def hold(self, image):
+        image.client = self.client
+        if all(image is not h for h in self.held):
+            self.held.append(image)
 
     def put(self, ref, image):
         """ref now names image (taken from any image it named before)."""
         before = self.refs.get(ref)
         if before is not None and before is not image and ref in before.attrs["RepoTags"]:
             before.attrs["RepoTags"].remove(ref)
-        image.client = self.client
+        self.hold(image)
         if ref not in image.attrs["RepoTags"]:
             image.attrs["RepoTags"].append(ref)
         self.refs[ref] = image
 
     def all(self):
-        """Every image once: referenced ones in the order of their first reference, then the untagged."""
-        seen = []
-        for image in list(self.refs.values()) + self.untagged:
-            if all(image is not s for s in seen):
-                seen.append(image)
-        return seen
+        return list(self.held)
 
     def find(self, ref):
         if ref in self.refs:
@@ -115,14 +116,16 @@ class FakeImages(object):
         if image in self.busy:
             raise RuntimeError("conflict: image %s has dependent child images" % image)
         self.removed.append(image)
-        if image in self.refs:  # a reference: only that name goes
+        if image in self.refs:  # a reference: that name goes, and the image with its last name
             held = self.refs.pop(image)
             if image in held.attrs["RepoTags"]:
                 held.attrs["RepoTags"].remove(image)
+            if all(i is not held for i in self.refs.values()):
+                self.held = [i for i in self.held if i is not held]
             return
         for ref in [r for r, i in self.refs.items() if i.id == image]:
             del self.refs[ref]
-        self.untagged = [i for i in self.untagged if i.id != image]
+        self.held = [i for i in self.held if i.id != image]
 
     def get_registry_data(self, ref):
         from docker.errors import NotFound
@@ -240,13 +243,13 @@ class FakeContainers(object):
 
 
 class FakeClient(object):
-    """A Docker SDK client whose images are refs: {reference: FakeImage} (and untagged ones)."""
+    """A Docker SDK client whose images are refs: {reference: FakeImage} and images: [FakeImage]."""
 
-    def __init__(self, refs=None, registry=None, pullable=None, untagged=(), containers=(), info=None,
+    def __init__(self, refs=None, registry=None, pullable=None, images=(), containers=(), info=None,
                  busy=(), gone_on_inspect=(), gone_on_history=(), push_scripts=(), on_push=None):
         self.failures = {}
         self.gone_on_inspect, self.gone_on_history = set(gone_on_inspect), set(gone_on_history)
-        self.images = FakeImages(self, refs, registry, pullable, untagged, busy)
+        self.images = FakeImages(self, refs, registry, pullable, images, busy)
         self.api = FakeApi(self, push_scripts, on_push)
         self.containers = FakeContainers(containers)
         self._info = info
