@@ -7,6 +7,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 from ansible_collections.bytelyst.deploy.plugins.module_utils._usage import (
     EMPTY_LAYER, account, align_sizes, chain_ids, describe, is_ours, matches, measure, parse_label_filters, select,
 )
+from fakes.engine import FakeClient, FakeImage
 
 STANDIN_LABEL = {"dev.bytelyst.standin.recipe": "abc"}
 
@@ -175,49 +176,21 @@ def test_account_of_nothing_is_zero():
                                                        saved_bytes=0, saved_percent=0.0))
 
 
-class FakeImage:
-    def __init__(self, attrs):
-        self.attrs = attrs
+# Each image's own layers, oldest first, as its history states them (not derived from chain IDs).
+LAYER_SIZES = {"runtime:1": [100], "base:1": [100, 50], "notes:1": [100, 50, 3], "clock:1": [100, 50, 4],
+               "a:1": [100, 2, 50], "b:1": [100, 2, 50]}
 
 
-class FakeClient:
-    """The part of the Docker SDK measure() uses, over the scene above.
-    Images in `vanish_on_inspect` / `vanish_on_history` disappear at that call."""
-
-    def __init__(self, everything, sizes, vanish_on_inspect=(), vanish_on_history=()):
-        self.everything, self.sizes = everything, sizes
-        self.vanish_on_inspect, self.vanish_on_history = vanish_on_inspect, vanish_on_history
-        self.api = self
-
-    def _find(self, ident):
-        for img in self.everything:
-            if ident in img["RepoTags"] or ident == img["Id"]:
-                return img
-        return None
-
-    def images(self):
-        return [{"Id": i["Id"]} for i in self.everything]
-
-    def inspect_image(self, ident):
-        if ident in self.vanish_on_inspect:
-            raise _usage.NotFound("gone")
-        return self._find(ident)
-
-    def history(self, ident):
-        if ident in self.vanish_on_history:
-            raise _usage.NotFound("gone")
-        steps = [("RUN step", self.sizes[c]) for c in chain_ids(self._find(ident)["RootFS"]["Layers"])]
-        return history(*(steps + [("LABEL x=y", 0)]))
+def engine_of(everything, **kwargs):
+    """The scene on the fake engine: the images' histories give one RUN step per layer, then a LABEL."""
+    return FakeClient(images=[FakeImage.from_attrs(i, history=history(
+        *([("RUN step", size) for size in LAYER_SIZES[i["RepoTags"][0]]] + [("LABEL x=y", 0)]))) for i in everything],
+        **kwargs)
 
 
-@pytest.fixture
-def fake_lookup(monkeypatch):
-    monkeypatch.setattr(_usage, "image_or_none", lambda c, ref: FakeImage(c._find(ref)) if c._find(ref) else None)
-
-
-def test_measure_selects_ours_by_default_and_refs_exactly(fake_lookup):
+def test_measure_selects_ours_by_default_and_refs_exactly():
     everything, sizes = _scene()
-    client = FakeClient(everything, sizes)
+    client = engine_of(everything)
     rows, totals = measure(client)
     assert [r["ref"] for r in rows] == ["base:1", "notes:1", "clock:1", "a:1", "b:1"]
     assert totals["disk_used"] == 100 + 50 + 3 + 4 + 2 + 50 + 2 + 50
@@ -231,10 +204,10 @@ def test_measure_selects_ours_by_default_and_refs_exactly(fake_lookup):
     assert "docker image ls" in str(info.value)
 
 
-def test_measure_skips_images_removed_meanwhile(fake_lookup):
+def test_measure_skips_images_removed_meanwhile():
     everything, sizes = _scene()
     runtime, base, notes, clock, tar_a, tar_b = everything
-    client = FakeClient(everything, sizes, vanish_on_inspect=[tar_b["Id"]], vanish_on_history=[clock["Id"]])
+    client = engine_of(everything, gone_on_inspect=[tar_b["Id"]], gone_on_history=[clock["Id"]])
     rows, totals = measure(client)
     assert [r["ref"] for r in rows] == ["base:1", "notes:1", "a:1"]
     # clock was listed, so it still counts as sharing base's layers; tar_b is gone entirely
@@ -245,19 +218,8 @@ def test_measure_skips_images_removed_meanwhile(fake_lookup):
 
 
 def test_engine_failure_names_the_engine(monkeypatch):
-    class Broken:
-        closed = False
-
-        def __init__(self):
-            self.api = self
-
-        def images(self):
-            raise _usage.DockerException("500 Server Error: layer store busy")
-
-        def close(self):
-            self.closed = True
-
-    broken = Broken()
+    broken = FakeClient()
+    broken.fail("images", _usage.DockerException("500 Server Error: layer store busy"))
     monkeypatch.setattr(_usage, "engine_client", lambda host: broken)
     with pytest.raises(DeployError) as info:
         _usage.measure_on("tcp://build-1.example.com:2376")
