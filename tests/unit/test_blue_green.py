@@ -5,93 +5,15 @@ import json
 
 import pytest
 
-from test_deployer import V1, V2, FakeCompose, FakeEngine
+from test_deployer import V1, V2, engine_holding
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._blue_green import BlueGreen
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from fakes.compose import FakeComposeProjects
+from fakes.proxy import FakeProxy
 
 ROUTES = [{"service": "web", "port": 3000, "hosts": ["notes.example.com"]},
           {"service": "api", "port": 4000, "hosts": ["notes.example.com"], "path_prefix": "/api/"}]
-
-
-class FakeColor(FakeCompose):
-    """One color's Compose project: containers have names, `stop` stops them."""
-
-    def __init__(self, project, events):
-        super(FakeColor, self).__init__()
-        self.project, self.events = project, events
-
-    def ps(self, files, args):
-        self.calls.append("ps")
-        return 0, "".join(json.dumps({
-            "ID": c["id"], "Name": "%s-%s-1" % (self.project, s), "Service": s, "State": c.get("state", "running"),
-            "Health": c["health"], "ExitCode": 0, "Image": c["image"], "Publishers": [],
-            "Labels": "com.docker.compose.config-hash=%s,com.docker.compose.service=%s" % (c["hash"], s),
-        }) + "\n" for s, c in sorted(self.running.items()))
-
-    def up(self, files, args):
-        self.events.append("up " + self.project)
-        for container in self.running.values():
-            if container.get("state") == "exited" and container["health"] == "healthy":
-                container["state"] = "running"
-        return super(FakeColor, self).up(files, args)
-
-    def stop(self, files, args):
-        self.events.append("stop " + self.project)
-        for container in self.running.values():
-            container["state"] = "exited"
-        return 0, ""
-
-
-class Runner(object):
-    def __init__(self):
-        self.events = []
-        self.colors = {}
-
-    def __call__(self, command, check=True, what=None, keep_fds=(), started=None):
-        project = command.argv[command.argv.index("--project-name") + 1]
-        if project not in self.colors:
-            self.colors[project] = FakeColor(project, self.events)
-        return self.colors[project](command, check=check, what=what, keep_fds=keep_fds, started=started)
-
-
-class FakeProxy(object):
-    def __init__(self, events):
-        self.events = events
-        self.spec = {"network": "bytelyst-proxy", "config_dir": "/nonexistent", "user": "101:101"}
-        self.name = "bytelyst-proxy"
-        self.live = {}
-        self.refuse = None
-
-    def plan(self):
-        return None
-
-    def ensure(self, drain_timeout):
-        return False
-
-    def in_sync(self, project, files):
-        return self.live.get(project) == files
-
-    def live_color(self, project):
-        text = (self.live.get(project) or {}).get("conf", "")
-        return "blue" if " %s-blue-" % project in text else "green" if " %s-green-" % project in text else None
-
-    def switch(self, project, files, drain_timeout, reload_timeout):
-        if self.refuse:
-            raise DeployError(self.refuse)
-        self.events.append("switch " + " ".join(sorted(line.split()[-1] for line in files["conf"].splitlines() if " set " in line)))
-        self.live[project] = files
-        return 0.1
-
-    def drain(self, timeout):
-        self.events.append("drain")
-        return 0.5, 0
-
-
-class Engine(FakeEngine):
-    def __init__(self, refs):
-        super(Engine, self).__init__(refs)
-        self.containers = self
 
 
 @pytest.fixture
@@ -99,7 +21,7 @@ def site(tmp_path):
     src = tmp_path / "notes"
     src.mkdir()
     (src / "compose.yaml").write_text(json.dumps({"services": {"web": {"image": V1["web"]}, "api": {"image": V1["api"]}}}))
-    runner = Runner()
+    runner = FakeComposeProjects()
     return tmp_path, runner, FakeProxy(runner.events)
 
 
@@ -113,7 +35,7 @@ def run(site, check_mode=False, warnings=None, **kw):
                   tls_certificate=None, tls_key=None)
     params.update(kw)
     deployer = BlueGreen(params, check_mode, (warnings if warnings is not None else []).append, runner=runner,
-                         engine=Engine(list(V1.values()) + list(V2.values()) + ["broken:1"]), proxy=proxy)
+                         engine=engine_holding(list(V1.values()) + list(V2.values()) + ["broken:1"]), proxy=proxy)
     return deployer.execute()
 
 
@@ -168,13 +90,13 @@ def test_a_rollback_starts_the_previous_colors_stopped_containers(site):
     tmp_path, runner, proxy = site
     run(site)
     run(site, images={"web": V2["web"]})
-    blue_ids = dict((s, c["id"]) for s, c in runner.colors["notes-blue"].running.items())
+    blue_ids = dict((s, c["id"]) for s, c in runner.projects["notes-blue"].running.items())
     del runner.events[:]
     result = run(site, action="rollback")
     assert runner.events == ["up notes-blue", "switch notes-blue-api-1:4000; notes-blue-web-1:3000;", "drain",
                              "stop notes-green"]
     assert result["reused"] == ["api", "web"] and result["release"]["restores"] == "r1"
-    assert dict((s, c["id"]) for s, c in runner.colors["notes-blue"].running.items()) == blue_ids
+    assert dict((s, c["id"]) for s, c in runner.projects["notes-blue"].running.items()) == blue_ids
 
 
 def test_check_mode_plans_the_color_and_changes_nothing(site):

@@ -11,11 +11,12 @@ import stat
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result
 from ansible_collections.bytelyst.deploy.plugins.module_utils._deployer import Deployer, write_private
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, lock_path
 from ansible_collections.bytelyst.deploy.plugins.module_utils._release import History
+from fakes.compose import FakeCompose
+from fakes.engine import FakeClient, FakeImage
 
 REG = "registry.invalid/notes"
 V1 = {"web": REG + "/web:1.0.0", "api": REG + "/api:1.0.0"}
@@ -30,142 +31,9 @@ def pinned(ref):
     return "%s@%s" % (ref.rsplit(":", 1)[0], digest(ref))
 
 
-class FakeCompose(object):
-    """Stands in for `docker compose` of one project: config, config --hash, ps, up --wait, logs.
-
-    Compose files are JSON (which is YAML); `${NAME}` is interpolated from the --env-file, as
-    Compose does. `up` recreates a service whose configuration hash changed or that is not
-    healthy; a container of an image in `broken`, or whose configuration holds "broken", never
-    gets healthy, and then `up --wait` fails as Compose does. Containers carry the labels
-    Compose sets (config hash, service, config files, working directory)."""
-
-    def __init__(self):
-        self.running = {}
-        self.broken = set()
-        self.calls = []
-        self.ups = []
-        self.secrets = set()
-        self.argvs = []
-        self.next_id = 1
-        self.on_up = None  # called at the start of each `up` (to raise, or to look around)
-        self.ps_fails_after = None  # ps fails once this many ups have run
-
-    def __call__(self, command, check=True, what=None, keep_fds=(), started=None):
-        argv = command.argv
-        assert argv[:2] == ["docker", "compose"], argv
-        self.argvs.append(argv)
-        i, files, options = 2, [], {}
-        while argv[i].startswith("--"):
-            if argv[i] == "--file":
-                files.append(argv[i + 1])
-            options[argv[i]] = argv[i + 1]
-            i += 2
-        args = argv[i:]
-        self.secrets.update(command.secrets)
-        self.options = options
-        if started is not None:
-            started(4242)
-        self.keep_fds = keep_fds
-        rc, out = getattr(self, args[0])(files, args[1:])
-        if check and rc != 0:
-            raise DeployError("%s failed (exit code %d)." % (what, rc), command=command.display(), output=out)
-        return Result(command, rc, out, "")
-
-    def env(self):
-        values = {}
-        with open(self.options["--env-file"]) as f:
-            for line in f:
-                key, value = line.rstrip("\n").split("=", 1)
-                values[key] = value[1:-1]
-        return values
-
-    def merged(self, files):
-        services = {}
-        env = self.env()
-        for path in files:
-            with open(path) as f:  # JSON (which is YAML), after any comment lines
-                text = "".join(line for line in f if not line.startswith("#"))
-            for name, value in env.items():
-                text = text.replace("${%s}" % name, value)
-            for name, spec in json.loads(text)["services"].items():
-                services.setdefault(name, {}).update(spec)
-        return services
-
-    @staticmethod
-    def hash(spec):
-        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-
-    def config(self, files, args):
-        if args[0] == "--hash":
-            self.calls.append("config --hash")
-            return 0, "".join("%s %s\n" % (s, self.hash(spec)) for s, spec in sorted(self.merged(files).items()))
-        self.calls.append("config")
-        return 0, json.dumps({"name": "notes", "services": self.merged(files)})
-
-    def ps(self, files, args):
-        self.calls.append("ps")
-        if self.ps_fails_after is not None and len(self.ups) >= self.ps_fails_after:
-            self.ps_fails_after = None
-            return 1, "Error response from daemon: i/o timeout"
-        return 0, "".join(json.dumps({
-            "ID": c["id"], "Service": s, "State": "running", "Health": c["health"], "ExitCode": 0,
-            "Image": c["image"], "Publishers": [],
-            "Labels": "com.docker.compose.config-hash=%s,com.docker.compose.service=%s,"
-                      "com.docker.compose.project.config_files=%s,com.docker.compose.project.working_dir=%s"
-                      % (c["hash"], s, ",".join(c["files"]), c["workdir"]),
-        }) + "\n" for s, c in sorted(self.running.items()))
-
-    def up(self, files, args):
-        self.calls.append("up")
-        if self.on_up is not None:
-            self.on_up(self)
-        services = self.merged(files)
-        self.ups.append({"images": dict((s, spec["image"]) for s, spec in services.items()), "files": files,
-                         "env": self.env(), "workdir": self.options["--project-directory"],
-                         "pull": args[args.index("--pull") + 1], "no_build": "--no-build" in args})
-        for name, spec in sorted(services.items()):
-            now = self.running.get(name)
-            if now and now["hash"] == self.hash(spec) and now["health"] == "healthy":
-                continue
-            broken = spec["image"] in self.broken or "broken" in json.dumps(spec)
-            self.running[name] = {"id": "c%d" % self.next_id, "image": spec["image"], "hash": self.hash(spec),
-                                  "health": "unhealthy" if broken else "healthy", "spec": spec,
-                                  "files": files, "workdir": self.options["--project-directory"]}
-            self.next_id += 1
-        sick = sorted(s for s, c in self.running.items() if c["health"] != "healthy")
-        if sick:
-            return 1, "".join(" Container notes-%s-1 Recreated\ncontainer notes-%s-1 is unhealthy\n" % (s, s)
-                              for s in sick)
-        return 0, ""
-
-    def logs(self, files, args):
-        self.calls.append("logs " + args[-1])
-        return 0, "Error: cannot reach the database (%s)\n" % args[-1]
-
-
-class FakeImage(object):
-    def __init__(self, ref):
-        self.id = "sha256:id-" + ref
-        self.attrs = {"RepoDigests": [pinned(ref)]}
-
-
-class FakeEngine(object):
-    """engine(docker_host) -> a client whose images.get knows the given references."""
-
-    def __init__(self, refs):
-        self.refs = set(refs)
-        self.images = self
-        self.opened = 0
-
-    def __call__(self, docker_host):
-        self.opened += 1
-        return self
-
-    def get(self, ref):
-        from docker.errors import ImageNotFound
-        if ref not in self.refs:
-            raise ImageNotFound("no such image: %s" % ref)
-        return FakeImage(ref)
+def engine_holding(refs):
+    """A fake engine holding refs, each pinned by its registry digest; its connect stands for engine_client."""
+    return FakeClient(dict((r, FakeImage("sha256:id-" + r, digests=[pinned(r)])) for r in refs)).connect
 
 
 def no_engine(docker_host):
@@ -193,7 +61,7 @@ def params(site, **kw):
 
 
 def deploy(site, compose, check_mode=False, engine=None, warnings=None, **kw):
-    engine = engine or FakeEngine(list(V1.values()) + list(V2.values()))
+    engine = engine or engine_holding(list(V1.values()) + list(V2.values()))
     deployer = Deployer(params(site, **kw), check_mode, (warnings if warnings is not None else []).append,
                         runner=compose, engine=engine)
     return deployer.execute()
@@ -379,7 +247,7 @@ def test_images_naming_an_unknown_service_fail_before_anything_runs(site):
 def test_an_image_missing_with_pull_policy_never_fails_before_anything_runs(site):
     compose = FakeCompose()
     with pytest.raises(DeployError) as err:
-        deploy(site, compose, pull_policy="never", engine=FakeEngine([V1["api"]]))
+        deploy(site, compose, pull_policy="never", engine=engine_holding([V1["api"]]))
     assert "Image %s is not on the target engine and pull_policy is never." % V1["web"] in str(err.value)
     assert compose.calls == ["config"]
 
@@ -509,7 +377,7 @@ def test_a_refused_definition_leaves_the_previous_file(site, case):
     before = (src / "compose.yml").read_text()
     new = {"services": dict(DEFINITION["services"], web=dict(DEFINITION["services"]["web"], image=V2["web"]))}
     extra = ({"images": {"worker": V2["web"]}} if case == "unknown service"
-             else {"engine": FakeEngine(V1.values()), "pull_policy": "never"})
+             else {"engine": engine_holding(V1.values()), "pull_policy": "never"})
     with pytest.raises(DeployError):
         deploy(site, compose, project_src=str(src), definition=new, **extra)
     assert (src / "compose.yml").read_text() == before

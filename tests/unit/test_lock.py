@@ -15,19 +15,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import (
     ProjectLock, describe, group_alive, lock_path, pid_alive)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._process_group import run_in_group
-
-
-class FakeTime(object):
-    def __init__(self):
-        self.now = 1795773600.0
-        self.slept = 0.0
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-        self.slept += seconds
+from fakes.clock import FakeClock
 
 
 def dead_pid():
@@ -59,7 +47,7 @@ def test_acquire_writes_holder_and_release_removes_it(tmp_path):
 
 def test_second_taker_times_out_naming_the_holder(tmp_path):
     path = lock_path(str(tmp_path))
-    fake = FakeTime()
+    fake = FakeClock()
     with ProjectLock(path, "alice", "deploy of notes").acquire(1):
         other = ProjectLock(path, "bob", "deploy of notes", clock=fake.clock, sleep=fake.sleep)
         with pytest.raises(DeployError) as err:
@@ -75,7 +63,7 @@ def test_second_taker_times_out_naming_the_holder(tmp_path):
 def test_waiter_gets_the_lock_once_it_is_released(tmp_path):
     path = lock_path(str(tmp_path))
     first = ProjectLock(path, "alice", "deploy").acquire(1)
-    fake = FakeTime()
+    fake = FakeClock()
 
     def sleep(seconds):
         fake.sleep(seconds)

@@ -10,7 +10,8 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _provenance
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from test_deployer import V1, V2, FakeCompose, deploy, history, pinned
+from fakes.compose import FakeCompose
+from test_deployer import V1, V2, deploy, history, pinned
 
 COUNTS = {"secret": {"CRITICAL": 0, "HIGH": 0}, "vuln": {"CRITICAL": 0, "HIGH": 2}}
 

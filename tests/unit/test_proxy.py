@@ -5,12 +5,14 @@ import os
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy import (
     check_product_config, check_routes, marker, network_override, parse_ports, proxy_spec, render_main,
     render_product, worker_pids)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy_host import ProxyHost
+from fakes.clock import FakeClock
+from fakes.engine import FakeClient, FakeContainer
+from fakes.proxy import FakeNginx
 
 WEB = {"service": "web", "port": 3000, "hosts": ["notes.example.com"], "path_prefix": "/", "health_path": "/health"}
 API = {"service": "api", "port": 4000, "hosts": ["notes.example.com"], "path_prefix": "/api/"}
@@ -130,84 +132,12 @@ def test_worker_pids_come_from_docker_top():
 
 # -- the switch against fakes --------------------------------------------------------------
 
-class FakeContainer(object):
-    def __init__(self, started="t1", running=True):
-        self.attrs = {"State": {"Running": running, "StartedAt": started, "Status": "running" if running else "exited"},
-                      "Config": {"Labels": {}},
-                      "NetworkSettings": {"Networks": {"bytelyst-proxy": {"IPAddress": "10.0.0.2"}}}}
-
-
-class FakeClient(object):
-    def __init__(self, container):
-        self.container = container
-        outer = self
-
-        class Containers(object):
-            def get(self, name):
-                return outer.container
-
-        self.containers = Containers()
-
-
-class FakeNginx(object):
-    """The docker CLI against the proxy: `nginx -t` (fails when `refuse` is in a .next file),
-    `kill --signal HUP` (loads the live files unless `ignore_reload`), `top` (the workers)."""
-
-    def __init__(self, config_dir):
-        self.config_dir = config_dir
-        self.calls = []
-        self.loaded = {}
-        self.ignore_reload = False
-        self.refuse = "banana"
-        self.workers = {11}
-        self.next_pid = 20
-
-    def __call__(self, command, check=True, what=None):
-        argv = command.argv
-        self.calls.append(argv[1])
-        if argv[1] == "exec":
-            routes = os.path.join(self.config_dir, "routes")
-            bad = any(self.refuse in open(os.path.join(routes, f)).read() for f in os.listdir(routes) if f.endswith(".next"))
-            return Result(command, 1 if bad else 0, "", "nginx: [emerg] invalid value \"banana\"" if bad else "")
-        if argv[1] == "kill":
-            if not self.ignore_reload:
-                routes = os.path.join(self.config_dir, "routes")
-                self.loaded = dict((f, open(os.path.join(routes, f)).read()) for f in os.listdir(routes)
-                                   if f.endswith(".status"))
-                self.workers = {self.next_pid}
-                self.next_pid += 1
-            return Result(command, 0, "", "")
-        if argv[1] == "top":
-            lines = ["UID PID PPID C STIME TTY TIME CMD"] + ["101 %d 1 0 t ? 0 nginx: worker process" % p for p in self.workers]
-            return Result(command, 0, "\n".join(lines), "")
-        raise AssertionError(argv)
-
-    def fetch(self, host, port, path, timeout=2.0):
-        assert (host, port) == ("10.0.0.2", 8099)
-        if path == "/ready":
-            return 200, "ok"
-        project = path.rsplit("/", 1)[1]
-        text = self.loaded.get(project + ".status")
-        return (200, text.split('"')[1][:-2]) if text else (404, "")
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 @pytest.fixture
 def proxy(tmp_path):
     config_dir = str(tmp_path / "proxy")
     os.makedirs(os.path.join(config_dir, "routes"))
-    nginx, clock = FakeNginx(config_dir), Clock()
-    host = ProxyHost({"config_dir": config_dir}, nginx, FakeClient(FakeContainer()), clock=clock, sleep=clock.sleep,
+    nginx, clock = FakeNginx(config_dir), FakeClock(0.0)
+    host = ProxyHost({"config_dir": config_dir}, nginx, FakeClient(containers=[FakeContainer()]), clock=clock, sleep=clock.sleep,
                      fetch_fn=nginx.fetch)
     host.note_running()
     return host, nginx, clock
@@ -256,7 +186,7 @@ def test_a_reload_that_does_not_take_puts_the_previous_files_back(proxy):
 
 def test_a_proxy_that_restarted_fails_the_switch_before_anything_changes(proxy):
     host, nginx, clock = proxy
-    host.client.container = FakeContainer(started="t2")
+    host.client.containers.replace(FakeContainer(started="t2"))
     with pytest.raises(DeployError) as err:
         host.switch("notes", files_for("notes-blue-web-1:3000"), 30, 10)
     assert "restarted during the deploy (started t1, now t2)" in err.value.message
@@ -265,7 +195,7 @@ def test_a_proxy_that_restarted_fails_the_switch_before_anything_changes(proxy):
 
 def test_a_stopped_proxy_is_named(proxy):
     host, nginx, clock = proxy
-    host.client.container = FakeContainer(running=False)
+    host.client.containers.replace(FakeContainer(running=False))
     with pytest.raises(DeployError) as err:
         host.check_alive()
     assert "The proxy container bytelyst-proxy is not running (exited)" in err.value.message

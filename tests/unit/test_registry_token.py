@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import (
     AuthenticationError, RegistryClient, _Response, merge_scopes, parse_challenge, token_expiry, token_lifetime)
+from fakes.clock import FakeClock
 
 USER, PASSWORD = "ci-bot", "pa55-Word-never-shown"
 REALM = "https://auth.example.test/token"
@@ -83,18 +84,10 @@ class FakeTokenRegistry(object):
         return _Response(200, {}, json.dumps({"token": token, "expires_in": self.lifetime}).encode())
 
 
-class Clock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 def client(fake, clock=None, **kwargs):
     kwargs.setdefault("username", USER)
     kwargs.setdefault("password", PASSWORD)
-    c = RegistryClient(REGISTRY, sleep=lambda s: None, clock=clock or Clock(), retries=0, **kwargs)
+    c = RegistryClient(REGISTRY, sleep=lambda s: None, clock=clock or FakeClock(1000.0), retries=0, **kwargs)
     c._send = fake  # the transport: one HTTP exchange
     return c
 
@@ -177,7 +170,7 @@ def test_without_credentials_a_read_asks_for_pull_only():
 
 def test_a_token_about_to_expire_is_refreshed_before_use():
     fake = FakeTokenRegistry(lifetime=60)
-    clock = Clock()
+    clock = FakeClock(1000.0)
     c = client(fake, clock)
     c.manifest_digest("team/app", "1.0.0")
     clock.now += 45
