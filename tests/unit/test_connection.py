@@ -10,11 +10,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import DockerCli, probe
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-
-
-class FakeTLSConfig(object):
-    def __init__(self, client_cert=None, ca_cert=None, verify=None):
-        self.client_cert, self.ca_cert, self.verify = client_cert, ca_cert, verify
+from fakes.engine import FakeTLSConfig
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import parse
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import (
     check_api_url, may_be_official_index, official_index_api, official_index_names, resolve_api_url)
+from fakes.engine import FakeClient
 
 # An engine whose official index is called hub.example and served at index.hub.example.
 INFO = {
@@ -111,55 +112,50 @@ def test_official_index_without_usable_address_says_set_registry_api(address):
     assert "Set registry_api" in text
 
 
-class FakeEngine(object):
-    def __init__(self, info=None, error=None):
-        self._info = info
-        self.error = error
-        self.calls = 0
-
-    def info(self):
-        self.calls += 1
-        if self.error:
-            raise DeployError(self.error)
-        return self._info
+def engine_with(info=None, error=None):
+    """The engine whose info() answers info, or raises error (a DeployError, as engine_info does)."""
+    client = FakeClient(info=info)
+    if error:
+        client.fail("info", DeployError(error))
+    return client
 
 
 def test_registry_api_wins_and_the_engine_is_not_asked():
-    engine = FakeEngine(INFO)
+    engine = engine_with(INFO)
     target = parse("hub.example/myorg/app")
     assert resolve_api_url(target, engine.info, "https://api.hub.example/") == "https://api.hub.example"
-    assert engine.calls == 0
+    assert engine.info_calls == 0
 
 
 def test_registry_api_is_validated_with_allow_http():
     target = parse("127.0.0.1:5000/team/app")
-    assert resolve_api_url(target, FakeEngine(INFO).info, "http://localhost:5000", allow_http=True) == "http://localhost:5000"
+    assert resolve_api_url(target, engine_with(INFO).info, "http://localhost:5000", allow_http=True) == "http://localhost:5000"
     with pytest.raises(DeployError) as info:
-        resolve_api_url(target, FakeEngine(INFO).info, "http://localhost:5000")
+        resolve_api_url(target, engine_with(INFO).info, "http://localhost:5000")
     assert "uses plain HTTP" in str(info.value)
 
 
 @pytest.mark.parametrize("reference", ["127.0.0.1:5000/team/app", "localhost:5000/team/app", "[::1]:5000/team/app"])
 def test_registry_that_cannot_be_the_index_never_asks_the_engine(reference):
-    engine = FakeEngine(error="must not be asked")
+    engine = engine_with(error="must not be asked")
     assert resolve_api_url(parse(reference), engine.info) is None
-    assert engine.calls == 0
+    assert engine.info_calls == 0
 
 
 def test_official_index_is_found_through_the_engine():
-    engine = FakeEngine(INFO)
+    engine = engine_with(INFO)
     assert resolve_api_url(parse("hub.example/myorg/notes-backend"), engine.info) == "https://index.hub.example"
-    assert engine.calls == 1
+    assert engine.info_calls == 1
 
 
 def test_other_host_name_asks_the_engine_and_keeps_its_own_api():
-    engine = FakeEngine(INFO)
+    engine = engine_with(INFO)
     assert resolve_api_url(parse("registry.example.com/team/app"), engine.info) is None
-    assert engine.calls == 1
+    assert engine.info_calls == 1
 
 
 def test_unreachable_engine_fails_saying_to_set_registry_api():
-    engine = FakeEngine(error="The Docker engine at tcp://127.0.0.1:9 does not answer: refused")
+    engine = engine_with(error="The Docker engine at tcp://127.0.0.1:9 does not answer: refused")
     with pytest.raises(DeployError) as info:
         resolve_api_url(parse("registry.example.com/team/app"), engine.info)
     text = str(info.value)
@@ -170,7 +166,7 @@ def test_unreachable_engine_fails_saying_to_set_registry_api():
 
 def test_index_repository_without_organisation_is_refused():
     with pytest.raises(DeployError) as info:
-        resolve_api_url(parse("hub.example/notes-backend"), FakeEngine(INFO).info)
+        resolve_api_url(parse("hub.example/notes-backend"), engine_with(INFO).info)
     text = str(info.value)
     assert "'hub.example/notes-backend' names no organisation" in text
     assert "hub.example/<organisation>/notes-backend" in text
