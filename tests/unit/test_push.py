@@ -9,6 +9,8 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._push import (
     PushStream, Pusher, check_immutable, diff_of, layer_report, promote)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import parse
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import SCHEMA2, Manifest
+from fakes.engine import FakeClient, FakeImage
+from fakes.registry import FakeRegistryClient
 
 IMAGE_ID = "sha256:" + "a" * 64
 DIFF_IDS = ["sha256:" + c * 64 for c in "123"]
@@ -21,73 +23,11 @@ def manifest_for(config, sizes=(1000, 200, 30)):
     return Manifest(body, SCHEMA2, "sha256:" + hashlib.sha256(body).hexdigest())
 
 
-class FakeRegistry(object):
-    def __init__(self, tags=None):
-        self.tags = dict(tags or {})   # tag or digest -> Manifest
-        self.puts = []
-
-    def manifest_digest(self, repo, ref, what=None):
-        m = self.tags.get(ref)
-        return m.digest if m else None
-
-    def get_manifest(self, repo, ref, what=None):
-        return self.tags.get(ref) or next((m for m in self.tags.values() if m.digest == ref), None)
-
-    def put_manifest(self, repo, tag, manifest, what=None):
-        self.puts.append(tag)
-        self.tags[tag] = manifest
-        return manifest.digest
-
-    def probe(self):
-        return "cannot connect: refused"
-
-
-class FakeApi(object):
-    def __init__(self, registry, scripts):
-        self.registry = registry
-        self.scripts = list(scripts)  # one list of events per push attempt
-        self.pushes = []
-        self.removed = []
-
-    def push(self, name, tag, stream, decode, auth_config):
-        self.pushes.append((name, tag, auth_config))
-        events = self.scripts.pop(0)
-        for e in events:
-            if "aux" in e:
-                self.registry.tags[tag] = manifest_for(IMAGE_ID)
-                e["aux"]["Digest"] = self.registry.tags[tag].digest
-        return iter_closable(events)
-
-    def remove_image(self, ref, noprune):
-        self.removed.append(ref)
-
-
-class iter_closable(object):
-    def __init__(self, events):
-        self.events = iter(events)
-        self.closed = False
-
-    def __iter__(self):
-        return self.events
-
-    def close(self):
-        self.closed = True
-
-
-class FakeImage(object):
-    def __init__(self, api, repo_digests=()):
-        self.id = IMAGE_ID
-        self.attrs = {"RootFS": {"Layers": DIFF_IDS}, "RepoDigests": list(repo_digests)}
-        self.tags = ["local/app:1"]
-        self.client = type("C", (), {"api": api})()
-        self.tagged = []
-
-    def tag(self, ref):
-        self.tagged.append(ref)
-        self.tags.append(ref)
-
-    def reload(self):
-        pass
+def image(client, repo_digests=()):
+    """The image to push, local/app:1 on the engine."""
+    held = FakeImage(IMAGE_ID, tags=["local/app:1"], digests=repo_digests, layers=DIFF_IDS)
+    client.images.put("local/app:1", held)
+    return held
 
 
 TARGET = parse("127.0.0.1:5000/team/app")
@@ -99,10 +39,12 @@ OK_PUSH = [{"status": "Preparing", "id": "111111111111"},
 
 
 def pusher(registry, scripts, retries=2):
-    api = FakeApi(registry, scripts)
+    """A Pusher on an engine whose pushes play scripts (one list of events per attempt); a push
+    that completes puts the image's manifest in the registry under the tag."""
+    engine = FakeClient(push_scripts=scripts, on_push=lambda name, tag: registry.store(tag, manifest_for(IMAGE_ID)))
     sleeps = []
-    p = Pusher(type("E", (), {"api": api})(), registry, TARGET, retries=retries, retry_delay=0.5, sleep=sleeps.append)
-    return p, api, sleeps
+    p = Pusher(engine, registry, TARGET, retries=retries, retry_delay=0.5, sleep=sleeps.append)
+    return p, engine, sleeps
 
 
 def test_stream_accounting():
@@ -125,36 +67,36 @@ def test_layer_report_uses_registry_sizes():
 
 
 def test_first_push_sends_once_then_tags_by_manifest():
-    reg = FakeRegistry()
-    p, api, sleeps = pusher(reg, [OK_PUSH])
-    image = FakeImage(api)
-    out = p.push(image, ["1.0.0", "1.0.0-b7"], auth_config={"username": "u", "password": "p"})
+    reg = FakeRegistryClient()
+    p, engine, sleeps = pusher(reg, [OK_PUSH])
+    pushed = image(engine)
+    out = p.push(pushed, ["1.0.0", "1.0.0-b7"], auth_config={"username": "u", "password": "p"})
     assert [t["action"] for t in out["tags"]] == ["pushed", "pushed"]
     assert out["tags"][0]["digest"] == out["tags"][1]["digest"] == reg.tags["1.0.0"].digest
     assert (out["layers_pushed"], out["layers_existing"], out["bytes_pushed"]) == (1, 2, 30)
-    assert api.pushes == [("127.0.0.1:5000/team/app", "1.0.0", {"username": "u", "password": "p"})]
+    assert engine.api.pushes == [("127.0.0.1:5000/team/app", "1.0.0", {"username": "u", "password": "p"})]
     assert reg.puts == ["1.0.0-b7"]
-    assert image.tagged == ["127.0.0.1:5000/team/app:1.0.0"]
-    assert api.removed == ["127.0.0.1:5000/team/app:1.0.0"]  # the engine's tags are put back
+    assert pushed.tagged == ["127.0.0.1:5000/team/app:1.0.0"]
+    assert engine.api.removed == ["127.0.0.1:5000/team/app:1.0.0"]  # the engine's tags are put back
 
 
 def test_same_content_is_unchanged_and_missing_tag_is_put_without_push():
     m = manifest_for(IMAGE_ID)
-    reg = FakeRegistry({"1.0.0": m})
-    p, api, sleeps = pusher(reg, [])
-    out = p.push(FakeImage(api), ["1.0.0", "latest"])
+    reg = FakeRegistryClient({"1.0.0": m})
+    p, engine, sleeps = pusher(reg, [])
+    out = p.push(image(engine), ["1.0.0", "latest"])
     assert [t["action"] for t in out["tags"]] == ["unchanged", "pushed"]
-    assert api.pushes == [] and reg.puts == ["latest"] and out["bytes_pushed"] == 0
-    out = p.push(FakeImage(api), ["1.0.0", "latest"])
+    assert engine.api.pushes == [] and reg.puts == ["latest"] and out["bytes_pushed"] == 0
+    out = p.push(image(engine), ["1.0.0", "latest"])
     assert [t["action"] for t in out["tags"]] == ["unchanged", "unchanged"]
 
 
 def test_check_mode_sends_nothing():
-    reg = FakeRegistry({"latest": manifest_for("sha256:" + "b" * 64)})
-    p, api, sleeps = pusher(reg, [])
-    out = p.push(FakeImage(api), ["1.0.0", "latest"], check_mode=True)
+    reg = FakeRegistryClient({"latest": manifest_for("sha256:" + "b" * 64)})
+    p, engine, sleeps = pusher(reg, [])
+    out = p.push(image(engine), ["1.0.0", "latest"], check_mode=True)
     assert [t["action"] for t in out["tags"]] == ["would_push", "would_push"]
-    assert api.pushes == [] and reg.puts == []
+    assert engine.api.pushes == [] and reg.puts == []
     diff = diff_of(out["tags"])
     assert "1.0.0: (absent)" in diff["before"] and "latest: sha256:" in diff["before"]
     assert "1.0.0: (digest known after the push)" in diff["after"]
@@ -162,15 +104,15 @@ def test_check_mode_sends_nothing():
 
 def test_immutable_tag_pointing_elsewhere_is_refused_before_anything_is_sent():
     other = manifest_for("sha256:" + "b" * 64)
-    reg = FakeRegistry({"1.0.0": other})
-    p, api, sleeps = pusher(reg, [OK_PUSH])
+    reg = FakeRegistryClient({"1.0.0": other})
+    p, engine, sleeps = pusher(reg, [OK_PUSH])
     with pytest.raises(DeployError) as info:
-        p.push(FakeImage(api, ["127.0.0.1:5000/team/app@sha256:" + "d" * 64]), ["1.0.0", "latest"])
+        p.push(image(engine, ["127.0.0.1:5000/team/app@sha256:" + "d" * 64]), ["1.0.0", "latest"])
     text = str(info.value)
     assert "The tag 1.0.0 is immutable by policy and already points at %s" % other.digest in text
     assert "sha256:" + "d" * 64 in text and IMAGE_ID in text and "force" in text
-    assert api.pushes == [] and reg.puts == []
-    out = p.push(FakeImage(api), ["1.0.0"], force=True)
+    assert engine.api.pushes == [] and reg.puts == []
+    out = p.push(image(engine), ["1.0.0"], force=True)
     assert out["tags"][0]["action"] == "pushed" and out["tags"][0]["previous_digest"] == other.digest
 
 
@@ -182,41 +124,41 @@ def test_channel_tags_move_freely():
 
 def test_broken_push_is_retried_then_fails_naming_registry_tag_and_error():
     broken = [{"status": "Pushing", "id": "333333333333"}, {"status": "Retrying in 5 seconds", "id": "333333333333"}]
-    reg = FakeRegistry()
-    p, api, sleeps = pusher(reg, [list(broken), list(broken), list(broken)])
+    reg = FakeRegistryClient()
+    p, engine, sleeps = pusher(reg, [list(broken), list(broken), list(broken)])
     with pytest.raises(DeployError) as info:
-        p.push(FakeImage(api), ["1.0.0"])
+        p.push(image(engine), ["1.0.0"])
     text = str(info.value)
     assert "The push of 1.0.0 to registry 127.0.0.1:5000 failed after 3 attempt(s)" in text
     assert "broke off" in text and "refused" in text
-    assert sleeps == [0.5, 1.0] and len(api.pushes) == 3 and reg.puts == []
-    assert api.removed == ["127.0.0.1:5000/team/app:1.0.0"]
+    assert sleeps == [0.5, 1.0] and len(engine.api.pushes) == 3 and reg.puts == []
+    assert engine.api.removed == ["127.0.0.1:5000/team/app:1.0.0"]
 
 
 def test_retry_completes_and_counts_layers_sent_in_every_attempt():
     first = [{"status": "Pushed", "id": "222222222222"}, {"error": "dial tcp: connection refused",
                                                           "errorDetail": {"message": "dial tcp: connection refused"}}]
     second = [{"status": "Layer already exists", "id": "222222222222"}] + OK_PUSH[3:]
-    reg = FakeRegistry()
-    p, api, sleeps = pusher(reg, [first, second])
-    out = p.push(FakeImage(api), ["1.0.0"])
+    reg = FakeRegistryClient()
+    p, engine, sleeps = pusher(reg, [first, second])
+    out = p.push(image(engine), ["1.0.0"])
     assert (out["layers_pushed"], out["bytes_pushed"]) == (2, 230)
     assert sleeps == [0.5]
 
 
 def test_engine_auth_failure_is_not_retried():
     denied = [{"error": "x", "errorDetail": {"message": "unauthorized: authentication required"}}]
-    p, api, sleeps = pusher(FakeRegistry(), [denied, denied])
+    p, engine, sleeps = pusher(FakeRegistryClient(), [denied, denied])
     with pytest.raises(DeployError) as info:
-        p.push(FakeImage(api), ["1.0.0"])
+        p.push(image(engine), ["1.0.0"])
     assert "Authentication failed at registry 127.0.0.1:5000" in str(info.value)
-    assert len(api.pushes) == 1 and sleeps == []
+    assert len(engine.api.pushes) == 1 and sleeps == []
 
 
 def test_promotion_puts_manifest_under_channel_tags():
     m = manifest_for(IMAGE_ID)
     old = manifest_for("sha256:" + "b" * 64)
-    reg = FakeRegistry({"1.2.0": m, "latest": old})
+    reg = FakeRegistryClient({"1.2.0": m, "latest": old})
     out = promote(reg, TARGET, "1.2.0", ["latest", "stable"], check_mode=True)
     assert [t["action"] for t in out["tags"]] == ["would_promote", "would_promote"] and reg.puts == []
     out = promote(reg, TARGET, "1.2.0", ["latest", "stable"])
@@ -228,7 +170,7 @@ def test_promotion_puts_manifest_under_channel_tags():
 
 
 def test_promotion_refuses_missing_source_and_immutable_target():
-    reg = FakeRegistry({"1.2.0": manifest_for(IMAGE_ID), "1.1.0": manifest_for("sha256:" + "b" * 64)})
+    reg = FakeRegistryClient({"1.2.0": manifest_for(IMAGE_ID), "1.1.0": manifest_for("sha256:" + "b" * 64)})
     with pytest.raises(DeployError) as info:
         promote(reg, TARGET, "9.9.9", ["latest"])
     assert "The promotion source 9.9.9 is not in repository team/app at registry 127.0.0.1:5000" in str(info.value)

@@ -3,16 +3,14 @@
 import base64
 import hashlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import (
-    MANIFEST_ACCEPT, SCHEMA2, AuthenticationError, Manifest, RegistryClient, backoff_delays, parse_challenge)
+    SCHEMA2, AuthenticationError, Manifest, RegistryClient, backoff_delays, parse_challenge)
+from fakes.registry import PASSWORD, USER, FakeRegistry
 
-USER, PASSWORD = "ci-bot", "pa55-Word-never-shown"
 BODY = json.dumps({"schemaVersion": 2, "mediaType": SCHEMA2,
                    "config": {"digest": "sha256:" + "c" * 64, "size": 10},
                    "layers": [{"digest": "sha256:" + "1" * 64, "size": 100},
@@ -20,102 +18,12 @@ BODY = json.dumps({"schemaVersion": 2, "mediaType": SCHEMA2,
 DIGEST = "sha256:" + hashlib.sha256(BODY).hexdigest()
 
 
-class FakeRegistry(object):
-    def __init__(self, auth=None, fail_first=0, fail_status=503):
-        self.auth = auth  # None, "basic" or "bearer"
-        self.fail_first = fail_first
-        self.fail_status = fail_status
-        self.challenge_scope = ',scope="repository:team/app:pull"'
-        self.requests = []
-        self.manifests = {("team/app", "1.0.0"): BODY, ("team/app", DIGEST): BODY}
-        self.blobs = {"sha256:" + "1" * 64}
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                fake.handle(self, "GET")
-
-            def do_HEAD(self):
-                fake.handle(self, "HEAD")
-
-            def do_PUT(self):
-                fake.handle(self, "PUT")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.addr = "127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def reply(self, h, status, body=b"", headers=None):
-        h.send_response(status)
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if h.command != "HEAD":
-            h.wfile.write(body)
-
-    def authorized(self, h):
-        got = h.headers.get("Authorization", "")
-        basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-        if self.auth == "basic":
-            if got == basic:
-                return True
-            self.reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-                       {"WWW-Authenticate": 'Basic realm="fake"'})
-            return False
-        if self.auth == "bearer":
-            if got == "Bearer tok-for-" + USER:
-                return True
-            self.reply(h, 401, b"", {"WWW-Authenticate": 'Bearer realm="http://%s/token",service="fake"%s'
-                                                         % (self.addr, self.challenge_scope)})
-            return False
-        return True
-
-    def handle(self, h, method):
-        self.requests.append((method, h.path, h.headers.get("Authorization")))
-        if h.path.startswith("/token"):
-            basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-            if h.headers.get("Authorization") != basic or "service=fake" not in h.path:
-                return self.reply(h, 401, b'{"details":"bad credentials"}')
-            return self.reply(h, 200, json.dumps({"token": "tok-for-" + USER}).encode())
-        if self.fail_first > 0:
-            self.fail_first -= 1
-            return self.reply(h, self.fail_status, b'{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}')
-        if not self.authorized(h):
-            return None
-        parts = h.path.split("/")  # '', 'v2', team, app, kind, ref
-        repo, kind, ref = "/".join(parts[2:-2]), parts[-2], parts[-1]
-        if kind == "manifests":
-            if method == "PUT":
-                body = h.rfile.read(int(h.headers["Content-Length"]))
-                assert h.headers["Content-Type"] == SCHEMA2
-                self.manifests[(repo, ref)] = body
-                digest = "sha256:" + hashlib.sha256(body).hexdigest()
-                return self.reply(h, 201, b"", {"Docker-Content-Digest": digest})
-            assert h.headers.get("Accept") == MANIFEST_ACCEPT
-            body = self.manifests.get((repo, ref))
-            if body is None:
-                return self.reply(h, 404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
-            return self.reply(h, 200, body, {"Content-Type": SCHEMA2,
-                                             "Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest()})
-        if kind == "blobs":
-            return self.reply(h, 200 if ref in self.blobs else 404)
-        return self.reply(h, 404)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def fake():
     made = []
 
     def make(**kwargs):
+        kwargs.setdefault("manifests", {("team/app", "1.0.0"): BODY, ("team/app", DIGEST): BODY})
         made.append(FakeRegistry(**kwargs))
         return made[-1]
     yield make

@@ -2,9 +2,6 @@
 cache and its refresh, and the refusals, over a fake transport (no sockets)."""
 
 import base64
-import json
-import time
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -12,76 +9,9 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import (
     AuthenticationError, RegistryClient, _Response, merge_scopes, parse_challenge, token_expiry, token_lifetime)
 from fakes.clock import FakeClock
+from fakes.registry import PASSWORD, REALM, USER, FakeTokenRegistry, jwt
 
-USER, PASSWORD = "ci-bot", "pa55-Word-never-shown"
-REALM = "https://auth.example.test/token"
 REGISTRY = "registry.example.test"
-
-
-def jwt(claims):
-    def enc(doc):
-        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
-    return "%s.%s.c2lnbmF0dXJl" % (enc({"alg": "RS256", "typ": "JWT"}), enc(claims))
-
-
-class FakeTokenRegistry(object):
-    """A registry with token auth and its token service, as the client's transport.
-
-    grants: the actions the token service gives the user (it hands out the intersection of
-    what is asked with these). expired: its tokens carry an exp an hour in the past, and
-    the registry refuses them. lifetime: the expires_in it answers.
-    """
-
-    def __init__(self, grants=("pull", "push"), expired=False, lifetime=300):
-        self.grants = grants
-        self.expired = expired
-        self.lifetime = lifetime
-        self.tokens = {}  # token -> {(type, name): set(actions)}
-        self.revoked = set()
-        self.log = []  # (method, path, Authorization header or None)
-        self.token_queries = []
-
-    def challenge(self, scope, error=None):
-        value = 'Bearer realm="%s",service="fake-registry",scope="%s"' % (REALM, scope)
-        if error:
-            value += ',error="%s"' % error
-        return _Response(401, {"WWW-Authenticate": value},
-                         b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
-
-    def __call__(self, method, url, headers, body):
-        parts = urlsplit(url)
-        auth = headers.get("Authorization")
-        self.log.append((method, parts.path, auth))
-        if url.startswith(REALM):
-            return self.token_service(parse_qs(parts.query), auth)
-        # /v2/<repo>/manifests/<ref>
-        repo = parts.path[len("/v2/"):].rsplit("/", 2)[0]
-        needed = ("pull", "push") if method == "PUT" else ("pull",)
-        scope = "repository:%s:%s" % (repo, ",".join(needed))
-        if not auth or not auth.startswith("Bearer "):
-            return self.challenge(scope)
-        token = auth[len("Bearer "):]
-        if token not in self.tokens or token in self.revoked or self.expired:
-            return self.challenge(scope, "invalid_token")
-        if not set(needed) <= self.tokens[token].get(("repository", repo), set()):
-            return self.challenge(scope, "insufficient_scope")
-        if method == "PUT":
-            return _Response(201, {"Docker-Content-Digest": "sha256:" + "d" * 64}, b"")
-        return _Response(200, {"Docker-Content-Digest": "sha256:" + "a" * 64}, b"{}")
-
-    def token_service(self, query, auth):
-        self.token_queries.append(query)
-        basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-        if auth != basic:
-            return _Response(401, {}, b'{"errors":[{"code":"UNAUTHORIZED","message":"invalid credentials"}]}')
-        access = {}
-        for scope in query.get("scope", []):
-            kind, name, actions = scope.split(":")
-            access[(kind, name)] = set(actions.split(",")) & set(self.grants)
-        now = int(time.time())
-        token = jwt({"sub": USER, "exp": now - 3600 if self.expired else now + self.lifetime, "n": len(self.tokens)})
-        self.tokens[token] = access
-        return _Response(200, {}, json.dumps({"token": token, "expires_in": self.lifetime}).encode())
 
 
 def client(fake, clock=None, **kwargs):

@@ -116,7 +116,11 @@ class FakeImages(object):
         if image in self.busy:
             raise RuntimeError("conflict: image %s has dependent child images" % image)
         self.removed.append(image)
-        if image in self.refs:  # a reference: that name goes, and the image with its last name
+        self.drop(image)
+
+    def drop(self, image):
+        """A reference: that name goes, and the image with its last name; an id: the image."""
+        if image in self.refs:
             held = self.refs.pop(image)
             if image in held.attrs["RepoTags"]:
                 held.attrs["RepoTags"].remove(image)
@@ -195,6 +199,7 @@ class FakeApi(object):
 
     def remove_image(self, ref, noprune):
         self.removed.append(ref)
+        self.client.images.drop(ref)
 
 
 class ClosableEvents(object):
