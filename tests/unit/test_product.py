@@ -10,17 +10,14 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
+from fakes.product import example_product
 
 SAMPLE = Shared(["@bytelyst/config"])  # the sample workspace's scope
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 
 
 @pytest.fixture
 def notes(tmp_path):
-    target = tmp_path / "notes"
-    shutil.copytree(os.path.join(EXAMPLES, "products", "notes"), str(target),
-                    ignore=shutil.ignore_patterns("node_modules", ".next", "dist"))
-    return str(target)
+    return example_product(tmp_path)
 
 
 def test_load_backend(notes):

@@ -14,8 +14,8 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils import (
 from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from fakes.engine import FakeClient, FakeImage
+from fakes.product import FakeCompat, NoBuilds, example_product, product_options
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 BASE = "team/base-backend:1.0.0"
 DEV_BASE = "team/base-dev:1.0.0"
 
@@ -325,33 +325,13 @@ def test_no_extra_dirs_when_told_so_or_absent(tmp_path):
 
 # The plan (fake engine) ------------------------------------------------------------------------
 
-class FakeCompat(object):
-    def __init__(self):
-        self.asked = []
-
-    def __call__(self, ref, payload, what, name=None):
-        self.asked.append(ref)
-        return {"version": "1.0.0"}, set(), [dict(c, ok=True, valid=True, version="1.0.0") for c in payload["checks"]]
-
-
-class NoBuilds(object):
-    def __getattr__(self, name):
-        raise AssertionError("a build was started (%s)" % name)
-
-
 def bases():
     return {BASE: FakeImage("sha256:base", {"org.opencontainers.image.version": "1.0.0"}, layers=("sha256:l1",)),
             DEV_BASE: FakeImage("sha256:dev", {"org.opencontainers.image.version": "1.0.0"})}
 
 
 def opts(product_dir, **change):
-    data = dict(product_dir=product_dir, kind="backend", mode="base", base_image=BASE, dev_base_image=DEV_BASE,
-                runtime_image="node:22-slim", manifest=None, name=None, version=None, revision="abc1234",
-                registry=None, port=4030, health_path=None, promote=False, force=False, npm_token=None,
-                ca_bundle=None, verify=True, verify_timeout=90, pnpm_version="10.6.5", labels={}, docker_cli=None,
-                docker_host=None)
-    data.update(change)
-    return data
+    return product_options(product_dir, **dict(dict(revision="abc1234", port=4030), **change))
 
 
 def plan(product_dir, **change):
@@ -387,9 +367,7 @@ def test_plan_takes_every_extra_and_each_is_part_of_the_fingerprint(tmp_path):
 
 
 def test_a_product_without_extras_keeps_its_fingerprint_inputs(tmp_path):
-    notes = str(tmp_path / "notes")
-    shutil.copytree(os.path.join(EXAMPLES, "products", "notes"), notes,
-                    ignore=shutil.ignore_patterns("node_modules", ".next", "dist"))
+    notes = example_product(tmp_path)
     plain = plan(notes, port=4016)
     assert "extra/" not in plain.dockerfile and "ARG " not in plain.dockerfile
     assert plain.extras["build_args"] == {} and plain.extras["extra_files"] == {}

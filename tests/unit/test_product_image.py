@@ -4,40 +4,16 @@ refused inputs lead to. The real builds are in tests/integration/test_product_im
 
 import json
 import os
-import shutil
 
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from fakes.engine import FakeClient, FakeImage
+from fakes.product import FakeCompat, NoBuilds, example_product, product_options
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 BASE = "team/base-backend:1.0.0"
 DEV_BASE = "team/base-dev:1.0.0"
-
-
-class FakeCompat(object):
-    """The compatibility check: records which image was asked, answers as told."""
-
-    def __init__(self, satisfied=(), error=None):
-        self.satisfied = set(satisfied)
-        self.error = error
-        self.asked = []
-
-    def __call__(self, ref, payload, what, name=None):
-        self.asked.append(ref)
-        if self.error:
-            raise DeployError(self.error)
-        checks = [dict(c, ok=True, valid=True, version="1.0.0") for c in payload["checks"]]
-        return {"version": "1.0.0"}, set(self.satisfied), checks
-
-
-class NoBuilds(object):
-    """A BuildKit client that must never be asked: the decision was not to build."""
-
-    def __getattr__(self, name):
-        raise AssertionError("a build was started (%s)" % name)
 
 
 def bases():
@@ -51,19 +27,11 @@ def bases():
 
 @pytest.fixture
 def notes(tmp_path):
-    target = tmp_path / "notes"
-    shutil.copytree(os.path.join(EXAMPLES, "products", "notes"), str(target),
-                    ignore=shutil.ignore_patterns("node_modules", ".next", "dist"))
-    return str(target)
+    return example_product(tmp_path)
 
 
 def opts(product_dir, **change):
-    data = dict(product_dir=product_dir, kind="backend", mode="base", base_image=BASE, dev_base_image=DEV_BASE,
-                runtime_image="node:22-slim", manifest=None, name=None, version=None, revision=None, registry=None,
-                port=4016, health_path=None, promote=False, force=False, npm_token=None, ca_bundle=None, verify=True,
-                verify_timeout=90, pnpm_version="10.6.5", labels={}, docker_cli=None, docker_host=None)
-    data.update(change)
-    return data
+    return product_options(product_dir, **change)
 
 
 def no_revision(path):

@@ -6,7 +6,6 @@ token goes. The real build against Verdaccio is tests/integration/test_registry_
 
 import json
 import os
-import shutil
 
 import pytest
 
@@ -17,8 +16,8 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shar
 import datetime
 
 from fakes.engine import FakeClient, FakeImage
+from fakes.product import FakeCompat, example_product, product_options
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 URL = "https://git.example.com/api/packages/bytelyst/npm/"
 TOKEN = "npm-token-never-shown"
 RUNTIME = "node:22-slim"
@@ -51,52 +50,15 @@ class FakeRegistry(object):
         return Answer(200, body=json.dumps(doc).encode())
 
 
-def satisfies(version, rng):
-    """Enough of npm's semver for these tests: *, exact, ^X.Y.Z (X > 0), no prerelease unless exact."""
-    if rng == "*":
-        return "-" not in version
-    if rng.startswith("^"):
-        want = [int(p) for p in rng[1:].split(".")]
-        if "-" in version:
-            return False
-        have = [int(p) for p in version.split(".")]
-        return have[0] == want[0] and have >= want
-    return version == rng
-
-
-class FakeCompat(object):
-    """The compatibility check: evaluates the payload's checks with satisfies(); records the images asked."""
-
-    def __init__(self):
-        self.asked = []
-
-    def __call__(self, ref, payload, what, name=None):
-        self.asked.append((ref, what, name))
-        versions = payload["provides"]["third_party"]
-        checks = []
-        for c in payload["checks"]:
-            valid = c["range"] != "not a range"
-            checks.append(dict(c, version=versions[c["name"]], valid=valid,
-                               ok=valid and satisfies(versions[c["name"]], c["range"])))
-        return payload["provides"], set(c["name"] for c in checks if c["ok"]), checks
-
-
 @pytest.fixture
 def notes(tmp_path):
-    target = tmp_path / "notes"
-    shutil.copytree(os.path.join(EXAMPLES, "products", "notes"), str(target),
-                    ignore=shutil.ignore_patterns("node_modules", ".next", "dist"))
-    return str(target)
+    return example_product(tmp_path)
 
 
 def opts(product_dir, **change):
-    data = dict(product_dir=product_dir, kind="backend", mode="registry", base_image=None, dev_base_image=None,
-                runtime_image=RUNTIME, manifest=None, name=None, version=None, revision=None, registry=None,
-                port=4016, health_path=None, promote=False, force=False, npm_token=TOKEN, ca_bundle=None, verify=True,
-                verify_timeout=90, pnpm_version="10.6.5", labels={}, docker_cli=None, docker_host=None,
-                shared_registry=URL, shared_registry_allow_http=False, shared_scopes=["@bytelyst"])
-    data.update(change)
-    return data
+    registry_mode = dict(mode="registry", base_image=None, dev_base_image=None, runtime_image=RUNTIME,
+                         npm_token=TOKEN, shared_registry=URL, shared_scopes=["@bytelyst"])
+    return product_options(product_dir, **dict(registry_mode, **change))
 
 
 SAMPLE = {"@bytelyst/config": ["1.0.0", "1.2.0"], "@bytelyst/errors": ["1.2.0", "2.0.0-rc.1"],
@@ -107,7 +69,7 @@ def plan_with(monkeypatch, product_dir, held=None, status=200, **change):
     fake = FakeRegistry(SAMPLE if held is None else held, status)
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
-    compat = FakeCompat()
+    compat = FakeCompat(from_payload=True)
     engine = FakeClient({RUNTIME: FakeImage("sha256:runtime", layers=("sha256:r1",))})
     plan = _product_image.plan(opts(product_dir, **change), engine, compat, revision_of=lambda path: None)
     return plan, fake, compat
@@ -120,7 +82,7 @@ def test_plan_reads_the_registry_and_keeps_the_ranges(monkeypatch, notes):
         URL + "@bytelyst%2F" + n for n in ("config", "errors", "http", "logger")]
     assert all(headers["Authorization"] == "Bearer " + TOKEN and TOKEN not in url for m, url, headers in fake.requests)
     # the check ran in the runtime image, through the compatibility seam
-    assert compat.asked == [(RUNTIME, "runtime image", URL)]
+    assert compat.questions == [(RUNTIME, "runtime image", URL)]
     # workspace: ranges as pnpm publishes them (no manifest: any version), the rest unchanged
     assert plan.runtime_package["dependencies"] == {
         "@bytelyst/config": "*", "@bytelyst/errors": "*", "@bytelyst/http": "*", "@bytelyst/logger": "*",
@@ -187,12 +149,12 @@ def test_wrong_token_refused_before_any_check(monkeypatch, notes):
     fake = FakeRegistry(SAMPLE, status=401)
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
-    compat = FakeCompat()
+    compat = FakeCompat(from_payload=True)
     engine = FakeClient({RUNTIME: FakeImage("sha256:runtime")})
     with pytest.raises(DeployError) as err:
         _product_image.plan(opts(notes), engine, compat, revision_of=lambda path: None)
     assert "refused the token given" in str(err.value) and TOKEN not in str(err.value)
-    assert compat.asked == [] and len(fake.requests) == 1
+    assert compat.questions == [] and len(fake.requests) == 1
 
 
 def test_registry_mode_needs_scopes_or_a_manifest_and_a_registry(monkeypatch, notes):
@@ -225,7 +187,7 @@ def test_link_spec_and_unscoped_shared_package_refused():
     with pytest.raises(DeployError, match="declared as 'link:../x', which names no version"):
         _registry_source.check(URL, [("@bytelyst/x", "link:../x", None)], {"@bytelyst/x": {}}, {}, set(), {})
     with pytest.raises(DeployError, match="tools has no scope"):
-        _registry_source.stage(opts("."), FakeImage("sha256:r"), RUNTIME, FakeCompat(), {},
+        _registry_source.stage(opts("."), FakeImage("sha256:r"), RUNTIME, FakeCompat(from_payload=True), {},
                                [("tools", "^1.0.0", "^1.0.0")], Shared(["tools"]), None,
                                registry=NpmRegistry(URL, send=FakeRegistry({})))
 
@@ -266,7 +228,7 @@ def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **
     fake.latest = latest or {}
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
-    compat = FakeCompat()
+    compat = FakeCompat(from_payload=True)
     monkeypatch.setattr(_base_image, "find_buildkit_cli", lambda *a, **k: "cli")
     monkeypatch.setattr(_base_image, "engine_compat", lambda cli: compat)
     return _base_image.ensure(client, base_opts(**change), check_mode=check_mode, now=NOW), fake, compat
@@ -274,18 +236,18 @@ def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **
 
 def test_resolve_picks_what_npm_installs_and_adds_the_shared_dependencies():
     fake = FakeRegistry(TEAM)
-    compat = FakeCompat()
+    compat = FakeCompat(from_payload=True)
     resolved, docs = _registry_source.resolve(NpmRegistry(URL, send=fake), compat, RUNTIME,
                                               [("@bytelyst/http", "^1.0.0", "^1.0.0")])
     # the newest 1.x (no prerelease), its shared dependency and peer; fastify and pino stay third-party
     assert resolved == {"@bytelyst/http": "1.1.0", "@bytelyst/errors": "1.2.0", "@bytelyst/logger": "1.1.0"}
     # one check per round: http, then errors and logger (logger 1.1.0 depends on no shared package)
-    assert compat.asked == [(RUNTIME, "runtime image", URL)] * 2
+    assert compat.questions == [(RUNTIME, "runtime image", URL)] * 2
     assert sorted(docs) == sorted(TEAM) and len(fake.requests) == 3
     # the dist-tag latest wins when it satisfies (as npm and pnpm pick)
     fake.latest = {"@bytelyst/errors": "1.0.0"}
     with pytest.raises(DeployError) as err:  # ... and then logger's ^1.2.0 cannot accept it
-        _registry_source.resolve(NpmRegistry(URL, send=fake), FakeCompat(), RUNTIME,
+        _registry_source.resolve(NpmRegistry(URL, send=fake), FakeCompat(from_payload=True), RUNTIME,
                                  [("@bytelyst/http", "1.1.0", "1.1.0"), ("@bytelyst/logger", "1.0.0", "1.0.0")])
     assert ("@bytelyst/errors ^1.2.0 (declared '^1.2.0' by @bytelyst/logger@1.0.0) does not accept 1.0.0, which "
             "@bytelyst/http@1.1.0 asked for") in str(err.value)
