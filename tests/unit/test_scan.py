@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _scan
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from fakes.commands import FakeTrivy
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "trivy")
 TODAY = datetime.date(2026, 11, 30)
@@ -274,22 +275,10 @@ def test_keep_sbom_replaces_a_different_sbom(tmp_path):
 
 # --- the whole scan, with a fake trivy ---------------------------------------------------------
 
-class FakeTrivy(object):
-    """Writes the fixture report where `trivy image --output` says, an SBOM for `trivy convert`."""
-
-    def __init__(self, report):
-        self.report = report
-        self.commands = []
-
-    def __call__(self, command, what=None):
-        self.commands.append(command)
-        argv = command.argv
-        out = argv[argv.index("--output") + 1]
-        with open(out, "w") as handle:
-            if argv[1] == "image":
-                handle.write(fixture_text(self.report))
-            else:
-                handle.write(_sbom("urn:uuid:%08d-0000-4000-8000-000000000000" % len(self.commands), "now", [{"name": "@bytelyst/x", "version": "1.2.3"}]))
+def trivy(report):
+    """trivy writing the fixture report, and SBOMs numbered by the commands run so far."""
+    return FakeTrivy(fixture_text(report), lambda n: _sbom("urn:uuid:%08d-0000-4000-8000-000000000000" % n, "now",
+                                                           [{"name": "@bytelyst/x", "version": "1.2.3"}]))
 
 
 def params(**extra):
@@ -301,7 +290,7 @@ def params(**extra):
 
 
 def test_scan_reports_the_gate_and_keeps_the_sbom(tmp_path):
-    fake = FakeTrivy("report-findings.json")
+    fake = trivy("report-findings.json")
     result = _scan.scan(params(sbom_dir=str(tmp_path / "sbom")), today=TODAY, runner=fake)
     assert [c.argv[1] for c in fake.commands] == ["image", "convert"]
     report = fake.commands[0].argv[fake.commands[0].argv.index("--output") + 1]
@@ -311,19 +300,19 @@ def test_scan_reports_the_gate_and_keeps_the_sbom(tmp_path):
     assert result["sbom"]["path"] == str(tmp_path / "sbom" / "bytelyst-test_scan-fixture_1.0.0.cdx.json")
     assert result["changed"] is True
     assert "SECRET-VALUE-MARKER" not in json.dumps(result)
-    again = _scan.scan(params(sbom_dir=str(tmp_path / "sbom")), today=TODAY, runner=FakeTrivy("report-findings.json"))
+    again = _scan.scan(params(sbom_dir=str(tmp_path / "sbom")), today=TODAY, runner=trivy("report-findings.json"))
     assert again["changed"] is False and again["sbom"]["sha256"] == result["sbom"]["sha256"]
 
 
 def test_scan_without_sbom_dir_runs_no_convert(tmp_path):
-    fake = FakeTrivy("report-clean.json")
+    fake = trivy("report-clean.json")
     result = _scan.scan(params(), today=TODAY, runner=fake)
     assert [c.argv[1] for c in fake.commands] == ["image"]
     assert result["failed"] is False and result["sbom"] is None and "msg" not in result
 
 
 def test_scan_without_a_database_runs_nothing(tmp_path):
-    fake = FakeTrivy("report-clean.json")
+    fake = trivy("report-clean.json")
     with pytest.raises(DeployError, match="No vulnerability database"):
         _scan.scan(params(cache_dir=str(tmp_path), skip_db_update=True), today=TODAY, runner=fake)
     assert fake.commands == []
