@@ -19,6 +19,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_publish impor
     publish_document, publish_order, read_package_json, select)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import (
     Answer, NpmRegistry, Transient, build_request, check_registry_url, package_url, tarball_url)
+from fakes.npm import FakeNpmRegistry, FakeNpmScript
 
 GITEA = "https://git.example.com/api/packages/bytelyst/npm/"
 TOKEN = "s3cret-token-value"
@@ -183,21 +184,6 @@ def test_publish_document_carries_dist_the_tag_and_the_attachment():
 
 
 # -- the client's retries and errors, over a fake transport -----------------
-class Script(object):
-    """A transport that answers from a list (an Answer or an exception per request) and records requests."""
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.requests = []
-
-    def __call__(self, request):
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
 def client(script, **kwargs):
     slept = []
     registry = NpmRegistry(GITEA, token=TOKEN, retries=2, retry_delay=0.5, sleep=slept.append, send=script, **kwargs)
@@ -205,7 +191,7 @@ def client(script, **kwargs):
 
 
 def test_connection_errors_and_5xx_are_retried_with_backoff():
-    script = Script(Transient("cannot connect: refused"), Answer(502, body=b'{"error":"bad gateway"}'),
+    script = FakeNpmScript(Transient("cannot connect: refused"), Answer(502, body=b'{"error":"bad gateway"}'),
                     Answer(200, body=b'{"versions": {}}'))
     registry, slept = client(script)
     assert registry.packument("@b/a") == {"versions": {}}
@@ -214,7 +200,7 @@ def test_connection_errors_and_5xx_are_retried_with_backoff():
 
 
 def test_retries_run_out_with_the_last_error():
-    script = Script(Transient("cannot connect: refused"), Answer(503), Answer(500, body=b'{"error":"disk full"}'))
+    script = FakeNpmScript(Transient("cannot connect: refused"), Answer(503), Answer(500, body=b'{"error":"disk full"}'))
     registry, _slept = client(script)
     with pytest.raises(DeployError) as err:
         registry.packument("@b/a")
@@ -228,7 +214,7 @@ def test_retries_run_out_with_the_last_error():
     (307, "answered the look-up of @b/a with a redirect"),
 ])
 def test_auth_failures_are_not_retried(status, words):
-    script = Script(Answer(status, {"Location": "https://elsewhere.example.com/"}, b'{"error":"bad token"}'))
+    script = FakeNpmScript(Answer(status, {"Location": "https://elsewhere.example.com/"}, b'{"error":"bad token"}'))
     registry, slept = client(script)
     with pytest.raises(DeployError) as err:
         registry.packument("@b/a")
@@ -238,7 +224,7 @@ def test_auth_failures_are_not_retried(status, words):
 
 
 def test_a_404_to_a_publish_says_registry_or_scope_not_found():
-    registry, _slept = client(Script(Answer(404, body=b"Not Found")))
+    registry, _slept = client(FakeNpmScript(Answer(404, body=b"Not Found")))
     with pytest.raises(DeployError) as err:
         registry.publish("@b/a", {"name": "@b/a"})
     assert "answered HTTP 404 to the publish of @b/a (Not Found): no npm registry at that URL, or it does not " \
@@ -254,28 +240,6 @@ def test_an_html_error_page_is_reduced_to_its_words():
 
 
 # -- plan and act over a fake registry ---------------------------------------
-class FakeRegistry(object):
-    """Holds packuments in memory; records every publish; can answer a PUT with 409."""
-
-    url = GITEA
-
-    def __init__(self, held=None, conflict_on=()):
-        self.held = held or {}
-        self.puts = []
-        self.conflict_on = set(conflict_on)
-
-    def packument(self, name):
-        return self.held.get(name)
-
-    def publish(self, name, document):
-        self.puts.append((name, document))
-        version = list(document["versions"])[0]
-        doc = self.held.setdefault(name, {"versions": {}, "dist-tags": {}})
-        doc["versions"][version] = document["versions"][version]
-        doc["dist-tags"].update(document["dist-tags"])
-        return Answer(409 if name in self.conflict_on else 201)
-
-
 @pytest.fixture
 def packed(tmp_path):
     """A manifest directory with @b/errors 1.0.0, @b/config 1.1.0-rc.1 (needs errors), @b/ui 0.1.0."""
@@ -292,7 +256,7 @@ def packed(tmp_path):
 
 
 def test_publish_in_dependency_order_with_tags_then_nothing_to_do(packed):
-    registry = FakeRegistry()
+    registry = FakeNpmRegistry(url=GITEA)
     result = Publisher(registry, packed).publish()
     assert [name for name, _doc in registry.puts] == ["@b/errors", "@b/config", "@b/ui"]
     assert result["published"] == ["@b/errors@1.0.0", "@b/config@1.1.0-rc.1", "@b/ui@0.1.0"]
@@ -305,7 +269,7 @@ def test_publish_in_dependency_order_with_tags_then_nothing_to_do(packed):
 
 
 def test_check_mode_publishes_nothing(packed):
-    registry = FakeRegistry()
+    registry = FakeNpmRegistry(url=GITEA)
     result = Publisher(registry, packed).publish(check_mode=True)
     assert [p["action"] for p in result["packages"]] == ["would_publish"] * 3
     assert registry.puts == [] and result["published"] == []
@@ -315,7 +279,7 @@ def test_check_mode_publishes_nothing(packed):
 def test_other_content_under_a_held_version_refuses_everything_before_any_put(packed):
     local, _sha = integrity_of(os.path.join(packed, "b-ui-0.1.0.tgz"))
     held = {"@b/ui": {"versions": {"0.1.0": {"dist": {"integrity": "sha512-other", "shasum": "0"}}}}}
-    registry = FakeRegistry(held)
+    registry = FakeNpmRegistry(url=GITEA, held=held)
     with pytest.raises(DeployError) as err:
         Publisher(registry, packed).publish()
     assert ("@b/ui@0.1.0 is already in the npm registry %s with other content: the registry holds sha512-other, "
@@ -326,13 +290,13 @@ def test_other_content_under_a_held_version_refuses_everything_before_any_put(pa
 
 def test_a_registry_with_only_shasum_is_compared_by_shasum(packed):
     _integrity, sha = integrity_of(os.path.join(packed, "b-ui-0.1.0.tgz"))
-    registry = FakeRegistry({"@b/ui": {"versions": {"0.1.0": {"dist": {"shasum": sha}}}}})
+    registry = FakeNpmRegistry(url=GITEA, held={"@b/ui": {"versions": {"0.1.0": {"dist": {"shasum": sha}}}}})
     result = Publisher(registry, packed, scopes=["@b"]).publish()
     assert dict((p["name"], p["action"]) for p in result["packages"])["@b/ui"] == "unchanged"
 
 
 def test_a_409_for_a_version_that_landed_with_our_content_counts_as_published(packed):
-    registry = FakeRegistry(conflict_on=["@b/errors"])
+    registry = FakeNpmRegistry(url=GITEA, conflict_on=["@b/errors"])
     result = Publisher(registry, packed).publish()
     assert "@b/errors@1.0.0" in result["published"]
 
@@ -340,7 +304,7 @@ def test_a_409_for_a_version_that_landed_with_our_content_counts_as_published(pa
 def test_a_stale_manifest_is_refused_before_the_registry_is_asked(packed):
     with open(os.path.join(packed, "b-ui-0.1.0.tgz"), "ab") as handle:
         handle.write(b"tampered")
-    registry = FakeRegistry()
+    registry = FakeNpmRegistry(url=GITEA)
     with pytest.raises(DeployError) as err:
         Publisher(registry, packed).publish()
     assert "is stale" in err.value.message and registry.puts == []

@@ -11,43 +11,18 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image, _dockerfile, _product_image, _registry_source
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import Answer, NpmRegistry
+from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import NpmRegistry
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 import datetime
 
 from fakes.engine import FakeClient, FakeImage
+from fakes.npm import FakeNpmPackuments
 from fakes.product import FakeCompat, example_product, product_options
 
 URL = "https://git.example.com/api/packages/bytelyst/npm/"
 TOKEN = "npm-token-never-shown"
 RUNTIME = "node:22-slim"
 REGISTRY_OF = _registry_source.registry_of  # before any test replaces it
-
-
-class FakeRegistry(object):
-    """The `send` of an NpmRegistry: packuments of {name: [versions]}, every request recorded."""
-
-    def __init__(self, held, status=200):
-        self.held = held
-        self.status = status
-        self.requests = []
-        self.latest = {}  # {name: the dist-tag latest}
-
-    def __call__(self, request):
-        method, url, headers, body = request
-        self.requests.append((method, url, dict(headers)))
-        if self.status != 200:
-            return Answer(self.status, body=b'{"error":"bad token"}')
-        name = url.rsplit("/", 1)[-1].replace("%2f", "/").replace("%2F", "/")
-        if name not in self.held:
-            return Answer(404, body=b'{"error":"not found"}')
-        held = self.held[name]  # [versions], or {version: extra fields (dependencies ...)}
-        doc = {"name": name, "versions": dict(
-            (v, dict(held[v] if isinstance(held, dict) else {}, version=v,
-                     dist={"integrity": "sha512-%s-%s" % (name, v)})) for v in held)}
-        if name in self.latest:
-            doc["dist-tags"] = {"latest": self.latest[name]}
-        return Answer(200, body=json.dumps(doc).encode())
 
 
 @pytest.fixture
@@ -66,7 +41,7 @@ SAMPLE = {"@bytelyst/config": ["1.0.0", "1.2.0"], "@bytelyst/errors": ["1.2.0", 
 
 
 def plan_with(monkeypatch, product_dir, held=None, status=200, **change):
-    fake = FakeRegistry(SAMPLE if held is None else held, status)
+    fake = FakeNpmPackuments(SAMPLE if held is None else held, status)
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
     compat = FakeCompat(from_payload=True)
@@ -146,7 +121,7 @@ def test_package_the_registry_lacks_is_refused(monkeypatch, notes):
 
 
 def test_wrong_token_refused_before_any_check(monkeypatch, notes):
-    fake = FakeRegistry(SAMPLE, status=401)
+    fake = FakeNpmPackuments(SAMPLE, status=401)
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
     compat = FakeCompat(from_payload=True)
@@ -189,7 +164,7 @@ def test_link_spec_and_unscoped_shared_package_refused():
     with pytest.raises(DeployError, match="tools has no scope"):
         _registry_source.stage(opts("."), FakeImage("sha256:r"), RUNTIME, FakeCompat(from_payload=True), {},
                                [("tools", "^1.0.0", "^1.0.0")], Shared(["tools"]), None,
-                               registry=NpmRegistry(URL, send=FakeRegistry({})))
+                               registry=NpmRegistry(URL, send=FakeNpmPackuments({})))
 
 
 def test_other_modes_keep_their_dockerfile():
@@ -224,7 +199,7 @@ def base_opts(**change):
 
 
 def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **change):
-    fake = FakeRegistry(TEAM if held is None else held)
+    fake = FakeNpmPackuments(TEAM if held is None else held)
     fake.latest = latest or {}
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
@@ -235,7 +210,7 @@ def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **
 
 
 def test_resolve_picks_what_npm_installs_and_adds_the_shared_dependencies():
-    fake = FakeRegistry(TEAM)
+    fake = FakeNpmPackuments(TEAM)
     compat = FakeCompat(from_payload=True)
     resolved, docs = _registry_source.resolve(NpmRegistry(URL, send=fake), compat, RUNTIME,
                                               [("@bytelyst/http", "^1.0.0", "^1.0.0")])

@@ -1,5 +1,21 @@
 """One shared set of fakes for the unit tests, one module per family; each concept has one fake.
 
-- fakes.engine: the Docker engine through the SDK (FakeClient with its images, low-level API,
-  containers, info; FakeImage, FakeContainer, FakeTLSConfig).
+- fakes.engine: the Docker engine through the SDK: FakeClient (images by reference and id, the
+  low-level API's listing/inspect/history/containers/push, containers, info, connect),
+  FakeImage, FakeContainer, FakeTLSConfig.
+- fakes.registry: container registries: FakeRegistryClient (a RegistryClient), FakeRegistry (the
+  HTTP API on loopback), FakeTokenRegistry (token auth as the client's transport).
+- fakes.npm: the npm registry: FakeNpmRegistry (an NpmRegistry), FakeNpmPackuments and
+  FakeNpmScript (transports of a real NpmRegistry).
+- fakes.commands: programs run through a command runner: FakePnpm, FakeTrivy.
+- fakes.compose: `docker compose`: FakeCompose, FakeComposeProjects (blue/green's colors).
+- fakes.proxy: FakeProxy (a ProxyHost), FakeNginx (the proxy container's nginx and status port).
+- fakes.clock: FakeClock (time that moves when the code sleeps).
+- fakes.product: FakeCompat (the compatibility check), NoBuilds, product_options (product_image's
+  options with the module's defaults), example_product (a copy of an example product).
+
+Left in its test file on purpose, because nothing else fakes what it stands for and it is
+three lines: test_pnpm's FakePackage (a workspace package: a name and a directory).
+Not folded in yet (they overlap fakes.engine and should move onto FakeClient): the small
+Engine/Image/Registry classes of test_pull and test_scope and test_product's _Image.
 """
