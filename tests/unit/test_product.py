@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
+from fakes.engine import FakeImage
 from fakes.product import example_product
 
 SAMPLE = Shared(["@bytelyst/config"])  # the sample workspace's scope
@@ -184,19 +185,14 @@ def test_git_revision_is_the_last_commit_touching_the_product(tmp_path):
     assert product_image.git_revision(str(tmp_path / "notes")) is None  # uncommitted change: no revision tag
 
 
-class _Image(object):
-    def __init__(self, digests):
-        self.id = "sha256:" + "e" * 64
-        self.attrs = {"RepoDigests": digests}
-
-
 def test_base_digest_label_names_the_base_in_its_own_repository():
     from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image as product_image
     digest = "sha256:" + "d" * 64
     # The same image pushed under two namespaces: the label names the one the product was built on.
-    both = _Image(["reg.invalid:5000/other/base-backend@" + digest, "reg.invalid:5000/team/base-backend@" + digest])
+    both = FakeImage("sha256:" + "e" * 64, digests=["reg.invalid:5000/other/base-backend@" + digest,
+                                                    "reg.invalid:5000/team/base-backend@" + digest])
     assert product_image.base_digest(both, "reg.invalid:5000/team/base-backend:1.0.0") == \
         "reg.invalid:5000/team/base-backend@" + digest
     # Pushed elsewhere only, or never: the image id.
     assert product_image.base_digest(both, "reg.invalid:5000/mine/base-backend:1.0.0") == both.id
-    assert product_image.base_digest(_Image([]), "base-backend:1.0.0") == both.id
+    assert product_image.base_digest(FakeImage("sha256:" + "e" * 64), "base-backend:1.0.0") == both.id

@@ -12,6 +12,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared, scope_of
+from fakes.engine import FakeClient, FakeImage
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 SHOP = os.path.join(EXAMPLES, "acme", "products", "shop")
@@ -105,29 +106,6 @@ def test_provides_script_tells_shared_packages_by_the_overrides_not_by_a_scope()
     assert "@bytelyst" not in script and "overrides" in script
 
 
-class Image(object):
-    def __init__(self, image_id, labels=None):
-        self.id = image_id
-        self.attrs = {"Config": {"Labels": labels or {}}, "RepoDigests": [], "RootFS": {"Layers": ["l1"]}, "Size": 1}
-
-
-class Images(object):
-    def __init__(self, refs):
-        self.refs = refs
-
-    def get(self, ref):
-        from docker.errors import ImageNotFound
-        for key, image in self.refs.items():
-            if ref in (key, image.id):
-                return image
-        raise ImageNotFound(ref)
-
-
-class Engine(object):
-    def __init__(self, refs):
-        self.images = Images(refs)
-
-
 def compat(ref, payload, what, name=None):
     checks = [dict(c, ok=True, valid=True, version="1.0.0") for c in payload["checks"]]
     return {"version": "1.0.0"}, set(), checks
@@ -151,7 +129,7 @@ def shop(tmp_path):
 
 
 def test_tarball_mode_vendors_every_scope(shop, manifest):
-    engine = Engine({"node:22-slim": Image("sha256:runtime")})
+    engine = FakeClient({"node:22-slim": FakeImage("sha256:runtime")})
     plan = _product_image.plan(plan_opts(shop, manifest), engine, compat, revision_of=lambda path: None)
     assert [os.path.basename(p) for p in plan.vendor_files] == [
         "acme-errors-1.0.0.tgz", "acme-util-1.1.0.tgz", "acme-store-2.0.0.tgz", "acme-service-0.3.0.tgz",
@@ -167,15 +145,15 @@ def test_tarball_mode_without_shared_dependencies_copies_no_vendor_folder(shop, 
     data["dependencies"] = {"bytes": "^3.0.0"}
     with open(path, "w") as handle:
         json.dump(data, handle)
-    engine = Engine({"node:22-slim": Image("sha256:runtime")})
+    engine = FakeClient({"node:22-slim": FakeImage("sha256:runtime")})
     plan = _product_image.plan(plan_opts(shop, manifest), engine, compat, revision_of=lambda path: None)
     assert plan.vendor_files == [] and "vendor" not in plan.dockerfile
 
 
 def test_base_mode_without_manifest_takes_the_scopes_from_the_bases(shop):
     provides = json.dumps({"@acme/service": "0.3.0", "@acme-ui/widgets": "0.1.0", "@acme/errors": "1.0.0"})
-    engine = Engine({"b:1": Image("sha256:b", {"dev.bytelyst.base.provides": provides}),
-                     "d:1": Image("sha256:d", {"dev.bytelyst.base.provides": provides})})
+    engine = FakeClient({"b:1": FakeImage("sha256:b", {"dev.bytelyst.base.provides": provides}),
+                         "d:1": FakeImage("sha256:d", {"dev.bytelyst.base.provides": provides})})
     opts = dict(plan_opts(shop, {"path": None}), mode="base", manifest=None, base_image="b:1", dev_base_image="d:1")
     plan = _product_image.plan(opts, engine, compat, revision_of=lambda path: None)
     assert plan.runtime_package["dependencies"] == {"bytes": "^3.0.0"}
