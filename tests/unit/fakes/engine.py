@@ -11,7 +11,9 @@ store (client.images), the low-level API (client.api), containers and info().
     client.api.history(id_or_ref)              # image.history, newest first as the engine answers
 
 Also: images=[FakeImage] held under the tags they carry (and dangling ones, tagged <none>); registry={ref: manifest digest}
-and pullable={ref: FakeImage} for what a registry holds (images.get_registry_data, images.pull);
+and pullable={ref: FakeImage} for what a registry holds (images.get_registry_data, images.pull, and
+api.pull, which notes (name, tag, auth_config) in api.pulls; pull_error: the error event every
+api.pull ends with, as an engine that cannot reach the registry reports it);
 containers (client.containers.get(name), api.containers(all=True)); info=... for client.info();
 push_scripts (the events of each api.push) with on_push(name, tag) -> the digest the registry
 took; gone_on_inspect / gone_on_history: images another process removes at that call;
@@ -149,8 +151,10 @@ class FakeImages(object):
 class FakeApi(object):
     """client.api: the low-level calls over the same images and containers."""
 
-    def __init__(self, client, push_scripts=(), on_push=None):
+    def __init__(self, client, push_scripts=(), on_push=None, pull_error=None):
         self.client = client
+        self.pull_error = pull_error
+        self.pulls = []
         self.inspected = []
         self.container_kwargs = None
         self.push_scripts = list(push_scripts)  # one list of events per push attempt
@@ -196,6 +200,26 @@ class FakeApi(object):
             if "aux" in e:
                 e["aux"]["Digest"] = self.on_push(name, tag)
         return ClosableEvents(events)
+
+    def pull(self, name, tag=None, auth_config=None, stream=False, decode=False):
+        """The events of a pull of name@digest or name:tag; the image pulled joins the engine under that
+        reference (with it among its RepoDigests when it is a digest)."""
+        from docker.errors import NotFound
+        self.pulls.append((name, tag, auth_config))
+        if self.pull_error:
+            return iter([{"status": "Pulling from %s" % name}, {"error": self.pull_error}])
+        ref = "%s%s%s" % (name, "@" if tag and tag.startswith("sha256:") else ":", tag or "latest")
+        image = self.client.images.pullable.get(ref)
+        if image is None:
+            raise NotFound("manifest for %s not found: manifest unknown" % ref)
+        if "@" in ref:  # found by its digest from now on; not a tag
+            if ref not in image.attrs["RepoDigests"]:
+                image.attrs["RepoDigests"].append(ref)
+            self.client.images.hold(image)
+            self.client.images.refs[ref] = image
+        else:
+            self.client.images.put(ref, image)
+        return iter([{"status": "Downloaded newer image for %s" % ref}])
 
     def remove_image(self, ref, noprune):
         self.removed.append(ref)
@@ -251,11 +275,11 @@ class FakeClient(object):
     """A Docker SDK client whose images are refs: {reference: FakeImage} and images: [FakeImage]."""
 
     def __init__(self, refs=None, registry=None, pullable=None, images=(), containers=(), info=None,
-                 busy=(), gone_on_inspect=(), gone_on_history=(), push_scripts=(), on_push=None):
+                 busy=(), gone_on_inspect=(), gone_on_history=(), push_scripts=(), on_push=None, pull_error=None):
         self.failures = {}
         self.gone_on_inspect, self.gone_on_history = set(gone_on_inspect), set(gone_on_history)
         self.images = FakeImages(self, refs, registry, pullable, images, busy)
-        self.api = FakeApi(self, push_scripts, on_push)
+        self.api = FakeApi(self, push_scripts, on_push, pull_error)
         self.containers = FakeContainers(containers)
         self._info = info
         self.info_calls = 0

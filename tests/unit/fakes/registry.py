@@ -21,17 +21,38 @@ REALM = "https://auth.example.test/token"  # FakeTokenRegistry's token service
 
 class FakeRegistryClient(object):
     """A RegistryClient of one repository: manifests by tag (or digest); every tag put is noted
-    in puts; probe() answers as for a registry that refuses connections."""
+    in puts; probe() answers as for a registry that refuses connections.
 
-    def __init__(self, tags=None):
+    repository: when given, the only repository it holds (any other has no manifest); fail: an
+    error every look-up raises (an AuthenticationError, a DeployError). Called as RegistryClient
+    is (registry, username, password, options), it notes what it was given and is that client.
+    """
+
+    def __init__(self, tags=None, repository=None, fail=None):
         self.tags = dict(tags or {})   # tag or digest -> Manifest
+        self.repository = repository
+        self.fail = fail
         self.puts = []
+        self.registry = self.where = self.username = self.password = None
+        self.options = {}
+
+    def __call__(self, registry, username=None, password=None, **options):
+        self.registry = self.where = registry
+        self.username, self.password, self.options = username, password, options
+        return self
+
+    def _holds(self, repo):
+        if self.fail is not None:
+            raise self.fail
+        return self.repository is None or repo == self.repository
 
     def manifest_digest(self, repo, ref, what=None):
-        m = self.tags.get(ref)
+        m = self.tags.get(ref) if self._holds(repo) else None
         return m.digest if m else None
 
     def get_manifest(self, repo, ref, what=None):
+        if not self._holds(repo):
+            return None
         return self.tags.get(ref) or next((m for m in self.tags.values() if m.digest == ref), None)
 
     def put_manifest(self, repo, tag, manifest, what=None):
