@@ -1,4 +1,4 @@
-"""The registry API client against a small fake registry on loopback (no engine)."""
+"""The registry API client over its own HTTP transport, against the fake registry served on loopback (no engine)."""
 
 import base64
 import hashlib
@@ -24,7 +24,7 @@ def fake():
 
     def make(**kwargs):
         kwargs.setdefault("manifests", {("team/app", "1.0.0"): BODY, ("team/app", DIGEST): BODY})
-        made.append(FakeRegistry(**kwargs))
+        made.append(FakeRegistry(**kwargs).serve())
         return made[-1]
     yield make
     for f in made:
@@ -68,16 +68,15 @@ def test_bearer_token_is_fetched_with_basic_credentials(fake):
     assert manifest.digest == DIGEST
     token_requests = [r for r in reg.requests if r[1].startswith("/token")]
     assert len(token_requests) == 1
-    assert "scope=repository%3Ateam%2Fapp%3Apull" in token_requests[0][1]
-    assert reg.requests[-1][2] == "Bearer tok-for-" + USER
+    assert reg.token_queries[0]["scope"] == ["repository:team/app:pull,push"]
+    assert reg.requests[-1][2] == "Bearer " + list(reg.tokens)[0]
 
 
 def test_bearer_without_scope_in_challenge_asks_for_push_rights(fake):
     reg = fake(auth="bearer")
-    reg.challenge_scope = ""
+    reg.challenge_scope = False
     assert client(reg, username=USER, password=PASSWORD).manifest_digest("team/app", "1.0.0") == DIGEST
-    token_requests = [r for r in reg.requests if r[1].startswith("/token")]
-    assert "scope=repository%3Ateam%2Fapp%3Apull%2Cpush" in token_requests[0][1]
+    assert reg.token_queries[0]["scope"] == ["repository:team/app:pull,push"]
 
 
 @pytest.mark.parametrize("auth", ["basic", "bearer"])

@@ -9,9 +9,16 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import (
     AuthenticationError, RegistryClient, _Response, merge_scopes, parse_challenge, token_expiry, token_lifetime)
 from fakes.clock import FakeClock
-from fakes.registry import PASSWORD, REALM, USER, FakeTokenRegistry, jwt
+from fakes.registry import PASSWORD, REALM, USER, FakeRegistry, digest_of, jwt
 
 REGISTRY = "registry.example.test"
+BODY = b'{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}'
+DIGEST = digest_of(BODY)
+
+
+def token_registry(**kwargs):
+    """The fake registry with token auth (in-process), holding team/app:1.0.0 and team/other:1.0.0."""
+    return FakeRegistry({("team/app", "1.0.0"): BODY, ("team/other", "1.0.0"): BODY}, auth="bearer", **kwargs)
 
 
 def client(fake, clock=None, **kwargs):
@@ -23,7 +30,7 @@ def client(fake, clock=None, **kwargs):
 
 
 def token_requests(fake):
-    return [entry for entry in fake.log if entry[1] == "/token"]
+    return [entry for entry in fake.requests if entry[1] == "/token"]
 
 
 def assert_no_secret(text, fake):
@@ -66,18 +73,18 @@ def test_token_expiry_and_lifetime_read_only_what_is_there():
 
 
 def test_challenge_then_token_with_basic_credentials_then_retry():
-    fake = FakeTokenRegistry()
-    assert client(fake).manifest_digest("team/app", "1.0.0") == "sha256:" + "a" * 64
-    assert [(m, p) for m, p, _a in fake.log] == [
+    fake = token_registry()
+    assert client(fake).manifest_digest("team/app", "1.0.0") == DIGEST
+    assert [(m, p) for m, p, _a in fake.requests] == [
         ("HEAD", "/v2/team/app/manifests/1.0.0"), ("GET", "/token"), ("HEAD", "/v2/team/app/manifests/1.0.0")]
     query = fake.token_queries[0]
     # The challenge asked for pull; with credentials the client asks for push as well (the same token pushes).
     assert query == {"service": ["fake-registry"], "account": [USER], "scope": ["repository:team/app:pull,push"]}
-    assert fake.log[1][2].startswith("Basic ") and fake.log[2][2].startswith("Bearer ")
+    assert fake.requests[1][2].startswith("Basic ") and fake.requests[2][2].startswith("Bearer ")
 
 
 def test_token_is_cached_per_scope_and_a_new_scope_skips_the_401():
-    fake = FakeTokenRegistry()
+    fake = token_registry()
     c = client(fake)
     c.manifest_digest("team/app", "1.0.0")
     c.get_manifest("team/app", "1.0.0")
@@ -87,11 +94,11 @@ def test_token_is_cached_per_scope_and_a_new_scope_skips_the_401():
     assert len(token_requests(fake)) == 2
     assert fake.token_queries[1]["scope"] == ["repository:team/other:pull,push"]
     # Only the very first request went without a token: the second repository's was asked for up front.
-    assert [p for _m, p, a in fake.log if a is None] == ["/v2/team/app/manifests/1.0.0"]
+    assert [p for _m, p, a in fake.requests if a is None] == ["/v2/team/app/manifests/1.0.0"]
 
 
 def test_without_credentials_a_read_asks_for_pull_only():
-    fake = FakeTokenRegistry()
+    fake = token_registry()
     with pytest.raises(AuthenticationError) as info:
         client(fake, username=None, password=None).manifest_digest("team/app", "1.0.0")
     assert fake.token_queries[0]["scope"] == ["repository:team/app:pull"]
@@ -99,7 +106,7 @@ def test_without_credentials_a_read_asks_for_pull_only():
 
 
 def test_a_token_about_to_expire_is_refreshed_before_use():
-    fake = FakeTokenRegistry(lifetime=60)
+    fake = token_registry(lifetime=60)
     clock = FakeClock(1000.0)
     c = client(fake, clock)
     c.manifest_digest("team/app", "1.0.0")
@@ -110,21 +117,21 @@ def test_a_token_about_to_expire_is_refreshed_before_use():
     c.manifest_digest("team/app", "1.0.0")
     assert len(token_requests(fake)) == 2
     # Refreshed ahead: no request went out with the old token and came back 401.
-    assert [entry[0] for entry in fake.log] == ["HEAD", "GET", "HEAD", "HEAD", "GET", "HEAD"]
-    assert fake.log[-1][2] != fake.log[-3][2]
+    assert [entry[0] for entry in fake.requests] == ["HEAD", "GET", "HEAD", "HEAD", "GET", "HEAD"]
+    assert fake.requests[-1][2] != fake.requests[-3][2]
 
 
 def test_a_token_the_registry_stops_accepting_is_replaced_once():
-    fake = FakeTokenRegistry()
+    fake = token_registry()
     c = client(fake)
     c.manifest_digest("team/app", "1.0.0")
     fake.revoked.update(fake.tokens)  # e.g. expired early by the registry's clock
-    assert c.manifest_digest("team/app", "1.0.0") == "sha256:" + "a" * 64
+    assert c.manifest_digest("team/app", "1.0.0") == DIGEST
     assert len(token_requests(fake)) == 2
 
 
 def test_wrong_password_names_the_token_service_and_is_not_retried():
-    fake = FakeTokenRegistry()
+    fake = token_registry()
     wrong = "wr0ng-" + PASSWORD
     with pytest.raises(AuthenticationError) as info:
         client(fake, password=wrong).manifest_digest("team/app", "1.0.0")
@@ -134,11 +141,11 @@ def test_wrong_password_names_the_token_service_and_is_not_retried():
     assert "invalid credentials" in text and "Not retried" in text
     assert wrong not in text
     assert_no_secret(text, fake)
-    assert len(fake.log) == 2
+    assert len(fake.requests) == 2
 
 
 def test_token_without_push_fails_naming_registry_scope_and_user():
-    fake = FakeTokenRegistry(grants=("pull",))
+    fake = token_registry(grants=("pull",))
     c = client(fake)
     manifest = c.get_manifest("team/app", "1.0.0")  # reading works
     with pytest.raises(AuthenticationError) as info:
@@ -148,11 +155,11 @@ def test_token_without_push_fails_naming_registry_scope_and_user():
             "issued does not grant repository:team/app:pull,push" % (REGISTRY, USER)) in text
     assert "push rights" in text and "Not retried" in text
     assert_no_secret(text, fake)
-    assert [m for m, _p, _a in fake.log].count("PUT") == 2  # the cached token, then one fresh one
+    assert [m for m, _p, _a in fake.requests].count("PUT") == 2  # the cached token, then one fresh one
 
 
 def test_expired_token_says_so_with_its_exp_and_never_shows_it():
-    fake = FakeTokenRegistry(expired=True)
+    fake = token_registry(expired=True)
     with pytest.raises(AuthenticationError) as info:
         client(fake).manifest_digest("team/app", "1.0.0", what="look-up of tag 1.0.0")
     text = str(info.value) + repr(info.value.result())
@@ -165,11 +172,11 @@ def test_expired_token_says_so_with_its_exp_and_never_shows_it():
 
 
 def test_plain_http_token_service_needs_allow_http():
-    fake = FakeTokenRegistry()
+    fake = token_registry()
     plain = dict(fake.challenge("repository:team/app:pull").headers)
 
     def transport(method, url, headers, body):
-        fake.log.append((method, url, headers.get("Authorization")))
+        fake.requests.append((method, url, headers.get("Authorization")))
         return _Response(401, {"WWW-Authenticate": plain["www-authenticate"].replace("https://", "http://")}, b"")
 
     c = client(fake)
@@ -177,4 +184,4 @@ def test_plain_http_token_service_needs_allow_http():
     with pytest.raises(DeployError) as info:
         c.manifest_digest("team/app", "1.0.0")
     assert "over plain HTTP" in str(info.value)
-    assert len(fake.log) == 1  # the credentials were never sent
+    assert len(fake.requests) == 1  # the credentials were never sent

@@ -3,8 +3,9 @@
 - fakes.engine: the Docker engine through the SDK: FakeClient (images by reference and id, the
   low-level API's listing/inspect/history/containers/push, containers, info, connect),
   FakeImage, FakeContainer, FakeTLSConfig.
-- fakes.registry: container registries: FakeRegistryClient (a RegistryClient), FakeRegistry (the
-  HTTP API on loopback), FakeTokenRegistry (token auth as the client's transport).
+- fakes.registry: container registries: FakeRegistryClient (a RegistryClient, or its constructor),
+  FakeRegistry (the HTTP API v2 with basic or token auth and its token service: the client's
+  transport in-process, or served on loopback with serve()).
 - fakes.npm: the npm registry: FakeNpmRegistry (an NpmRegistry), FakeNpmPackuments and
   FakeNpmScript (transports of a real NpmRegistry).
 - fakes.commands: programs run through a command runner: FakePnpm, FakeTrivy.

@@ -1,7 +1,7 @@
-"""Container registries: FakeRegistryClient stands for a RegistryClient (what the push and
-promotion cores ask of it), FakeRegistry is a registry's HTTP API served on loopback (for the
-client's HTTP transport), FakeTokenRegistry a registry with a token service as the client's
-transport function (scopes, grants, expiry). The npm registry is in fakes.npm.
+"""Container registries: FakeRegistryClient stands for a RegistryClient (what the push, pull and
+promotion cores ask of it); FakeRegistry is a registry's HTTP API v2 with its token service, for
+the client's own code: called in-process as the client's transport (no sockets), or served on
+loopback (serve()) where a test needs a real socket. The npm registry is in fakes.npm.
 
 USER and PASSWORD are the credentials these registries accept."""
 
@@ -16,7 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import MANIFEST_ACCEPT, SCHEMA2, _Response
 
 USER, PASSWORD = "ci-bot", "pa55-Word-never-shown"
-REALM = "https://auth.example.test/token"  # FakeTokenRegistry's token service
+REALM = "https://auth.example.test/token"  # FakeRegistry's token service, in-process
+SERVICE = "fake-registry"
+UNAUTHORIZED = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
 
 
 class FakeRegistryClient(object):
@@ -70,139 +72,86 @@ class FakeRegistryClient(object):
 
 
 class FakeRegistry(object):
-    """A registry's HTTP API on loopback (a real server, for the client's own transport):
-    manifests {(repository, tag or digest): body}, blobs {digest}; auth None, "basic" (USER,
-    PASSWORD) or "bearer" (its /token service hands "tok-for-USER" for USER's basic credentials);
-    the first fail_first requests answer fail_status. Every request is noted in requests."""
+    """A container registry's HTTP API v2 and its token service, in one place.
 
-    def __init__(self, manifests, auth=None, fail_first=0, fail_status=503):
-        self.auth = auth  # None, "basic" or "bearer"
-        self.fail_first = fail_first
-        self.fail_status = fail_status
-        self.challenge_scope = ',scope="repository:team/app:pull"'
-        self.requests = []
-        self.manifests = dict(manifests)
-        self.blobs = {"sha256:" + "1" * 64}
-        fake = self
+    Call it as the RegistryClient's transport, (method, url, headers, body) -> _Response
+    (`client._send = registry`), or serve() it on loopback and give the client its addr.
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+    manifests {(repository, tag or digest): body}: a HEAD or GET answers the body with its sha256
+    digest, a PUT stores the body under the tag; blobs: the digests a blob HEAD finds.
+    auth: None (anyone), "basic" (USER and PASSWORD) or "bearer": the registry's challenge names
+    the token service (realm: REALM, or the served registry's own /token), SERVICE and the scope
+    the request needs (pull; pull,push for a PUT), or no scope when challenge_scope is False. The
+    token service gives USER (basic credentials) a JWT granting what was asked that grants
+    allows, for lifetime seconds (expired: it was issued already expired, and the registry refuses
+    it); revoked: tokens the registry no longer accepts.
+    fail_first: the first registry requests (not the token service's) answer fail_status.
 
-            def do_GET(self):
-                fake.handle(self, "GET")
-
-            def do_HEAD(self):
-                fake.handle(self, "HEAD")
-
-            def do_PUT(self):
-                fake.handle(self, "PUT")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.addr = "127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def reply(self, h, status, body=b"", headers=None):
-        h.send_response(status)
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if h.command != "HEAD":
-            h.wfile.write(body)
-
-    def authorized(self, h):
-        got = h.headers.get("Authorization", "")
-        basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-        if self.auth == "basic":
-            if got == basic:
-                return True
-            self.reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-                       {"WWW-Authenticate": 'Basic realm="fake"'})
-            return False
-        if self.auth == "bearer":
-            if got == "Bearer tok-for-" + USER:
-                return True
-            self.reply(h, 401, b"", {"WWW-Authenticate": 'Bearer realm="http://%s/token",service="fake"%s'
-                                                         % (self.addr, self.challenge_scope)})
-            return False
-        return True
-
-    def handle(self, h, method):
-        self.requests.append((method, h.path, h.headers.get("Authorization")))
-        if h.path.startswith("/token"):
-            basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-            if h.headers.get("Authorization") != basic or "service=fake" not in h.path:
-                return self.reply(h, 401, b'{"details":"bad credentials"}')
-            return self.reply(h, 200, json.dumps({"token": "tok-for-" + USER}).encode())
-        if self.fail_first > 0:
-            self.fail_first -= 1
-            return self.reply(h, self.fail_status, b'{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}')
-        if not self.authorized(h):
-            return None
-        parts = h.path.split("/")  # '', 'v2', team, app, kind, ref
-        repo, kind, ref = "/".join(parts[2:-2]), parts[-2], parts[-1]
-        if kind == "manifests":
-            if method == "PUT":
-                body = h.rfile.read(int(h.headers["Content-Length"]))
-                assert h.headers["Content-Type"] == SCHEMA2
-                self.manifests[(repo, ref)] = body
-                digest = "sha256:" + hashlib.sha256(body).hexdigest()
-                return self.reply(h, 201, b"", {"Docker-Content-Digest": digest})
-            assert h.headers.get("Accept") == MANIFEST_ACCEPT
-            body = self.manifests.get((repo, ref))
-            if body is None:
-                return self.reply(h, 404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
-            return self.reply(h, 200, body, {"Content-Type": SCHEMA2,
-                                             "Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest()})
-        if kind == "blobs":
-            return self.reply(h, 200 if ref in self.blobs else 404)
-        return self.reply(h, 404)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def jwt(claims):
-    def enc(doc):
-        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
-    return "%s.%s.c2lnbmF0dXJl" % (enc({"alg": "RS256", "typ": "JWT"}), enc(claims))
-
-
-class FakeTokenRegistry(object):
-    """A registry with token auth and its token service, as the client's transport.
-
-    grants: the actions the token service gives the user (it hands out the intersection of
-    what is asked with these). expired: its tokens carry an exp an hour in the past, and
-    the registry refuses them. lifetime: the expires_in it answers.
+    Every request is noted in requests as (method, path, Authorization or None); the token
+    service's queries, parsed, in token_queries; tokens: {token: {(type, name): actions}}.
     """
 
-    def __init__(self, grants=("pull", "push"), expired=False, lifetime=300):
+    def __init__(self, manifests=None, auth=None, grants=("pull", "push"), expired=False, lifetime=300,
+                 fail_first=0, fail_status=503):
+        self.manifests = dict(manifests or {})
+        self.blobs = {"sha256:" + "1" * 64}
+        self.auth = auth  # None, "basic" or "bearer"
         self.grants = grants
         self.expired = expired
         self.lifetime = lifetime
-        self.tokens = {}  # token -> {(type, name): set(actions)}
+        self.fail_first = fail_first
+        self.fail_status = fail_status
+        self.challenge_scope = True
+        self.realm = REALM
+        self.tokens = {}
         self.revoked = set()
-        self.log = []  # (method, path, Authorization header or None)
+        self.requests = []
         self.token_queries = []
+        self.server = self.addr = None
 
-    def challenge(self, scope, error=None):
-        value = 'Bearer realm="%s",service="fake-registry",scope="%s"' % (REALM, scope)
-        if error:
-            value += ',error="%s"' % error
-        return _Response(401, {"WWW-Authenticate": value},
-                         b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
-
+    # -- the API -------------------------------------------------------------
     def __call__(self, method, url, headers, body):
         parts = urlsplit(url)
-        auth = headers.get("Authorization")
-        self.log.append((method, parts.path, auth))
-        if url.startswith(REALM):
+        headers = dict((k.lower(), v) for k, v in headers.items())
+        auth = headers.get("authorization")
+        self.requests.append((method, parts.path, auth))
+        if url.startswith(self.realm):
             return self.token_service(parse_qs(parts.query), auth)
-        # /v2/<repo>/manifests/<ref>
-        repo = parts.path[len("/v2/"):].rsplit("/", 2)[0]
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return _Response(self.fail_status, {}, b'{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}')
+        # /v2/<repository>/<manifests or blobs>/<reference>
+        repo, kind, ref = (parts.path[len("/v2/"):].rsplit("/", 2) + ["", ""])[:3]
+        refused = self.refusal(method, repo, auth)
+        if refused:
+            return refused
+        if kind == "manifests":
+            return self.manifest(method, repo, ref, headers, body)
+        if kind == "blobs":
+            return _Response(200 if ref in self.blobs else 404, {}, b"")
+        return _Response(404, {}, b"")
+
+    def manifest(self, method, repo, ref, headers, body):
+        if method == "PUT":
+            assert headers.get("content-type") == SCHEMA2
+            self.manifests[(repo, ref)] = body
+            return _Response(201, {"Docker-Content-Digest": digest_of(body)}, b"")
+        assert headers.get("accept") == MANIFEST_ACCEPT
+        held = self.manifests.get((repo, ref))
+        if held is None:
+            return _Response(404, {}, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+        return _Response(200, {"Content-Type": SCHEMA2, "Docker-Content-Digest": digest_of(held)},
+                         b"" if method == "HEAD" else held)
+
+    # -- auth ----------------------------------------------------------------
+    def refusal(self, method, repo, auth):
+        """None when auth may make this request, else the 401 that says how to authenticate."""
+        if self.auth == "basic":
+            if auth == basic(USER, PASSWORD):
+                return None
+            return _Response(401, {"WWW-Authenticate": 'Basic realm="fake"'}, UNAUTHORIZED)
+        if self.auth != "bearer":
+            return None
         needed = ("pull", "push") if method == "PUT" else ("pull",)
         scope = "repository:%s:%s" % (repo, ",".join(needed))
         if not auth or not auth.startswith("Bearer "):
@@ -212,15 +161,22 @@ class FakeTokenRegistry(object):
             return self.challenge(scope, "invalid_token")
         if not set(needed) <= self.tokens[token].get(("repository", repo), set()):
             return self.challenge(scope, "insufficient_scope")
-        if method == "PUT":
-            return _Response(201, {"Docker-Content-Digest": "sha256:" + "d" * 64}, b"")
-        return _Response(200, {"Docker-Content-Digest": "sha256:" + "a" * 64}, b"{}")
+        return None
+
+    def challenge(self, scope, error=None):
+        value = 'Bearer realm="%s",service="%s"' % (self.realm, SERVICE)
+        if self.challenge_scope:
+            value += ',scope="%s"' % scope
+        if error:
+            value += ',error="%s"' % error
+        return _Response(401, {"WWW-Authenticate": value}, UNAUTHORIZED)
 
     def token_service(self, query, auth):
         self.token_queries.append(query)
-        basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-        if auth != basic:
+        if auth != basic(USER, PASSWORD):
             return _Response(401, {}, b'{"errors":[{"code":"UNAUTHORIZED","message":"invalid credentials"}]}')
+        if query.get("service") != [SERVICE]:
+            return _Response(400, {}, b'{"errors":[{"code":"UNSUPPORTED","message":"unknown service"}]}')
         access = {}
         for scope in query.get("scope", []):
             kind, name, actions = scope.split(":")
@@ -229,3 +185,52 @@ class FakeTokenRegistry(object):
         token = jwt({"sub": USER, "exp": now - 3600 if self.expired else now + self.lifetime, "n": len(self.tokens)})
         self.tokens[token] = access
         return _Response(200, {}, json.dumps({"token": token, "expires_in": self.lifetime}).encode())
+
+    # -- on loopback ---------------------------------------------------------
+    def serve(self):
+        """Serve this registry on a loopback port (addr is host:port; the token service answers at
+        /token there); close() stops it. Returns self."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                reply = fake(self.command, "http://%s%s" % (fake.addr, self.path), dict(self.headers.items()), body)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(reply.body)
+
+            do_GET = do_HEAD = do_PUT = answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.addr = "127.0.0.1:%d" % self.server.server_address[1]
+        self.realm = "http://%s/token" % self.addr
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def close(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def digest_of(body):
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def jwt(claims):
+    def enc(doc):
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
+    return "%s.%s.c2lnbmF0dXJl" % (enc({"alg": "RS256", "typ": "JWT"}), enc(claims))
