@@ -19,7 +19,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_publish impor
     publish_document, publish_order, read_package_json, select)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import (
     Answer, NpmRegistry, Transient, build_request, check_registry_url, package_url, tarball_url)
-from fakes.npm import FakeNpmRegistry, FakeNpmScript
+from fakes.npm import FakeNpmRegistry
 
 GITEA = "https://git.example.com/api/packages/bytelyst/npm/"
 TOKEN = "s3cret-token-value"
@@ -183,7 +183,7 @@ def test_publish_document_carries_dist_the_tag_and_the_attachment():
     assert "dist" not in meta  # the package.json given is not changed
 
 
-# -- the client's retries and errors, over a fake transport -----------------
+# -- the client's retries and errors, over the fake registry's scripted answers ---
 def client(script, **kwargs):
     slept = []
     registry = NpmRegistry(GITEA, token=TOKEN, retries=2, retry_delay=0.5, sleep=slept.append, send=script, **kwargs)
@@ -191,8 +191,8 @@ def client(script, **kwargs):
 
 
 def test_connection_errors_and_5xx_are_retried_with_backoff():
-    script = FakeNpmScript(Transient("cannot connect: refused"), Answer(502, body=b'{"error":"bad gateway"}'),
-                    Answer(200, body=b'{"versions": {}}'))
+    script = FakeNpmRegistry({"@b/a": {"versions": {}}}, script=[
+        Transient("cannot connect: refused"), Answer(502, body=b'{"error":"bad gateway"}')])
     registry, slept = client(script)
     assert registry.packument("@b/a") == {"versions": {}}
     assert slept == [0.5, 1.0]
@@ -200,7 +200,8 @@ def test_connection_errors_and_5xx_are_retried_with_backoff():
 
 
 def test_retries_run_out_with_the_last_error():
-    script = FakeNpmScript(Transient("cannot connect: refused"), Answer(503), Answer(500, body=b'{"error":"disk full"}'))
+    script = FakeNpmRegistry(script=[Transient("cannot connect: refused"), Answer(503),
+                                     Answer(500, body=b'{"error":"disk full"}')])
     registry, _slept = client(script)
     with pytest.raises(DeployError) as err:
         registry.packument("@b/a")
@@ -214,7 +215,7 @@ def test_retries_run_out_with_the_last_error():
     (307, "answered the look-up of @b/a with a redirect"),
 ])
 def test_auth_failures_are_not_retried(status, words):
-    script = FakeNpmScript(Answer(status, {"Location": "https://elsewhere.example.com/"}, b'{"error":"bad token"}'))
+    script = FakeNpmRegistry(script=[Answer(status, {"Location": "https://elsewhere.example.com/"}, b'{"error":"bad token"}')])
     registry, slept = client(script)
     with pytest.raises(DeployError) as err:
         registry.packument("@b/a")
@@ -224,7 +225,7 @@ def test_auth_failures_are_not_retried(status, words):
 
 
 def test_a_404_to_a_publish_says_registry_or_scope_not_found():
-    registry, _slept = client(FakeNpmScript(Answer(404, body=b"Not Found")))
+    registry, _slept = client(FakeNpmRegistry(script=[Answer(404, body=b"Not Found")]))
     with pytest.raises(DeployError) as err:
         registry.publish("@b/a", {"name": "@b/a"})
     assert "answered HTTP 404 to the publish of @b/a (Not Found): no npm registry at that URL, or it does not " \
@@ -239,7 +240,7 @@ def test_an_html_error_page_is_reduced_to_its_words():
         "this package is already present"
 
 
-# -- plan and act over a fake registry ---------------------------------------
+# -- plan and act over the fake registry, through the client -----------------
 @pytest.fixture
 def packed(tmp_path):
     """A manifest directory with @b/errors 1.0.0, @b/config 1.1.0-rc.1 (needs errors), @b/ui 0.1.0."""
@@ -257,12 +258,12 @@ def packed(tmp_path):
 
 def test_publish_in_dependency_order_with_tags_then_nothing_to_do(packed):
     registry = FakeNpmRegistry(url=GITEA)
-    result = Publisher(registry, packed).publish()
+    result = Publisher(registry.client(), packed).publish()
     assert [name for name, _doc in registry.puts] == ["@b/errors", "@b/config", "@b/ui"]
     assert result["published"] == ["@b/errors@1.0.0", "@b/config@1.1.0-rc.1", "@b/ui@0.1.0"]
     assert registry.held["@b/config"]["dist-tags"] == {"next": "1.1.0-rc.1"}
     assert registry.held["@b/errors"]["dist-tags"] == {"latest": "1.0.0"}
-    again = Publisher(registry, packed).publish()
+    again = Publisher(registry.client(), packed).publish()
     assert [p["action"] for p in again["packages"]] == ["unchanged"] * 3
     assert len(registry.puts) == 3
     assert diff_of(again["packages"])["before"] == diff_of(again["packages"])["after"]
@@ -270,7 +271,7 @@ def test_publish_in_dependency_order_with_tags_then_nothing_to_do(packed):
 
 def test_check_mode_publishes_nothing(packed):
     registry = FakeNpmRegistry(url=GITEA)
-    result = Publisher(registry, packed).publish(check_mode=True)
+    result = Publisher(registry.client(), packed).publish(check_mode=True)
     assert [p["action"] for p in result["packages"]] == ["would_publish"] * 3
     assert registry.puts == [] and result["published"] == []
     assert "@b/errors@1.0.0: (absent)" in diff_of(result["packages"])["before"]
@@ -281,7 +282,7 @@ def test_other_content_under_a_held_version_refuses_everything_before_any_put(pa
     held = {"@b/ui": {"versions": {"0.1.0": {"dist": {"integrity": "sha512-other", "shasum": "0"}}}}}
     registry = FakeNpmRegistry(url=GITEA, held=held)
     with pytest.raises(DeployError) as err:
-        Publisher(registry, packed).publish()
+        Publisher(registry.client(), packed).publish()
     assert ("@b/ui@0.1.0 is already in the npm registry %s with other content: the registry holds sha512-other, "
             "the local tarball is %s." % (GITEA, local)) in err.value.message
     assert "Nothing was published." in str(err.value)
@@ -291,13 +292,13 @@ def test_other_content_under_a_held_version_refuses_everything_before_any_put(pa
 def test_a_registry_with_only_shasum_is_compared_by_shasum(packed):
     _integrity, sha = integrity_of(os.path.join(packed, "b-ui-0.1.0.tgz"))
     registry = FakeNpmRegistry(url=GITEA, held={"@b/ui": {"versions": {"0.1.0": {"dist": {"shasum": sha}}}}})
-    result = Publisher(registry, packed, scopes=["@b"]).publish()
+    result = Publisher(registry.client(), packed, scopes=["@b"]).publish()
     assert dict((p["name"], p["action"]) for p in result["packages"])["@b/ui"] == "unchanged"
 
 
 def test_a_409_for_a_version_that_landed_with_our_content_counts_as_published(packed):
     registry = FakeNpmRegistry(url=GITEA, conflict_on=["@b/errors"])
-    result = Publisher(registry, packed).publish()
+    result = Publisher(registry.client(), packed).publish()
     assert "@b/errors@1.0.0" in result["published"]
 
 
@@ -306,5 +307,5 @@ def test_a_stale_manifest_is_refused_before_the_registry_is_asked(packed):
         handle.write(b"tampered")
     registry = FakeNpmRegistry(url=GITEA)
     with pytest.raises(DeployError) as err:
-        Publisher(registry, packed).publish()
+        Publisher(registry.client(), packed).publish()
     assert "is stale" in err.value.message and registry.puts == []

@@ -16,7 +16,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shar
 import datetime
 
 from fakes.engine import FakeClient, FakeImage
-from fakes.npm import FakeNpmPackuments
+from fakes.npm import FakeNpmRegistry, packuments
 from fakes.product import FakeCompat, example_product, product_options
 
 URL = "https://git.example.com/api/packages/bytelyst/npm/"
@@ -40,8 +40,8 @@ SAMPLE = {"@bytelyst/config": ["1.0.0", "1.2.0"], "@bytelyst/errors": ["1.2.0", 
           "@bytelyst/http": ["1.1.0"], "@bytelyst/logger": ["0.9.0", "1.0.0"]}
 
 
-def plan_with(monkeypatch, product_dir, held=None, status=200, **change):
-    fake = FakeNpmPackuments(SAMPLE if held is None else held, status)
+def plan_with(monkeypatch, product_dir, held=None, **change):
+    fake = FakeNpmRegistry(packuments(SAMPLE if held is None else held))
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
     compat = FakeCompat(from_payload=True)
@@ -121,7 +121,7 @@ def test_package_the_registry_lacks_is_refused(monkeypatch, notes):
 
 
 def test_wrong_token_refused_before_any_check(monkeypatch, notes):
-    fake = FakeNpmPackuments(SAMPLE, status=401)
+    fake = FakeNpmRegistry(packuments(SAMPLE), token="another-" + TOKEN)
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
     compat = FakeCompat(from_payload=True)
@@ -164,7 +164,7 @@ def test_link_spec_and_unscoped_shared_package_refused():
     with pytest.raises(DeployError, match="tools has no scope"):
         _registry_source.stage(opts("."), FakeImage("sha256:r"), RUNTIME, FakeCompat(from_payload=True), {},
                                [("tools", "^1.0.0", "^1.0.0")], Shared(["tools"]), None,
-                               registry=NpmRegistry(URL, send=FakeNpmPackuments({})))
+                               registry=NpmRegistry(URL, send=FakeNpmRegistry()))
 
 
 def test_other_modes_keep_their_dockerfile():
@@ -199,8 +199,8 @@ def base_opts(**change):
 
 
 def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **change):
-    fake = FakeNpmPackuments(TEAM if held is None else held)
-    fake.latest = latest or {}
+    fake = FakeNpmRegistry(packuments(TEAM if held is None else held))
+    fake.tag_latest(latest or {})
     monkeypatch.setattr(_registry_source, "registry_of", lambda o: NpmRegistry(
         o["shared_registry"], token=o.get("npm_token"), send=fake, retries=0))
     compat = FakeCompat(from_payload=True)
@@ -210,7 +210,7 @@ def base_ensure(monkeypatch, client, held=None, latest=None, check_mode=True, **
 
 
 def test_resolve_picks_what_npm_installs_and_adds_the_shared_dependencies():
-    fake = FakeNpmPackuments(TEAM)
+    fake = FakeNpmRegistry(packuments(TEAM))
     compat = FakeCompat(from_payload=True)
     resolved, docs = _registry_source.resolve(NpmRegistry(URL, send=fake), compat, RUNTIME,
                                               [("@bytelyst/http", "^1.0.0", "^1.0.0")])
@@ -220,7 +220,7 @@ def test_resolve_picks_what_npm_installs_and_adds_the_shared_dependencies():
     assert compat.questions == [(RUNTIME, "runtime image", URL)] * 2
     assert sorted(docs) == sorted(TEAM) and len(fake.requests) == 3
     # the dist-tag latest wins when it satisfies (as npm and pnpm pick)
-    fake.latest = {"@bytelyst/errors": "1.0.0"}
+    fake.tag_latest({"@bytelyst/errors": "1.0.0"})
     with pytest.raises(DeployError) as err:  # ... and then logger's ^1.2.0 cannot accept it
         _registry_source.resolve(NpmRegistry(URL, send=fake), FakeCompat(from_payload=True), RUNTIME,
                                  [("@bytelyst/http", "1.1.0", "1.1.0"), ("@bytelyst/logger", "1.0.0", "1.0.0")])

@@ -1,70 +1,75 @@
-"""The npm registry at three depths: FakeNpmRegistry stands for an NpmRegistry (packuments
-held in memory, publishes recorded), FakeNpmPackuments is the transport (`send`) of a real
-NpmRegistry that serves packuments, FakeNpmScript a transport that answers from a script
-(for the client's own retries and errors)."""
+"""The npm registry: one FakeNpmRegistry, the registry's HTTP API as the `send` (transport) of a
+real NpmRegistry, so the client's own code runs; client() gives an NpmRegistry over it.
+packuments() writes the documents of a registry from a short form."""
 
 import json
+from urllib.parse import unquote
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import Answer
+from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import Answer, NpmRegistry
 
 
 class FakeNpmRegistry(object):
-    """Holds packuments in memory; records every publish; can answer a PUT with 409."""
+    """Packuments, publishes and auth of an npm registry, answering (method, url, headers, body).
 
-    def __init__(self, url="https://npm.example.com/", held=None, conflict_on=()):
+    held: {name: packument}; a GET of a package answers its packument (404 without one), a PUT
+    stores the publish document's version and dist-tags into it. conflict_on: names whose PUT is
+    stored and answered 409 (the version landed meanwhile). token: the only token it accepts
+    (None: any request, anonymous too); any other gets 401 {"error": "bad token"}. script: answers
+    (an Answer, or an exception to raise) of the first requests, before the registry answers itself
+    (connection errors, a proxy's 5xx, redirects).
+
+    requests: every request as (method, url, headers); puts: (name, document) of every publish.
+    """
+
+    def __init__(self, held=None, url="https://npm.example.com/", token=None, conflict_on=(), script=()):
         self.url = url
-        self.held = held or {}
-        self.puts = []
+        self.held = held if held is not None else {}
+        self.token = token
         self.conflict_on = set(conflict_on)
+        self.script = list(script)
+        self.requests = []
+        self.puts = []
 
-    def packument(self, name):
-        return self.held.get(name)
+    def client(self, **kwargs):
+        """An NpmRegistry at url over this registry (with the token it accepts, unless told)."""
+        kwargs.setdefault("token", self.token)
+        return NpmRegistry(self.url, send=self, **kwargs)
+
+    def tag_latest(self, versions):
+        """The dist-tag latest of each {name: version}."""
+        for name, version in versions.items():
+            self.held[name]["dist-tags"] = {"latest": version}
+
+    def __call__(self, request):
+        method, url, headers, body = request
+        self.requests.append((method, url, dict(headers)))
+        if self.script:
+            answer = self.script.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        if self.token is not None and headers.get("Authorization") != "Bearer " + self.token:
+            return Answer(401, body=b'{"error":"bad token"}')
+        name = unquote(url.rsplit("/", 1)[-1])  # @scope%2fname
+        if method == "PUT":
+            return self.publish(name, json.loads(body.decode("utf-8")))
+        if name not in self.held:
+            return Answer(404, body=b'{"error":"not found"}')
+        return Answer(200, body=json.dumps(self.held[name]).encode())
 
     def publish(self, name, document):
         self.puts.append((name, document))
         version = list(document["versions"])[0]
         doc = self.held.setdefault(name, {"versions": {}, "dist-tags": {}})
-        doc["versions"][version] = document["versions"][version]
-        doc["dist-tags"].update(document["dist-tags"])
+        doc.setdefault("versions", {})[version] = document["versions"][version]
+        doc.setdefault("dist-tags", {}).update(document["dist-tags"])
         return Answer(409 if name in self.conflict_on else 201)
 
 
-class FakeNpmPackuments(object):
-    """The `send` of an NpmRegistry: packuments of {name: [versions]}, every request recorded."""
-
-    def __init__(self, held, status=200):
-        self.held = held
-        self.status = status
-        self.requests = []
-        self.latest = {}  # {name: the dist-tag latest}
-
-    def __call__(self, request):
-        method, url, headers, body = request
-        self.requests.append((method, url, dict(headers)))
-        if self.status != 200:
-            return Answer(self.status, body=b'{"error":"bad token"}')
-        name = url.rsplit("/", 1)[-1].replace("%2f", "/").replace("%2F", "/")
-        if name not in self.held:
-            return Answer(404, body=b'{"error":"not found"}')
-        held = self.held[name]  # [versions], or {version: extra fields (dependencies ...)}
-        doc = {"name": name, "versions": dict(
-            (v, dict(held[v] if isinstance(held, dict) else {}, version=v,
-                     dist={"integrity": "sha512-%s-%s" % (name, v)})) for v in held)}
-        if name in self.latest:
-            doc["dist-tags"] = {"latest": self.latest[name]}
-        return Answer(200, body=json.dumps(doc).encode())
-
-
-class FakeNpmScript(object):
-    """A transport that answers from a list (an Answer or an exception per request) and records requests."""
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.requests = []
-
-    def __call__(self, request):
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+def packuments(short):
+    """{name: packument} from {name: [versions]} or {name: {version: extra fields (dependencies ...)}};
+    each version's dist.integrity is sha512-<name>-<version>. No dist-tags (see tag_latest)."""
+    return dict((name, {"name": name, "versions": dict(
+        (v, dict(versions[v] if isinstance(versions, dict) else {}, version=v,
+                 dist={"integrity": "sha512-%s-%s" % (name, v)})) for v in versions)})
+        for name, versions in short.items())
