@@ -19,7 +19,8 @@ import uuid
 import pytest
 
 from engine_listing import remove_tags_under, tags_under
-from net_helpers import free_port, http_get
+from awx_fixtures import free_port_block
+from net_helpers import http_get
 import registry_fixtures
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,8 @@ def acme(tmp_path_factory, docker_client, registry_addr, standin_image):
         "bytelyst_runtime_image": standin_image,
         "bytelyst_image_labels": TEST_LABELS,
         "bytelyst_project_prefix": "bytelyst-acme-%s-" % run,
-        "bytelyst_port_offset": free_port() - PORT,
+        # below the kernel's ephemeral ports (32768 and up), which any outgoing connection may take
+        "bytelyst_port_offset": free_port_block(1, start=20000, stop=32000) - PORT,
         "bytelyst_tarball_dir": os.path.join(state.work, "tarballs"),
         "bytelyst_deploy_root": os.path.join(state.work, "deploy"),
         "bytelyst_build_log_dir": os.path.join(state.work, "builds"),
@@ -170,3 +172,24 @@ def test_the_second_run_of_the_same_inputs_changes_nothing(acme):
     assert recap(again)["changed"] == 0 and recap(again)["failed"] == 0, again.stdout[-5000:]
     # the same container goes on answering: nothing was recreated
     assert acme.after[2] == acme.after[1]
+
+
+def test_a_base_rollout_without_a_canary_of_this_workspace_is_refused_before_anything_is_built(tmp_path):
+    """rollout_base.yml's canary defaults to the sample's notes, which acme's inventory does not have."""
+    # Paths of its own, the workspace one that does not exist: were the check gone, the run would fail
+    # at the install instead of working in the checkout.
+    extravars = {"bytelyst_tarball_dir": str(tmp_path / "tarballs"), "bytelyst_deploy_root": str(tmp_path / "deploy"),
+                 "bytelyst_build_log_dir": str(tmp_path / "builds"), "bytelyst_workspace": str(tmp_path / "workspace")}
+    (tmp_path / "extravars.json").write_text(json.dumps(extravars))
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_FORCE_COLOR="false",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    done = subprocess.run(["ansible-playbook", "-i", os.path.join(ACME, "inventory.yml"),
+                           os.path.join(REPO, "playbooks", "rollout_base.yml"), "-e", "@%s" % (tmp_path / "extravars.json")],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out[-3000:]
+    assert "bytelyst_canary_product is notes, which is not one of this run's products (shop)" in out, out[-3000:]
+    assert "-e bytelyst_canary_product=<one of them>" in out
+    assert "Install the workspace's dependencies" not in out and "Build the images of" not in out
+    assert recap(done)["changed"] == 0
+    assert sorted(os.listdir(str(tmp_path))) == ["extravars.json"]
