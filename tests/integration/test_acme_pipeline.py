@@ -19,7 +19,7 @@ import uuid
 import pytest
 
 from engine_listing import remove_tags_under, tags_under
-from awx_fixtures import free_port_block
+from awx_fixtures import compose_down, free_port_block
 from net_helpers import http_get
 import registry_fixtures
 
@@ -103,13 +103,8 @@ def acme(tmp_path_factory, docker_client, registry_addr, standin_image):
             state.after.append(deployed(state))
         yield state
     finally:
-        project = state.extravars["bytelyst_project_prefix"] + "shop"
-        deploy_dir = os.path.join(state.extravars["bytelyst_deploy_root"], "shop")
-        argv = ["docker", "compose", "-p", project]
-        if os.path.exists(os.path.join(deploy_dir, "compose.yml")):
-            argv += ["--project-directory", deploy_dir]
-        subprocess.run(argv + ["down", "--volumes", "--remove-orphans", "--timeout", "5"],
-                       capture_output=True, text=True, timeout=180, check=False)
+        compose_down(state.extravars["bytelyst_project_prefix"] + "shop",
+                     os.path.join(state.extravars["bytelyst_deploy_root"], "shop"))
         remove_tags_under(docker_client, state.registry + "/")
         for repository in ("shop-backend", "acme-base-backend", "acme-base-dev"):
             registry_fixtures.delete_repository(state.registry_url, "%s/%s" % (state.namespace, repository))
@@ -184,7 +179,8 @@ def test_a_base_rollout_without_a_canary_of_this_workspace_is_refused_before_any
     env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_FORCE_COLOR="false",
                ANSIBLE_PYTHON_INTERPRETER=sys.executable)
     done = subprocess.run(["ansible-playbook", "-i", os.path.join(ACME, "inventory.yml"),
-                           os.path.join(REPO, "playbooks", "rollout_base.yml"), "-e", "@%s" % (tmp_path / "extravars.json")],
+                           os.path.join(REPO, "playbooks", "rollout_base.yml"),
+                           "-e", "@%s" % (tmp_path / "extravars.json")],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
     out = done.stdout + done.stderr
     assert done.returncode != 0, out[-3000:]
