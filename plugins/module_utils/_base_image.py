@@ -18,7 +18,7 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build, _dockerfile, _lockfile, _manifest, _reference, _registry_source, _tags, _verify)
+    _build, _dockerfile, _lockfile, _tarball_manifest, _reference, _registry_source, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
@@ -55,7 +55,7 @@ def select_packages(manifest, flavour, packages=None):
     elif flavour == "dev":
         wanted = set(order)
     else:
-        wanted = set(_manifest.packages_for(manifest, flavour))
+        wanted = set(_tarball_manifest.packages_for(manifest, flavour))
     if not wanted:
         raise DeployError("No package of the manifest %s targets the %s flavour." % (manifest["path"], flavour),
                           hint="Set packages explicitly, or add the target to the packages' bytelyst.targets.")
@@ -232,7 +232,7 @@ def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
                       lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
     fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
-    tarballs = [] if source else [_manifest.tarball_path(manifest, n) for n in names]
+    tarballs = [] if source else [_tarball_manifest.tarball_path(manifest, n) for n in names]
     the_plan = Plan(flavour, names, provides, files, text, fp, tarballs)
     the_plan.revision = source.get("revision")
     return the_plan
@@ -327,14 +327,14 @@ def ensure(client, opts, check_mode=False, now=None):
     now = now or datetime.datetime.utcnow().replace(microsecond=0)
     _check_inputs(opts)
     name = opts.get("name") or "bytelyst-common-base-%s" % opts["flavour"]
-    manifest = None if opts.get("source") == "registry" else _manifest.load(opts["manifest"])
+    manifest = None if opts.get("source") == "registry" else _tarball_manifest.load(opts["manifest"])
     runtime = runtime_info(client, opts["runtime_image"], opts)
     manifest, source = registry_source(opts, runtime) if manifest is None else (manifest, None)
     the_plan = plan(manifest, opts["flavour"], opts["runtime_image"], runtime, opts["version"],
                     opts["pnpm_version"], manifest["order"] if source else opts.get("packages"),
                     opts.get("npm_registry"), source)
     if source is None:
-        _manifest.verify(manifest, the_plan.packages)
+        _tarball_manifest.verify(manifest, the_plan.packages)
     tags = _tags.plan_tags(name, opts["version"], opts.get("registry"), _date(opts, now), opts.get("promote"))
     state = _tags.check_version(client, tags.version, the_plan.fingerprint, opts.get("force"))
     result = {"fingerprint": the_plan.fingerprint, "packages": the_plan.provides, "flavour": opts["flavour"],
@@ -432,4 +432,4 @@ def _with_install_error(err):
 
 def manifest_revision(location):
     """The manifest's own digest: names exactly which packed sources went in."""
-    return "sha256:" + _manifest.sha256_file(_manifest.manifest_path(location))
+    return "sha256:" + _tarball_manifest.sha256_file(_tarball_manifest.manifest_path(location))

@@ -225,7 +225,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import DEFAULT_SHARED_INPUTS, pack_workspace
+from ansible_collections.bytelyst.deploy.plugins.module_utils._workspace_pack import DEFAULT_SHARED_INPUTS, pack_workspace
 
 
 def run(module):

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image as base
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from fakes import FakeClient, FakeImage
 
@@ -38,9 +38,9 @@ def manifest(tmp_path):
     order = ["@bytelyst/errors", "@bytelyst/config", "@bytelyst/auth", "@bytelyst/format", "@bytelyst/ui"]
     for data in packages.values():
         (tmp_path / data["tarball"]).write_bytes(data["name"].encode())
-        data["sha256"] = _manifest.sha256_file(str(tmp_path / data["tarball"]))
-    _manifest.write(str(tmp_path), packages, order, "@bytelyst/*")
-    return _manifest.load(str(tmp_path))
+        data["sha256"] = _tarball_manifest.sha256_file(str(tmp_path / data["tarball"]))
+    _tarball_manifest.write(str(tmp_path), packages, order, "@bytelyst/*")
+    return _tarball_manifest.load(str(tmp_path))
 
 
 def test_flavours_take_packages_from_targets(manifest):
@@ -234,7 +234,7 @@ def test_bad_options(manifest, change, message):
 
 
 def test_stale_manifest_is_refused(manifest):
-    with open(_manifest.tarball_path(manifest, "@bytelyst/errors"), "ab") as handle:
+    with open(_tarball_manifest.tarball_path(manifest, "@bytelyst/errors"), "ab") as handle:
         handle.write(b"x")
     client = FakeClient({"node:22-slim": FakeImage("sha256:runtime1")})
     with pytest.raises(DeployError) as info:
