@@ -30,8 +30,8 @@ import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _fingerprint as fp
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _pnpm
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run, tail
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -131,7 +131,10 @@ def manifest_entry(workspace, name, tarball, sha256, fingerprint, inputs):
     """A package's entry in the manifest."""
     pkg = workspace.packages[name]
     entry = {"name": name, "version": pkg.version, "dir": pkg.rel_dir, "tarball": tarball, "sha256": sha256,
-             "fingerprint": fingerprint, "targets": pkg.targets, "inputs": inputs}
+             "fingerprint": fingerprint, "kinds": pkg.kinds, "inputs": inputs}
+    # The deprecated name of `kinds`, written too until 1.0.0: a reader older than 0.2.0 would
+    # take a package without it for both kinds (docs/manifest.md).
+    entry[_tarball_manifest.KINDS_DEPRECATED] = pkg.kinds
     entry.update(ws.split_dependencies(workspace, pkg))
     return entry
 

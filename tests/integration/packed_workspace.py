@@ -89,7 +89,7 @@ def _with_pnpm(workspace, out):
         entries[data["name"]] = {
             "name": data["name"], "version": data["version"], "dir": "packages/" + rel, "tarball": tarball,
             "sha256": digest, "fingerprint": digest,
-            "targets": (data.get("bytelyst") or {}).get("targets") or list(_tarball_manifest.TARGETS),
+            "kinds": (data.get("bytelyst") or {}).get("targets") or ["backend", "web"],  # the sample keeps the old field
             "dependencies": {"internal": {k: v for k, v in deps.items() if k.startswith(INTERNAL)},
                              "external": {k: v for k, v in deps.items() if not k.startswith(INTERNAL)}},
             "peer_dependencies": data.get("peerDependencies") or {},

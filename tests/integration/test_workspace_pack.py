@@ -180,7 +180,7 @@ def test_cold_run_builds_and_packs_everything_in_dependency_order(built):
         ["bytelyst-manifest.json"] + [p["tarball"] for p in manifest["packages"].values()])
     auth = manifest["packages"]["@bytelyst/auth"]
     assert (auth["version"], auth["dir"], auth["tarball"]) == ("0.7.3", "packages/auth", "bytelyst-auth-0.7.3.tgz")
-    assert auth["targets"] == ["backend"]
+    assert auth["kinds"] == auth["targets"] == ["backend"]  # targets: the deprecated name, still written
     assert auth["dependencies"] == {"internal": {"@bytelyst/config": "workspace:^", "@bytelyst/errors": "workspace:*"},
                                     "external": {"jose": "^5.9.6"}}
     assert auth["dev_dependencies"] == {"@types/node": "22.20.5", "typescript": "5.9.3"}
