@@ -295,9 +295,8 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run
 from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_ARGS
 
 
-def argument_spec():
-    """The module's options (a function, so the unit tests check its aliases without an engine)."""
-    spec = dict(
+def main():
+    argument_spec = dict(
         manifest=dict(type="path"),
         source=dict(type="str", choices=["tarballs", "registry"], default="tarballs"),
         shared_registry=dict(type="str"),
@@ -321,13 +320,9 @@ def argument_spec():
         build_log=dict(type="path"),
         build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
     )
-    spec.update(DOCKER_COMMON_ARGS)
-    spec.update(PULL_ARGS)
-    return spec
-
-
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+    argument_spec.update(DOCKER_COMMON_ARGS)
+    argument_spec.update(PULL_ARGS)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_together=[("username", "password")],
                            required_if=[("source", "tarballs", ["manifest"]),
                                         ("source", "registry", ["shared_registry", "packages"])])
