@@ -379,8 +379,10 @@ def registry_source(opts, runtime):
 
 
 def _with_tag_names(result):
-    """The tags without the repository (`name`), so a playbook never has to split a reference."""
+    """The tags without the repository (`name`), so a playbook never has to split a reference, and
+    which of them are date tags (they move: a push treats them as channel tags)."""
     result["tag_names"] = [_tags.split_ref(ref)[1] for ref in result["tags"]]
+    result["date_tag_names"] = [tag for tag in result["tag_names"] if _tags.is_date_tag(tag)]
     return result
 
 

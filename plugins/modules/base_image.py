@@ -227,6 +227,15 @@ tag_names:
   type: list
   elements: str
   sample: ["1.2.0", "20261127"]
+date_tag_names:
+  description:
+    - The date tags (C(YYYYMMDD)) among RV(tag_names). A date tag names the newest build of its day, so it moves
+      when a day sees two versions; pass them to M(bytelyst.deploy.image_push)'s O(bytelyst.deploy.image_push#module:channel_tags).
+  returned: success
+  type: list
+  elements: str
+  sample: ["20261127"]
+  version_added: 0.2.0
 moved_tags:
   description: The tags created or moved in this run.
   returned: success

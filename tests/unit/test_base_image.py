@@ -230,6 +230,7 @@ def test_check_mode_plans_a_build(manifest):
     assert result["tags"] == ["reg:5000/team/bytelyst-common-base-backend:1.0.0",
                               "reg:5000/team/bytelyst-common-base-backend:20261127",
                               "reg:5000/team/bytelyst-common-base-backend:latest"]
+    assert result["tag_names"] == ["1.0.0", "20261127", "latest"] and result["date_tag_names"] == ["20261127"]
     assert result["dockerfile"].startswith("FROM node:22-slim")
 
 
