@@ -12,9 +12,9 @@ import yaml
 pytestmark = pytest.mark.integration
 
 
-def run(tmp_path, play):
+def run(tmp_path, *plays):
     path = tmp_path / "play.yml"
-    path.write_text(yaml.safe_dump([dict({"hosts": "localhost", "gather_facts": False}, **play)]))
+    path.write_text(yaml.safe_dump([dict({"hosts": "localhost", "gather_facts": False}, **play) for play in plays]))
     env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
     done = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(path)], capture_output=True,
@@ -49,3 +49,15 @@ def test_the_deprecated_base_image_flavours_is_honoured_with_a_warning(tmp_path)
     # the module then finds no engine: the role stops, nothing is built
     assert code != 0 and "no-engine.sock does not answer" in out, out
     assert not (tmp_path / "logs").exists()
+
+
+def test_the_deprecated_bytelyst_base_flavours_is_honoured_with_a_warning(tmp_path):
+    show = {"name": "Show the kinds", "ansible.builtin.debug": {"msg": "kinds={{ bytelyst_base_kinds | join(',') }}"}}
+    code, out = run(tmp_path,
+                    {"name": "old", "roles": ["bytelyst.deploy.bytelyst"],
+                     "vars": {"bytelyst_base_flavours": ["backend", "dev"]}, "tasks": [show]},
+                    {"name": "new", "roles": ["bytelyst.deploy.bytelyst"], "tasks": [show]})
+    assert code == 0, out
+    old, new = out.split("PLAY [new]")
+    assert "[DEPRECATED] bytelyst_base_flavours is renamed bytelyst_base_kinds" in old and "kinds=backend,dev" in old, out
+    assert "[DEPRECATED]" not in new and "kinds=backend,web,dev" in new, out
