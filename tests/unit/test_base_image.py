@@ -4,6 +4,8 @@ labels, and the decisions of `ensure` with a fake engine (nothing is built here)
 import datetime
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -312,12 +314,11 @@ def test_created_time_follows_source_date_epoch(monkeypatch):
 def run_module(args):
     """The real module, with an engine that is not there: it fails after parsing its options,
     and reports what parsing found (the options it took, the deprecations)."""
-    import subprocess
-    import sys
     args = dict(args, version="1.0.0", manifest="/nonexistent/m", docker_host="unix:///nonexistent/docker.sock")
     out = subprocess.run([sys.executable, "-m", "ansible_collections.bytelyst.deploy.plugins.modules.base_image"],
                          input=json.dumps({"ANSIBLE_MODULE_ARGS": args}), capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=os.environ["ANSIBLE_COLLECTIONS_PATH"]), timeout=60)
+                         env=dict(os.environ, PYTHONPATH=os.environ["ANSIBLE_COLLECTIONS_PATH"]), timeout=60,
+                         check=False)
     return json.loads(out.stdout)
 
 
