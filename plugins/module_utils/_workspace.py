@@ -29,8 +29,8 @@ except ImportError:  # reported by the module with missing_required_lib
 
 WORKSPACE_FILE = "pnpm-workspace.yaml"
 SKIP_DIRS = ("node_modules", ".git")
-# Dependency kinds that make one workspace package need another one built first.
-GRAPH_KINDS = ("dependencies", "optionalDependencies", "devDependencies", "peerDependencies")
+# The package.json dependency fields that make one workspace package need another one built first.
+GRAPH_FIELDS = ("dependencies", "optionalDependencies", "devDependencies", "peerDependencies")
 
 
 def load_yaml(path):
@@ -69,8 +69,9 @@ class Package(object):
         kinds = (self.data.get("bytelyst") or {}).get(self.kinds_field) or PACKAGE_KINDS
         return [kinds] if isinstance(kinds, str) else list(kinds)
 
-    def deps(self, kind):
-        return dict(self.data.get(kind) or {})
+    def deps(self, field):
+        """One dependency field of the package.json (dependencies, devDependencies, ...)."""
+        return dict(self.data.get(field) or {})
 
     def __repr__(self):
         return "Package(%s at %s)" % (self.name, self.rel_dir)
@@ -83,11 +84,11 @@ class Workspace(object):
         self.root = root
         self.packages = packages
 
-    def internal(self, pkg, kinds=GRAPH_KINDS):
-        """Names of the workspace packages pkg depends on (any of kinds)."""
+    def internal(self, pkg, fields=GRAPH_FIELDS):
+        """Names of the workspace packages pkg depends on (through any of fields)."""
         out = set()
-        for kind in kinds:
-            out.update(n for n in pkg.deps(kind) if n in self.packages and n != pkg.name)
+        for field in fields:
+            out.update(n for n in pkg.deps(field) if n in self.packages and n != pkg.name)
         return out
 
 
@@ -204,12 +205,12 @@ def validate(workspace, names):
             raise DeployError("%s (%s): bytelyst.%s has %s; allowed: %s." % (
                 name, where, pkg.kinds_field, ", ".join(map(str, unknown)), ", ".join(PACKAGE_KINDS)),
                 package_json=where)
-        for kind in GRAPH_KINDS:
-            for dep, spec in pkg.deps(kind).items():
+        for field in GRAPH_FIELDS:
+            for dep, spec in pkg.deps(field).items():
                 if str(spec).startswith("workspace:") and dep not in workspace.packages:
                     raise DeployError(
                         "%s depends on %s through %s (%s), but no workspace package has that name." % (
-                            name, dep, spec, kind),
+                            name, dep, spec, field),
                         hint="Fix the dependency name or add the package to a pnpm-workspace.yaml glob.",
                         package_json=where)
 
@@ -287,7 +288,7 @@ def dependents(edges, changed):
 
 
 def split_dependencies(workspace, pkg):
-    """The manifest's dependency fields of pkg: internal/external runtime deps, peers, dev deps."""
+    """The tarball manifest's dependency fields of pkg: internal/external runtime deps, peers, dev deps."""
     runtime = pkg.deps("dependencies")
     runtime.update(pkg.deps("optionalDependencies"))
     internal = dict((n, s) for n, s in runtime.items() if n in workspace.packages)

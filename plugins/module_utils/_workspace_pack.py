@@ -131,7 +131,7 @@ def manifest_entry(workspace, name, tarball, sha256, fingerprint, inputs):
     """A package's entry in the manifest."""
     pkg = workspace.packages[name]
     entry = {"name": name, "version": pkg.version, "dir": pkg.rel_dir, "tarball": tarball, "sha256": sha256,
-             "fingerprint": fingerprint, "kinds": pkg.kinds, "inputs": inputs}
+             "fingerprint": fingerprint, _tarball_manifest.KINDS: pkg.kinds, "inputs": inputs}
     # The deprecated name of `kinds`, written too until 1.0.0: a reader older than 0.2.0 would
     # take a package without it for both kinds (docs/manifest.md).
     entry[_tarball_manifest.KINDS_DEPRECATED] = pkg.kinds
