@@ -233,8 +233,8 @@ class Publisher(object):
                 raise DeployError("%s is marked private in its package.json; npm registries refuse to publish it."
                                   % name, hint="Remove \"private\": true from it, or keep its scope out of scopes.")
             integrity, shasum = integrity_of(path)
-            remote, kind = registry_content(self.registry.packument(name), entry["version"])
-            local = {"integrity": integrity, "shasum": shasum}.get(kind, integrity)
+            remote, which = registry_content(self.registry.packument(name), entry["version"])
+            local = {"integrity": integrity, "shasum": shasum}.get(which, integrity)
             row = dict(name=name, version=entry["version"], integrity=integrity, shasum=shasum,
                        previous_integrity=remote, dist_tag=dist_tag_for(entry["version"], self.dist_tag,
                                                                         self.prerelease_dist_tag),
@@ -280,8 +280,8 @@ class Publisher(object):
             return
         # 409 (Verdaccio) or 400 (Gitea): the version is there now. A retried PUT whose first
         # attempt landed says so too: the registry's content decides.
-        remote, kind = registry_content(self.registry.packument(row["name"]), row["version"])
-        local = row["shasum"] if kind == "shasum" else row["integrity"]
+        remote, which = registry_content(self.registry.packument(row["name"]), row["version"])
+        local = row["shasum"] if which == "shasum" else row["integrity"]
         if remote == local:
             return
         if remote:
