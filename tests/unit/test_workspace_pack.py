@@ -529,3 +529,21 @@ def test_a_recursive_build_failure_pnpm_does_not_attribute_lists_the_packages(sp
     assert "The build of @s/errors, @s/config, @s/auth failed (exit code 137)." in str(err.value)
     assert "Killed" in err.value.output and "package" not in err.value.details
     assert not out.exists() and sorted(os.listdir(str(tmp_path))) == ["ws"]
+
+
+def test_the_kinds_a_package_json_names_reach_the_manifest_under_both_names(space, tmp_path):
+    """bytelyst.kinds (or its deprecated name bytelyst.targets) becomes the entry's kinds, and its
+    targets too, for readers older than 0.2.0; base_image reads either."""
+    for rel, field in (("packages/auth", "kinds"), ("packages/format", "targets")):
+        path = space / rel / "package.json"
+        data = json.loads(path.read_text())
+        data["bytelyst"] = {field: ["backend"] if rel.endswith("auth") else ["web"]}
+        path.write_text(json.dumps(data))
+    result = pack(space, tmp_path / "out", FakePnpm())
+    manifest = _tarball_manifest.load(str(tmp_path / "out"))
+    entries = manifest["packages"]
+    assert (entries["@s/auth"]["kinds"], entries["@s/auth"]["targets"]) == (["backend"], ["backend"])
+    assert (entries["@s/format"]["kinds"], entries["@s/format"]["targets"]) == (["web"], ["web"])
+    assert entries["@s/errors"]["kinds"] == ["backend", "web"]
+    assert [p["kinds"] for p in result["packages"]] == [e["kinds"] for e in (entries[n] for n in result["order"])]
+    assert _tarball_manifest.packages_for(manifest, "web") == ["@s/errors", "@s/config", "@s/format"]
