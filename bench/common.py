@@ -202,7 +202,7 @@ def playbook(names, inventory, extra_vars, work, forks=None, log=None, env=None)
     return run(argv, "ansible-playbook %s" % " ".join(names), env=env, log=log or os.path.join(work, "ansible.log"))
 
 
-def stack_vars(work, workspace, products_root, registry, products, mode, flavours):
+def stack_vars(work, workspace, products_root, registry, products, mode, kinds):
     """The playbook variables of a bench pipeline run (registry: the bench's own, host:port/prefix)."""
     standin, ca_bundle = need_env("BYTELYST_STANDIN_IMAGE", "BYTELYST_CA_BUNDLE")
     return dict(
@@ -210,7 +210,7 @@ def stack_vars(work, workspace, products_root, registry, products, mode, flavour
         bytelyst_tarball_dir=os.path.join(work, "tarballs"), bytelyst_runtime_image=standin,
         bytelyst_ca_bundle=ca_bundle, bytelyst_registry=registry,
         bytelyst_registry_allow_http=True, bytelyst_product_mode=mode,
-        bytelyst_base_flavours=flavours if mode == "base" else [],
+        bytelyst_base_kinds=kinds if mode == "base" else [],
         bytelyst_products=products, bytelyst_selected_products=sorted(products),
         bytelyst_project_prefix="bench-", bytelyst_deploy_pattern="bench_nothing",
         bytelyst_deploy_root=os.path.join(work, "deploy"), bytelyst_verify_images=False,
@@ -237,13 +237,13 @@ def products_spec(names, kinds, generated=False):
     return spec
 
 
-def image_refs(registry, products, base_flavours=(), base_version="1.0.0", base_prefix="bytelyst-common-base"):
+def image_refs(registry, products, base_kinds=(), base_version="1.0.0", base_prefix="bytelyst-common-base"):
     """Repositories of the product images ({product: [repos]}) and the base refs a run made."""
     prefix = registry + "/"
     found = {}
     for name, spec in sorted(products.items()):
         found[name] = [prefix + "%s-%s" % (name, kind) for kind in sorted(spec["services"])]
-    bases = ["%s%s-%s:%s" % (prefix, base_prefix, f, base_version) for f in base_flavours]
+    bases = ["%s%s-%s:%s" % (prefix, base_prefix, f, base_version) for f in base_kinds]
     return found, bases
 
 

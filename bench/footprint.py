@@ -22,7 +22,7 @@ import tarfile
 import common
 import disk
 
-RUNTIME_FLAVOURS = ("backend", "web")
+RUNTIME_KINDS = ("backend", "web")
 
 
 def export_tree(client, ref, path, dest):
@@ -98,10 +98,10 @@ def _where(key, base_pkgs, product_pkgs):
     return (["base"] if key in base_pkgs else []) + holders
 
 
-def build(work, workspace, products_root, products, mode, flavours, prefix):
+def build(work, workspace, products_root, products, mode, kinds, prefix):
     """Run base.yml + product.yml for one mode; return the seconds it took."""
     inventory = common.build_inventory(os.path.join(work, "inventory-%s.json" % mode))
-    extra = common.stack_vars(work, workspace, products_root, prefix, products, mode, flavours)
+    extra = common.stack_vars(work, workspace, products_root, prefix, products, mode, kinds)
     return common.playbook(["base.yml", "product.yml"], inventory, extra, work)
 
 
@@ -119,19 +119,19 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
     client = common.engine()
     run_id = common.unique()
     prefixes = dict(tarball="%s/bench-%s-tarball" % (registry, run_id), base="%s/bench-%s-base" % (registry, run_id))
-    flavours = sorted(set(kinds) | {"dev"})
+    base_kinds = sorted(set(kinds) | {"dev"})
     usage = common.usage_core()
     try:
         seconds = {}
         for mode in ("tarball", "base"):
             print("  %s: building %d product(s) in %s mode ..." % (label, len(products), mode), flush=True)
-            seconds[mode] = build(work, workspace, products_root, products, mode, flavours, prefixes[mode])
+            seconds[mode] = build(work, workspace, products_root, products, mode, base_kinds, prefixes[mode])
         order = sorted(products)
         refs = {}
         for mode in ("tarball", "base"):
             repos, dummy = common.image_refs(prefixes[mode], products)
             refs[mode] = dict((name, common.resolve(client, repos[name])) for name in order)
-        dummy, bases = common.image_refs(prefixes["base"], products, [k for k in kinds if k in RUNTIME_FLAVOURS])
+        dummy, bases = common.image_refs(prefixes["base"], products, [k for k in kinds if k in RUNTIME_KINDS])
         tarball_refs = [r for name in order for r in refs["tarball"][name]]
         base_refs = bases + [r for name in order for r in refs["base"][name]]
         sets = disk.measure_sets(usage, client, {"tarball": tarball_refs, "base": base_refs})

@@ -5,7 +5,7 @@
 
 Inputs measured by the bench (registry.py, the layer accounting of image_push's core):
 
-  B  compressed bytes a host pulls for a new base: the base flavour's layers beyond the
+  B  compressed bytes a host pulls for a new base: the base kind's layers beyond the
      runtime image (which every host already has);
   P  compressed bytes a host pulls for a new product image on a base it has: the product's
      own layers.
@@ -68,7 +68,7 @@ def table(base_bytes, product_bytes, **params):
 def inputs_from_registry(data):
     """(B, P, how) from registry.py's JSON: base-mode bases and products pushed to a fresh registry.
 
-    B: the largest base flavour's layers beyond the runtime image's (runtime_layers of them);
+    B: the largest base kind's layers beyond the runtime image's (runtime_layers of them);
     P: the mean of the base-mode products' new layers (their own, the base's were pushed first)."""
     base = data["base"]
     skip = data.get("runtime_layers")

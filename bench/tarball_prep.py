@@ -5,7 +5,7 @@ side by side in one run:
 
   baseline  what docker-prep.sh does every time: `pnpm -r --filter './packages/*' build`,
             then `pnpm pack` in every package directory, one after the other, into a fresh directory
-  module    pack_workspace() from plugins/module_utils/_tarballs.py, in process (no Ansible start-up)
+  module    pack_workspace() from plugins/module_utils/_workspace_pack.py, in process (no Ansible start-up)
 
 Scenarios: cold (nothing built), no-op (nothing changed), one package changed (the package with
 the median number of dependents, so it and its typical dependents are rebuilt) and, for the
@@ -42,7 +42,7 @@ def import_core():
     os.makedirs(os.path.join(root, "ansible_collections", "bytelyst"))
     os.symlink(REPO, os.path.join(root, "ansible_collections", "bytelyst", "deploy"))
     sys.path.insert(0, root)
-    from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import pack_workspace
+    from ansible_collections.bytelyst.deploy.plugins.module_utils._workspace_pack import pack_workspace
     from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace
     shutil.rmtree(root)  # the modules are imported; the link is no longer needed
     return pack_workspace, _workspace
@@ -52,7 +52,7 @@ def import_core():
 AGAINST_CHILD = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import pack_workspace
+from ansible_collections.bytelyst.deploy.plugins.module_utils._workspace_pack import pack_workspace
 start = time.monotonic()
 result = pack_workspace(sys.argv[2], sys.argv[3], "@bytelyst/*", pnpm=sys.argv[4], jobs=int(sys.argv[5]) or None)
 print(json.dumps({"seconds": time.monotonic() - start, "rebuilt": len(result["rebuilt"])}))

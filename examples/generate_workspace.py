@@ -6,7 +6,7 @@ script (common_plat/ and products/<name>/ with backend/, web/ and .pnpmfile.cjs)
 The packages form a DAG (a package only depends on lower-numbered ones, through
 workspace:^ or workspace:*); some use third-party runtime dependencies from a
 small fixed list; some are web-only or backend-only ("bytelyst.targets"), and a
-package only depends on packages available in every flavour it targets.
+package only depends on packages available in every kind it is for.
 Every backend and web is a small plain Node HTTP server answering /health.
 
 Output is a pure function of the arguments: generating twice with the same
@@ -77,7 +77,7 @@ def plan_packages(rng, count):
         roll = rng.random()
         targets = ["web"] if roll < 0.12 else ["backend"] if roll < 0.27 else ["backend", "web"]
         version = f"{rng.randint(0, 2)}.{rng.randint(0, 12)}.{rng.randint(0, 9)}"
-        # Candidates: earlier packages present in every flavour this one targets.
+        # Candidates: earlier packages present in every kind this one is for.
         candidates = [p for p in packages if set(targets) <= set(p["targets"])]
         picked = rng.sample(candidates, min(len(candidates), rng.randint(0, 3)))
         deps = {p["name"]: rng.choice(["workspace:^", "workspace:*"]) for p in sorted(picked, key=lambda p: p["name"])}
@@ -85,7 +85,7 @@ def plan_packages(rng, count):
         packages.append({
             "name": f"@bytelyst/pkg-{i:0{width}d}", "dir": f"pkg-{i:0{width}d}", "version": version,
             "targets": targets, "deps": deps, "third": third,
-            # Absent "bytelyst" field means both flavours: leave it out on some packages.
+            # Absent "bytelyst" field means both kinds: leave it out on some packages.
             "explicit_targets": targets != ["backend", "web"] or rng.random() < 0.5,
         })
     return packages

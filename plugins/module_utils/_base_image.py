@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ByteLyst
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Base images: which packages per flavour, the generated build context and Dockerfile,
+"""Base images: which packages per kind, the generated build context and Dockerfile,
 the input fingerprint and labels (pure planning), then `ensure`, which runs a plan:
 build, verify, tag. PRIVATE to the collection. The contract is in docs/base-images.md.
 """
@@ -18,9 +18,9 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build, _dockerfile, _lockfile, _manifest, _reference, _registry_source, _tags, _verify)
+    _build, _dockerfile, _lockfile, _tarball_manifest, _reference, _registry_source, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    FINGERPRINT_LABEL, FLAVOUR_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
+    BASE_FLAVOUR_LABEL, BASE_KIND_LABEL, BASE_KINDS, FINGERPRINT_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -29,20 +29,20 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._product_image imp
 from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import Puller
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
-FLAVOURS = ("backend", "web", "dev")
+DEFAULT_NAME_PREFIX = "bytelyst-common-base"
 NODE_ENV = {"backend": "production", "web": "production", "dev": "development"}
 TARBALL_DIR = "tarballs"
 LOCKED_FILE = "locked.json"
 
 
-def select_packages(manifest, flavour, packages=None):
-    """The shared packages of a flavour (any scope: the manifest's), with their internal dependencies, in manifest order.
+def select_packages(manifest, kind, packages=None):
+    """The shared packages of a kind (any scope: the manifest's), with their internal dependencies, in manifest order.
 
-    Defaults come from each package's `bytelyst.targets`: backend and web take the packages
-    targeting them, dev takes every package. `packages` overrides the choice.
+    Defaults come from each package's kinds (`bytelyst.kinds`): backend and web take the packages
+    of their kind, dev takes every package. `packages` overrides the choice.
     """
-    if flavour not in FLAVOURS:
-        raise DeployError("flavour %r is not one of %s." % (flavour, ", ".join(FLAVOURS)))
+    if kind not in BASE_KINDS:
+        raise DeployError("kind %r is not one of %s." % (kind, ", ".join(BASE_KINDS)))
     known = manifest["packages"]
     order = manifest.get("order") or sorted(known)
     if packages:
@@ -52,13 +52,13 @@ def select_packages(manifest, flavour, packages=None):
                 ", ".join(unknown), manifest["path"], ", ".join(order)),
                 hint="Fix the packages option or re-run bytelyst.deploy.workspace_pack.")
         wanted = set(packages)
-    elif flavour == "dev":
+    elif kind == "dev":
         wanted = set(order)
     else:
-        wanted = set(_manifest.packages_for(manifest, flavour))
+        wanted = set(_tarball_manifest.packages_for(manifest, kind))
     if not wanted:
-        raise DeployError("No package of the manifest %s targets the %s flavour." % (manifest["path"], flavour),
-                          hint="Set packages explicitly, or add the target to the packages' bytelyst.targets.")
+        raise DeployError("No package of the manifest %s is for the %s kind." % (manifest["path"], kind),
+                          hint="Set packages explicitly, or add %s to the packages' bytelyst.kinds." % kind)
     pending = list(wanted)
     while pending:  # internal dependencies go in too, so every package loads
         entry = known[pending.pop()]
@@ -82,11 +82,11 @@ def _merge(target, deps, shared):
             target[name] = spec
 
 
-def package_json(manifest, flavour, names, version, specs=None):
+def package_json(manifest, kind, names, version, specs=None):
     """The base's own /app/package.json: tarball dependencies, overrides, peers (and dev tools for dev).
     specs: {name: exact version} instead of the tarballs (source=registry, _registry_source.base_source).
 
-    It names the flavour, not the image: the same inputs give the same layers whatever the
+    It names the kind, not the image: the same inputs give the same layers whatever the
     image is called or where it is pushed, so BuildKit reuses them (and the products built on them).
     """
     tarballs = dict((n, (specs or {}).get(n) or "file:./%s/%s" % (TARBALL_DIR, manifest["packages"][n]["tarball"]))
@@ -100,14 +100,16 @@ def package_json(manifest, flavour, names, version, specs=None):
     dependencies = dict(peers)
     dependencies.update(tarballs)
     data = {
-        "name": "bytelyst-common-base-%s" % flavour,
+        "name": "bytelyst-common-base-%s" % kind,
         "version": version,
         "private": True,
-        "description": "ByteLyst common base image (%s flavour)" % flavour,
+        # "flavour": this text is an input of the fingerprint; another word would change every
+        # base's fingerprint, and a version tag may not move to new inputs.
+        "description": "ByteLyst common base image (%s flavour)" % kind,
         "dependencies": dependencies,
         "pnpm": {"overrides": dict(tarballs)},
     }
-    if flavour == "dev":
+    if kind == "dev":
         data["devDependencies"] = dict((k, v) for k, v in dev.items() if k not in dependencies)
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -120,6 +122,8 @@ def npmrc(npm_registry=None):
     return "\n".join(lines) + "\n"
 
 
+# The key "flavour" in provides.json stays: the script is part of the Dockerfile, an input of
+# the fingerprint (see package_json), and provides.json is part of the image contract.
 # Lists every top-level package of /app/node_modules with its installed version: the shared
 # packages (the ones /app/package.json's pnpm.overrides point at a tarball, whatever their
 # scope) apart from the third-party ones.
@@ -135,7 +139,7 @@ PROVIDES_SCRIPT = (
 )
 
 
-def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False, token_registry=None):
+def dockerfile(runtime_image, kind, version, pnpm_version, lockfile=False, token_registry=None):
     """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg).
 
     The pnpm set-up, the secrets and the store are the steps product images use too (_dockerfile).
@@ -145,7 +149,7 @@ def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False, to
     """
     install_flags = ["--config.node-linker=hoisted", "--no-frozen-lockfile", "--package-import-method=copy"]
     install_flags += _dockerfile.store_flags()
-    if flavour != "dev":
+    if kind != "dev":
         install_flags.append("--prod")
     lines = [
         "FROM %s" % runtime_image,
@@ -166,22 +170,22 @@ def dockerfile(runtime_image, flavour, version, pnpm_version, lockfile=False, to
            _dockerfile.lock_check("/app/node_modules") + "; " if lockfile else "", TARBALL_DIR),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
-        % (PROVIDES_SCRIPT, PROVIDES_PATH, flavour, version, PROVIDES_PATH),
-        "ENV NODE_ENV=%s" % NODE_ENV[flavour],
+        % (PROVIDES_SCRIPT, PROVIDES_PATH, kind, version, PROVIDES_PATH),
+        "ENV NODE_ENV=%s" % NODE_ENV[kind],
     ]
-    if flavour == "dev":
+    if kind == "dev":
         lines.append("ENV PATH=/app/node_modules/.bin:$PATH")
     lines += ["USER node", "WORKDIR /app", ""]
     return "\n".join(lines)
 
 
-def fingerprint(manifest, names, runtime, flavour, version, pnpm_version, files):
+def fingerprint(manifest, names, runtime, kind, version, pnpm_version, files):
     """sha256 over every input: tarball digests, runtime image id/digests, versions, generated files."""
     data = {
         "packages": dict((n, manifest["packages"][n].get("sha256") or manifest["packages"][n]["integrity"])
                          for n in names),
         "runtime": {"id": runtime.get("id"), "digests": sorted(runtime.get("digests") or [])},
-        "flavour": flavour,
+        "flavour": kind,  # the key's old name stays: renaming it would change every base's fingerprint
         "version": version,
         "pnpm": pnpm_version,
         "files": files,
@@ -195,8 +199,8 @@ class Plan(object):
 
     revision = None
 
-    def __init__(self, flavour, names, provides, files, dockerfile_text, fingerprint_hex, tarballs):
-        self.flavour = flavour
+    def __init__(self, kind, names, provides, files, dockerfile_text, fingerprint_hex, tarballs):
+        self.kind = kind
         self.packages = names
         self.provides = provides
         self.files = files
@@ -205,7 +209,7 @@ class Plan(object):
         self.tarballs = tarballs
 
     def write_context(self, directory):
-        """Fill directory with the context: the flavour's tarballs, package.json and .npmrc only."""
+        """Fill directory with the context: the kind's tarballs, package.json and .npmrc only."""
         os.makedirs(os.path.join(directory, TARBALL_DIR))
         for rel, text in self.files.items():
             with open(os.path.join(directory, rel), "w") as handle:
@@ -214,26 +218,26 @@ class Plan(object):
             shutil.copyfile(source, os.path.join(directory, TARBALL_DIR, os.path.basename(source)))
 
 
-def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
+def plan(manifest, kind, runtime_image, runtime, version, pnpm_version,
          packages=None, npm_registry=None, source=None):
     """A Plan. runtime: {"id": image id, "digests": repo digests} of runtime_image.
     source: the registry's part with source=registry (_registry_source.base_source), else None."""
     source = source or {}
-    names = select_packages(manifest, flavour, packages)
+    names = select_packages(manifest, kind, packages)
     files = {
-        "package.json": package_json(manifest, flavour, names, version, source.get("specs")),
+        "package.json": package_json(manifest, kind, names, version, source.get("specs")),
         ".npmrc": npmrc(npm_registry) + source.get("npmrc", ""),
     }
     locked = manifest.get("lockfile") or {}
     if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
         files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
         files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
-    text = dockerfile(runtime_from(runtime_image, runtime), flavour, version, pnpm_version,
+    text = dockerfile(runtime_from(runtime_image, runtime), kind, version, pnpm_version,
                       lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
-    fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
+    fp = fingerprint(manifest, names, runtime, kind, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
-    tarballs = [] if source else [_manifest.tarball_path(manifest, n) for n in names]
-    the_plan = Plan(flavour, names, provides, files, text, fp, tarballs)
+    tarballs = [] if source else [_tarball_manifest.tarball_path(manifest, n) for n in names]
+    the_plan = Plan(kind, names, provides, files, text, fp, tarballs)
     the_plan.revision = source.get("revision")
     return the_plan
 
@@ -250,9 +254,9 @@ def runtime_digest(runtime_image, runtime):
 def labels(the_plan, version, runtime_image, runtime, created, revision, extra=None):
     """OCI and bytelyst labels. Extra labels may not override the ones the contract relies on."""
     out = {
-        "org.opencontainers.image.title": "bytelyst-common-base-%s" % the_plan.flavour,
+        "org.opencontainers.image.title": "bytelyst-common-base-%s" % the_plan.kind,
         "org.opencontainers.image.description": "ByteLyst common base image (%s): %s" % (
-            the_plan.flavour, ", ".join(the_plan.packages)),
+            the_plan.kind, ", ".join(the_plan.packages)),
         "org.opencontainers.image.vendor": "ByteLyst",
         "org.opencontainers.image.version": version,
         "org.opencontainers.image.created": created,
@@ -261,7 +265,8 @@ def labels(the_plan, version, runtime_image, runtime, created, revision, extra=N
         "org.opencontainers.image.base.digest": runtime_digest(runtime_image, runtime),
     }
     out.update(extra or {})
-    out[FLAVOUR_LABEL] = the_plan.flavour
+    out[BASE_KIND_LABEL] = the_plan.kind
+    out[BASE_FLAVOUR_LABEL] = the_plan.kind  # deprecated; still written for tools that read it (until 1.0.0)
     out[PROVIDES_LABEL] = json.dumps(the_plan.provides, sort_keys=True, separators=(",", ":"))
     out[FINGERPRINT_LABEL] = the_plan.fingerprint
     return out
@@ -292,8 +297,8 @@ def _check_inputs(opts):
     if opts.get("ca_bundle") and not os.path.isfile(opts["ca_bundle"]):
         raise DeployError("ca_bundle %s does not exist." % opts["ca_bundle"],
                           hint="Point ca_bundle at a PEM file with the extra CA certificates, or leave it unset.")
-    if opts["flavour"] not in FLAVOURS:
-        raise DeployError("flavour %r is not one of %s." % (opts["flavour"], ", ".join(FLAVOURS)))
+    if opts["kind"] not in BASE_KINDS:
+        raise DeployError("kind %r is not one of %s." % (opts["kind"], ", ".join(BASE_KINDS)))
     if opts.get("source") != "registry" and not isinstance(opts.get("packages") or [], list):
         raise DeployError("packages is a mapping (name: version), which only source=registry takes.",
                           hint="With source=tarballs give a list of package names (the manifest's versions go in).")
@@ -317,27 +322,34 @@ def created_time(now):
     return now
 
 
+def default_name(opts):
+    """The image name: opts' name, else <name_prefix>-<kind> (bytelyst-common-base-backend)."""
+    return opts.get("name") or "%s-%s" % (opts.get("name_prefix") or DEFAULT_NAME_PREFIX, opts["kind"])
+
+
 def ensure(client, opts, check_mode=False, now=None):
     """Make sure the base image for opts exists under its tags; return the module result.
 
-    opts: the module options (manifest, flavour, runtime_image, pnpm_version, name, version,
+    opts: the module options (manifest, kind, runtime_image, pnpm_version, name, name_prefix, version,
     registry, labels, packages, promote, force, npm_token, ca_bundle, npm_registry, date_tag,
     docker_cli, docker_host).
     """
     now = now or datetime.datetime.utcnow().replace(microsecond=0)
     _check_inputs(opts)
-    name = opts.get("name") or "bytelyst-common-base-%s" % opts["flavour"]
-    manifest = None if opts.get("source") == "registry" else _manifest.load(opts["manifest"])
+    name = default_name(opts)
+    manifest = None if opts.get("source") == "registry" else _tarball_manifest.load(opts["manifest"])
     runtime = runtime_info(client, opts["runtime_image"], opts)
     manifest, source = registry_source(opts, runtime) if manifest is None else (manifest, None)
-    the_plan = plan(manifest, opts["flavour"], opts["runtime_image"], runtime, opts["version"],
+    the_plan = plan(manifest, opts["kind"], opts["runtime_image"], runtime, opts["version"],
                     opts["pnpm_version"], manifest["order"] if source else opts.get("packages"),
                     opts.get("npm_registry"), source)
     if source is None:
-        _manifest.verify(manifest, the_plan.packages)
+        _tarball_manifest.verify(manifest, the_plan.packages)
     tags = _tags.plan_tags(name, opts["version"], opts.get("registry"), _date(opts, now), opts.get("promote"))
     state = _tags.check_version(client, tags.version, the_plan.fingerprint, opts.get("force"))
-    result = {"fingerprint": the_plan.fingerprint, "packages": the_plan.provides, "flavour": opts["flavour"],
+    # flavour: the deprecated name of kind, returned too until 1.0.0.
+    result = {"fingerprint": the_plan.fingerprint, "packages": the_plan.provides, "kind": opts["kind"],
+              "flavour": opts["kind"],
               "runtime_image": {"name": opts["runtime_image"], "id": runtime["id"],
                                 "digest": runtime_digest(opts["runtime_image"], runtime)},
               "name": _tags.repository(name, opts.get("registry")), "builder": None, "built": False}
@@ -367,8 +379,10 @@ def registry_source(opts, runtime):
 
 
 def _with_tag_names(result):
-    """The tags without the repository (`name`), so a playbook never has to split a reference."""
+    """The tags without the repository (`name`), so a playbook never has to split a reference, and
+    which of them are date tags (they move: a push treats them as channel tags)."""
     result["tag_names"] = [_tags.split_ref(ref)[1] for ref in result["tags"]]
+    result["date_tag_names"] = [tag for tag in result["tag_names"] if _tags.is_date_tag(tag)]
     return result
 
 
@@ -408,7 +422,7 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
                                 build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},
                                 redact=redact, log=opts.get("build_log"))
         try:
-            result = _build.build(cli, spec, what="The build of %s (%s flavour)" % (temp_tag, the_plan.flavour))
+            result = _build.build(cli, spec, what="The build of %s (%s kind)" % (temp_tag, the_plan.kind))
         except DeployError as err:
             raise _with_install_error(err)
     finally:
@@ -432,4 +446,4 @@ def _with_install_error(err):
 
 def manifest_revision(location):
     """The manifest's own digest: names exactly which packed sources went in."""
-    return "sha256:" + _manifest.sha256_file(_manifest.manifest_path(location))
+    return "sha256:" + _tarball_manifest.sha256_file(_tarball_manifest.manifest_path(location))

@@ -17,6 +17,16 @@ __metaclass__ = type
 DEFAULT_RUNTIME_IMAGE = "node:22-slim"
 DEFAULT_PNPM_VERSION = "10.6.5"
 
+# What an image is for, its kind: a base is backend, web or dev (the builder stage's tools); a product
+# image is backend or web, and so is a shared package (package.json `bytelyst.kinds`, absent: both).
+# The one word for this axis ("flavour" and "target" are its deprecated names, see docs/migration.md).
+BASE_KINDS = ("backend", "web", "dev")
+PACKAGE_KINDS = ("backend", "web")
+# Where a package.json says its kinds: `"bytelyst": {"kinds": [...]}`; `targets` is the deprecated
+# name, still read when `kinds` is absent.
+PACKAGE_JSON_KINDS = "kinds"
+PACKAGE_JSON_KINDS_DEPRECATED = "targets"
+
 # The shared packages are the ones the tarball manifest lists, of any scope (see _scope.py); they
 # come from the workspace's tarballs, never a registry by name. The sample workspace's filter:
 DEFAULT_FILTER = "@bytelyst/*"
@@ -33,15 +43,20 @@ PROVIDES_PATH = "/app/.bytelyst/provides.json"
 
 # Labels. Every image built here carries the fingerprint of its inputs.
 FINGERPRINT_LABEL = "dev.bytelyst.fingerprint"
-# Base images: the flavour and the compact JSON {package: version} of what they provide.
-FLAVOUR_LABEL = "dev.bytelyst.base.flavour"
+# Base images: their kind and the compact JSON {package: version} of what they provide. A base is
+# labelled with its kind twice: BASE_KIND_LABEL, and the deprecated BASE_FLAVOUR_LABEL that images
+# built before 0.2.0 carry alone (and tools written for them read). Readers try them in the order
+# of BASE_KIND_LABELS (docs/base-images.md, "Labels").
+BASE_KIND_LABEL = "dev.bytelyst.base.kind"
+BASE_FLAVOUR_LABEL = "dev.bytelyst.base.flavour"
+BASE_KIND_LABELS = (BASE_KIND_LABEL, BASE_FLAVOUR_LABEL)
 PROVIDES_LABEL = "dev.bytelyst.base.provides"
 # Product images: which base they were built on, and what they are.
 BASE_REF_LABEL = "dev.bytelyst.base.ref"
 BASE_VERSION_LABEL = "dev.bytelyst.base.version"
 BASE_DIGEST_LABEL = "dev.bytelyst.base.digest"
 PRODUCT_LABEL = "dev.bytelyst.product"
-KIND_LABEL = "dev.bytelyst.kind"
+KIND_LABEL = "dev.bytelyst.kind"  # the product image's kind (backend or web)
 MODE_LABEL = "dev.bytelyst.mode"
 # Product images: the compatibility check's answers, by the digest of what was asked (the checked
 # image's id and the payload), so a re-run on the same inputs needs no throwaway container (_compat).

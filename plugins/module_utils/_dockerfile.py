@@ -29,7 +29,7 @@ mode=tarball installs the production dependencies in a `deps` stage (FROM the ru
 image: pnpm, vendor/*.tgz, package.json, pnpm install --prod) and the final stage copies
 only its node_modules, so neither the tarballs nor pnpm end up in the final image.
 
-Dependency manifests and their install come before the sources, so a source-only
+package.json, .npmrc, the lockfile and the install come before the sources, so a source-only
 change reuses the dependency layers of every stage. Labels are not in the text: the
 build passes them (--label), so the fingerprint of the text does not depend on itself.
 The context is the one _product.stage_context writes. Secrets are read only by the
@@ -246,7 +246,8 @@ def _extra_copies(spec, owner):
     return ["COPY %sextra/%s/ /app/%s/" % (owner, name, name) for name in spec.extra_dirs]
 
 
-def _manifest_copy(spec, which, owner):
+def _package_files_copy(spec, which, owner):
+    """COPY the install's inputs: the vendored tarballs, the stage's package.json, .npmrc, the lockfile."""
     lines = []
     if spec.vendor:
         lines.append("COPY %svendor/ ./vendor/" % owner)
@@ -286,7 +287,7 @@ def builder_stage(spec):
     lines.append("WORKDIR %s" % spec.workdir)
     if spec.kind == "web":
         lines.append("ENV NEXT_TELEMETRY_DISABLED=1")
-    lines += _manifest_copy(spec, "builder", "")
+    lines += _package_files_copy(spec, "builder", "")
     if spec.install_builder:
         lines.append(install_step(False, uid, auto_install_peers=spec.mode != "base", lockfile=spec.lockfile,
                                   token_registry=spec.token_registry))
@@ -314,7 +315,7 @@ def deps_stage(spec):
     lines += [apt_step(spec.build_os_packages)] if spec.build_os_packages else []
     lines += [pnpm_setup_step(spec.pnpm_version, spec.token_registry), "RUN install -d -o 1000 -g 1000 %s" % spec.workdir,
               "USER node", "WORKDIR %s" % spec.workdir]
-    lines += _manifest_copy(spec, "runtime", "--chown=node:node ")
+    lines += _package_files_copy(spec, "runtime", "--chown=node:node ")
     lines.append(install_step(True, UID, auto_install_peers=True, lockfile=spec.lockfile,
                               token_registry=spec.token_registry))
     return lines

@@ -22,6 +22,8 @@ import hashlib
 import json
 import os
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEP_FIELDS, RUNTIME_DEP_FIELDS
+
 FORMAT = 1
 SKIP_DIRS = ("node_modules", ".git")
 SKIP_FILES = (".DS_Store",)
@@ -144,8 +146,8 @@ def lockfile_entries(lock, importer):
     snapshots = lock.get("snapshots") or {}
     packages = lock.get("packages") or {}
     todo = []
-    for kind in ("dependencies", "devDependencies", "optionalDependencies"):
-        for name, spec in ((entry or {}).get(kind) or {}).items():
+    for field in DEP_FIELDS:
+        for name, spec in ((entry or {}).get(field) or {}).items():
             version = str(spec.get("version") if isinstance(spec, dict) else spec)
             if not version.startswith(("link:", "file:", "workspace:")):
                 todo.append(_snapshot_key(name, version))
@@ -156,8 +158,8 @@ def lockfile_entries(lock, importer):
             continue
         snap = snapshots.get(key) or {}
         reached[key] = {"snapshot": snap, "package": packages.get(key.split("(")[0])}
-        for kind in ("dependencies", "optionalDependencies"):
-            for name, version in (snap.get(kind) or {}).items():
+        for field in RUNTIME_DEP_FIELDS:
+            for name, version in (snap.get(field) or {}).items():
                 todo.append(_snapshot_key(name, str(version)))
     return {"importer": entry, "reached": reached}
 

@@ -23,7 +23,7 @@ import json
 import re
 import tarfile
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import tarball_url
 
@@ -210,7 +210,7 @@ class Publisher(object):
     def __init__(self, registry, manifest_location, scopes=None, dist_tag=DEFAULT_DIST_TAG,
                  prerelease_dist_tag=DEFAULT_PRERELEASE_DIST_TAG):
         self.registry = registry    # NpmRegistry
-        self.manifest = _manifest.load(manifest_location)
+        self.manifest = _tarball_manifest.load(manifest_location)
         self.scopes = check_scopes(scopes)
         self.dist_tag = check_dist_tag(dist_tag, "dist_tag")
         self.prerelease_dist_tag = check_dist_tag(prerelease_dist_tag, "prerelease_dist_tag")
@@ -219,11 +219,11 @@ class Publisher(object):
         """One row per package, dependencies first: action publish or unchanged (or other_scope).
         Raises before anything is published when a version is held with other content."""
         names, skipped = select(self.manifest, self.scopes)
-        _manifest.verify(self.manifest, names)
+        _tarball_manifest.verify(self.manifest, names)
         rows, conflicts = [], []
         for name in publish_order(self.manifest["packages"], names):
             entry = self.manifest["packages"][name]
-            path = _manifest.tarball_path(self.manifest, name)
+            path = _tarball_manifest.tarball_path(self.manifest, name)
             package_json = read_package_json(path)
             if package_json.get("name") != name or package_json.get("version") != entry["version"]:
                 raise DeployError("The tarball %s holds %s@%s, but the manifest %s lists it as %s@%s." % (
@@ -233,8 +233,8 @@ class Publisher(object):
                 raise DeployError("%s is marked private in its package.json; npm registries refuse to publish it."
                                   % name, hint="Remove \"private\": true from it, or keep its scope out of scopes.")
             integrity, shasum = integrity_of(path)
-            remote, kind = registry_content(self.registry.packument(name), entry["version"])
-            local = {"integrity": integrity, "shasum": shasum}.get(kind, integrity)
+            remote, which = registry_content(self.registry.packument(name), entry["version"])
+            local = {"integrity": integrity, "shasum": shasum}.get(which, integrity)
             row = dict(name=name, version=entry["version"], integrity=integrity, shasum=shasum,
                        previous_integrity=remote, dist_tag=dist_tag_for(entry["version"], self.dist_tag,
                                                                         self.prerelease_dist_tag),
@@ -280,8 +280,8 @@ class Publisher(object):
             return
         # 409 (Verdaccio) or 400 (Gitea): the version is there now. A retried PUT whose first
         # attempt landed says so too: the registry's content decides.
-        remote, kind = registry_content(self.registry.packument(row["name"]), row["version"])
-        local = row["shasum"] if kind == "shasum" else row["integrity"]
+        remote, which = registry_content(self.registry.packument(row["name"]), row["version"])
+        local = row["shasum"] if which == "shasum" else row["integrity"]
         if remote == local:
             return
         if remote:

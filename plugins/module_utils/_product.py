@@ -123,11 +123,11 @@ def load(product_dir, kind, kind_dir=None):
         raise DeployError("The product %s has no %s/ directory." % (root, name),
                           hint="Check kind (backend or web), kind_dir (the %s's directory when it is not %s/) and "
                                "product_dir." % (kind, kind))
-    manifest = os.path.join(kind_path, "package.json")
-    if not os.path.isfile(manifest):
-        raise DeployError("The product's %s has no package.json (looked for %s)." % (kind, manifest),
+    package_json = os.path.join(kind_path, "package.json")
+    if not os.path.isfile(package_json):
+        raise DeployError("The product's %s has no package.json (looked for %s)." % (kind, package_json),
                           hint="Point product_dir at a product whose %s/ holds a package.json." % name)
-    package = _read_json(manifest, "The package.json")
+    package = _read_json(package_json, "The package.json")
     lockfile = None
     for folder in (kind_path, root):
         for lock_name in LOCKFILES:
@@ -293,8 +293,8 @@ def dumps(data):
 
 
 def fingerprint(product, files, dockerfile, extra, extras=None):
-    """sha256 over the sources, the extra directories' files, the lockfile, both rewritten manifests
-    (in extra) and the Dockerfile. extras: {dir: [relative paths]} (see extra_files)."""
+    """sha256 over the sources, the extra directories' files, the lockfile, both rewritten package.json
+    files (in extra) and the Dockerfile. extras: {dir: [relative paths]} (see extra_files)."""
     digest = InputDigest()
     for rel in files:
         digest.add_file("source:" + rel, os.path.join(product.dir, rel))
@@ -314,9 +314,10 @@ def _copy(source, target):
     shutil.copy2(source, target)
 
 
-def stage_context(product, files, dest, manifests, vendor_files=None, extras=None):
+def stage_context(product, files, dest, generated, vendor_files=None, extras=None):
     """Write the build context into dest (an empty directory): sources, extra directories
-    (extras: {dir: [relative paths]}), manifests ({name: JSON data, or text}) and vendor."""
+    (extras: {dir: [relative paths]}), the generated files under bytelyst/ ({name: JSON data, or
+    text}: the rewritten package.json files, the npmrc, the lockfile) and vendor."""
     for rel in files:
         _copy(os.path.join(product.dir, rel), os.path.join(dest, "source", rel))
     for name in sorted(extras or {}):
@@ -325,7 +326,7 @@ def stage_context(product, files, dest, manifests, vendor_files=None, extras=Non
             _copy(os.path.join(product.root, name, rel), os.path.join(dest, "extra", name, rel))
     os.makedirs(os.path.join(dest, "source"), exist_ok=True)
     os.makedirs(os.path.join(dest, "bytelyst"), exist_ok=True)
-    for name, data in manifests.items():
+    for name, data in generated.items():
         with open(os.path.join(dest, "bytelyst", name), "w") as handle:
             handle.write(data if isinstance(data, str) else dumps(data))
     if vendor_files:

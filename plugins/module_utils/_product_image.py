@@ -22,7 +22,7 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build_inputs, _lockfile, _manifest, _npmrc, _product, _reference, _registry_source, _tags)
+    _build_inputs, _lockfile, _tarball_manifest, _npmrc, _product, _reference, _registry_source, _tags)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import (
     BuildSpec, build, build_secrets, lift_install_error, log_path)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
@@ -148,16 +148,16 @@ def _stage_packages_from_tarballs(opts, images, compat, package, requirements, m
     """mode=tarball: vendor the shared packages' tarballs the product needs, checked against the manifest."""
     runtime = require_image(images, opts["runtime_image"], "runtime_image")
     names = _product.tarball_closure(manifest, [requirement[0] for requirement in requirements])
-    _manifest.verify(manifest, names)
+    _tarball_manifest.verify(manifest, names)
     versions = dict((n, manifest["packages"][n]["version"]) for n in names)
     provides, dummy, checks = compat(opts["runtime_image"], check_payload(
         requirements, provides={"packages": versions, "third_party": {}}), "tarball manifest", name=manifest["path"])
-    vendor = dict((n, os.path.basename(_manifest.tarball_path(manifest, n))) for n in names)
+    vendor = dict((n, os.path.basename(_tarball_manifest.tarball_path(manifest, n))) for n in names)
     return dict(
         built_on=runtime, builder_ref=opts["runtime_image"], base_ref=opts["runtime_image"], base_version=None,
         builder_package=_product.rewrite_for_tarball(package, vendor, shared),
         runtime_package=_product.rewrite_for_tarball(package, vendor, shared, prod=True),
-        vendor_files=[_manifest.tarball_path(manifest, n) for n in names], compatibility=checks, provides=provides,
+        vendor_files=[_tarball_manifest.tarball_path(manifest, n) for n in names], compatibility=checks, provides=provides,
         from_refs=(pinned(runtime, opts["runtime_image"]),) * 2,
         inputs=dict(runtime_id=runtime.id, tarballs=dict((n, manifest["packages"][n]["sha256"]) for n in names)))
 
@@ -210,7 +210,7 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
     extras = product_extras(opts, product)
     version = _tags.validate_semver(opts["version"] or product.version + (opts.get("version_suffix") or ""))
     name = _tags.validate_name(opts["name"] or "%s-%s" % (product.name, opts["kind"]))
-    manifest = _manifest.load(opts["manifest"]) if opts["manifest"] else None
+    manifest = _tarball_manifest.load(opts["manifest"]) if opts["manifest"] else None
     if opts["mode"] == "tarball" and manifest is None:
         raise DeployError("manifest is required with mode=tarball.",
                           hint="Point manifest at the output of bytelyst.deploy.workspace_pack.")

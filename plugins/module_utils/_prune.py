@@ -4,7 +4,7 @@
 """Which of our images may go: the guide's `docker image prune -a`, made safe.
 PRIVATE to the collection.
 
-Only images carrying our labels (dev.bytelyst.product or dev.bytelyst.base.flavour) are
+Only images carrying our labels (dev.bytelyst.product, or a base's kind label) are
 candidates. An image is kept when a container uses it (running or stopped), when any
 recorded release (releases.json) names it, when it is among the newest `keep` images of
 its repository, or when a kept product image is built on it. Planning is pure: it takes
@@ -26,12 +26,13 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import BASE_DIGEST_LABEL, BASE_KIND_LABELS, PRODUCT_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import NotFound
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._lock import ProjectLock, describe, held_elsewhere, lock_path
 
 HISTORY_FILE = "releases.json"
-OUR_LABELS = ("dev.bytelyst.product", "dev.bytelyst.base.flavour")
+OUR_LABELS = (PRODUCT_LABEL,) + BASE_KIND_LABELS
 
 
 def is_ours(image):
@@ -212,7 +213,7 @@ def plan(images, used_ids, recorded, keep, prefixes=None, busy=None):
     kept_bases = set()
     for image in ours:
         if image["id"] in reasons:
-            base = (image.get("labels") or {}).get("dev.bytelyst.base.digest")
+            base = (image.get("labels") or {}).get(BASE_DIGEST_LABEL)
             if base:
                 # The label holds repo@sha256:... (registry digest) or a bare image id.
                 kept_bases.add(base.split("@", 1)[-1])

@@ -5,8 +5,8 @@
 
 The engine sends the layers; the registry API (RegistryClient) decides whether
 anything needs sending, checks the immutable-tag policy before anything is
-sent, verifies the result, and moves extra and channel tags by re-putting a
-manifest (no layer is sent again).
+sent, verifies the result, and moves extra and channel tags by re-putting an
+image manifest (no layer is sent again).
 
 `ensure(engine, options, check_mode)` is what the module bytelyst.deploy.image_push runs:
 it reads the options, then pushes (Pusher.push) or promotes (promote). The engine is an
@@ -68,7 +68,7 @@ class PushStream(object):
 
 def layer_report(diff_ids, manifest_layers, pushed):
     """layers_pushed, layers_existing, bytes_pushed of an image, from the short layer ids
-    the engine reported as sent and the registry's manifest (same order as diff_ids)."""
+    the engine reported as sent and the registry's image manifest (same order as diff_ids)."""
     sizes = {}
     for index, diff_id in enumerate(diff_ids):
         size = manifest_layers[index][1] if index < len(manifest_layers) else 0

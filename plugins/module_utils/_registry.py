@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small client of the registry HTTP API v2. PRIVATE to the collection.
 
-Enough to decide a push and to promote a tag: manifest HEAD/GET/PUT and blob
+Enough to decide a push and to promote a tag: image manifest HEAD/GET/PUT and blob
 HEAD, with Basic or Bearer-token authentication (answering the registry's
 challenge), bounded retries with backoff on connection errors and 5xx, and TLS
 with an extra CA. Plain HTTP only when the caller allows it.
@@ -54,6 +54,8 @@ class _Response(Answer):
 
 
 class Manifest(object):
+    """An image manifest (or index) as the registry serves it: body, media type, digest."""
+
     def __init__(self, body, media_type, digest):
         self.body = body
         self.media_type = media_type
@@ -181,7 +183,7 @@ class RegistryClient(object):
         return manifest.digest if manifest else None
 
     def get_manifest(self, repository, reference, what=None):
-        """The Manifest of a tag or digest, or None when the registry has none."""
+        """The image Manifest of a tag or digest, or None when the registry has none."""
         resp = self.request("GET", "/v2/%s/manifests/%s" % (repository, reference),
                             {"Accept": MANIFEST_ACCEPT}, scope=_scope(repository, self._read), what=what)
         if resp.status == 404:

@@ -83,6 +83,11 @@ def date_tag(today=None):
     return (today or datetime.datetime.utcnow().date()).strftime("%Y%m%d")
 
 
+def is_date_tag(tag):
+    """Whether a tag (without its repository) is a date tag, YYYYMMDD: it names the newest build of that day."""
+    return bool(re.match(r"^[0-9]{8}$", tag or ""))
+
+
 class TagPlan(object):
     """The refs one build gets: version (immutable), date (optional), latest (when promoted)."""
 

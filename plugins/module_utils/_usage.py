@@ -18,8 +18,8 @@ import hashlib
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, FLAVOUR_LABEL, KIND_LABEL, MODE_LABEL, OCI_VERSION_LABEL,
-    PRODUCT_LABEL)
+    BASE_DIGEST_LABEL, BASE_KIND_LABELS, BASE_REF_LABEL, BASE_VERSION_LABEL, KIND_LABEL, MODE_LABEL,
+    OCI_VERSION_LABEL, PRODUCT_LABEL)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
     DockerException, NotFound, engine_client, image_or_none,
 )
@@ -158,21 +158,29 @@ def select(images, labels=None, products=None, repositories=None, include_untagg
     return chosen
 
 
+def base_kind(labels):
+    """A base image's kind from its labels: the kind label, else the deprecated flavour label that
+    bases built before 0.2.0 carry alone; None when neither is there."""
+    return next((labels[name] for name in BASE_KIND_LABELS if labels.get(name)), None)
+
+
 def describe(image):
     """What an image is for: product, kind, mode, and which base it runs on."""
     found = labels_of(image)
     product = found.get(PRODUCT_LABEL)
-    if product:
+    kind = base_kind(found)
+    if product:  # a product inherits its base's labels: its own kind is the product's label
         role, base, base_version = "product", found.get(BASE_REF_LABEL), found.get(BASE_VERSION_LABEL)
-    elif found.get(FLAVOUR_LABEL):
+        kind = found.get(KIND_LABEL)
+    elif kind:
         role, base, base_version = "base", found.get("org.opencontainers.image.base.name"), None
     else:
         role, base, base_version = "other", None, None
     tags = tags_of(image)
     return dict(
         ref=tags[0] if tags else image["Id"][len("sha256:"):][:12], tags=tags, id=image["Id"], role=role,
-        product=product, kind=found.get(KIND_LABEL), mode=found.get(MODE_LABEL),
-        flavour=found.get(FLAVOUR_LABEL) if role == "base" else None,
+        product=product, kind=kind, mode=found.get(MODE_LABEL),
+        flavour=kind if role == "base" else None,  # deprecated: a base's kind under its old name
         version=found.get(OCI_VERSION_LABEL), base=base, base_version=base_version,
         base_digest=found.get(BASE_DIGEST_LABEL),
     )

@@ -16,6 +16,8 @@ import json
 import os
 import re
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
+    PACKAGE_JSON_KINDS, PACKAGE_JSON_KINDS_DEPRECATED, PACKAGE_KINDS)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
 try:
@@ -26,10 +28,9 @@ except ImportError:  # reported by the module with missing_required_lib
     HAS_YAML = False
 
 WORKSPACE_FILE = "pnpm-workspace.yaml"
-TARGETS = ("backend", "web")
 SKIP_DIRS = ("node_modules", ".git")
-# Dependency kinds that make one workspace package need another one built first.
-GRAPH_KINDS = ("dependencies", "optionalDependencies", "devDependencies", "peerDependencies")
+# The package.json dependency fields that make one workspace package need another one built first.
+GRAPH_FIELDS = ("dependencies", "optionalDependencies", "devDependencies", "peerDependencies")
 
 
 def load_yaml(path):
@@ -54,12 +55,23 @@ class Package(object):
         return self.data.get("scripts") or {}
 
     @property
-    def targets(self):
-        targets = (self.data.get("bytelyst") or {}).get("targets") or TARGETS
-        return [targets] if isinstance(targets, str) else list(targets)
+    def kinds_field(self):
+        """The package.json field that says the package's kinds: `bytelyst.kinds`, or the
+        deprecated `bytelyst.targets` when only that one is there."""
+        own = self.data.get("bytelyst") or {}
+        if PACKAGE_JSON_KINDS not in own and PACKAGE_JSON_KINDS_DEPRECATED in own:
+            return PACKAGE_JSON_KINDS_DEPRECATED
+        return PACKAGE_JSON_KINDS
 
-    def deps(self, kind):
-        return dict(self.data.get(kind) or {})
+    @property
+    def kinds(self):
+        """The image kinds the package is for (backend, web); both when its package.json does not say."""
+        kinds = (self.data.get("bytelyst") or {}).get(self.kinds_field) or PACKAGE_KINDS
+        return [kinds] if isinstance(kinds, str) else list(kinds)
+
+    def deps(self, field):
+        """One dependency field of the package.json (dependencies, devDependencies, ...)."""
+        return dict(self.data.get(field) or {})
 
     def __repr__(self):
         return "Package(%s at %s)" % (self.name, self.rel_dir)
@@ -72,11 +84,11 @@ class Workspace(object):
         self.root = root
         self.packages = packages
 
-    def internal(self, pkg, kinds=GRAPH_KINDS):
-        """Names of the workspace packages pkg depends on (any of kinds)."""
+    def internal(self, pkg, fields=GRAPH_FIELDS):
+        """Names of the workspace packages pkg depends on (through any of fields)."""
         out = set()
-        for kind in kinds:
-            out.update(n for n in pkg.deps(kind) if n in self.packages and n != pkg.name)
+        for field in fields:
+            out.update(n for n in pkg.deps(field) if n in self.packages and n != pkg.name)
         return out
 
 
@@ -172,7 +184,7 @@ def discover(root):
 
 
 def validate(workspace, names):
-    """Check what packing needs of the selected packages: a version, known targets, real workspace deps."""
+    """Check what packing needs of the selected packages: a version, known kinds, real workspace deps."""
     for name in names:
         pkg = workspace.packages[name]
         where = os.path.join(pkg.dir, "package.json")
@@ -180,16 +192,25 @@ def validate(workspace, names):
             raise DeployError("%s (%s) has no \"version\"." % (name, where),
                               hint="pnpm pack needs a version; add one, e.g. \"version\": \"0.1.0\".",
                               package_json=where)
-        unknown = [t for t in pkg.targets if t not in TARGETS]
+        own = pkg.data.get("bytelyst") or {}
+        if PACKAGE_JSON_KINDS in own and PACKAGE_JSON_KINDS_DEPRECATED in own and (
+                own[PACKAGE_JSON_KINDS] != own[PACKAGE_JSON_KINDS_DEPRECATED]):
+            raise DeployError("%s (%s): bytelyst.%s is %s but bytelyst.%s is %s." % (
+                name, where, PACKAGE_JSON_KINDS, own[PACKAGE_JSON_KINDS], PACKAGE_JSON_KINDS_DEPRECATED,
+                own[PACKAGE_JSON_KINDS_DEPRECATED]), package_json=where,
+                hint="Keep bytelyst.%s only (bytelyst.%s is its deprecated name)." % (
+                    PACKAGE_JSON_KINDS, PACKAGE_JSON_KINDS_DEPRECATED))
+        unknown = [t for t in pkg.kinds if t not in PACKAGE_KINDS]
         if unknown:
-            raise DeployError("%s (%s): bytelyst.targets has %s; allowed: %s." % (
-                name, where, ", ".join(map(str, unknown)), ", ".join(TARGETS)), package_json=where)
-        for kind in GRAPH_KINDS:
-            for dep, spec in pkg.deps(kind).items():
+            raise DeployError("%s (%s): bytelyst.%s has %s; allowed: %s." % (
+                name, where, pkg.kinds_field, ", ".join(map(str, unknown)), ", ".join(PACKAGE_KINDS)),
+                package_json=where)
+        for field in GRAPH_FIELDS:
+            for dep, spec in pkg.deps(field).items():
                 if str(spec).startswith("workspace:") and dep not in workspace.packages:
                     raise DeployError(
                         "%s depends on %s through %s (%s), but no workspace package has that name." % (
-                            name, dep, spec, kind),
+                            name, dep, spec, field),
                         hint="Fix the dependency name or add the package to a pnpm-workspace.yaml glob.",
                         package_json=where)
 
@@ -267,7 +288,7 @@ def dependents(edges, changed):
 
 
 def split_dependencies(workspace, pkg):
-    """The manifest's dependency fields of pkg: internal/external runtime deps, peers, dev deps."""
+    """The tarball manifest's dependency fields of pkg: internal/external runtime deps, peers, dev deps."""
     runtime = pkg.deps("dependencies")
     runtime.update(pkg.deps("optionalDependencies"))
     internal = dict((n, s) for n, s in runtime.items() if n in workspace.packages)

@@ -12,7 +12,7 @@ module: base_image
 short_description: Build a verified, immutably tagged base image holding the shared @bytelyst/* packages
 version_added: 0.1.0
 description:
-  - Builds a base image (flavour C(backend), C(web) or C(dev)) from the tarballs of a tarball manifest
+  - Builds a base image of kind C(backend), C(web) or C(dev) from the tarballs of a tarball manifest
     written by M(bytelyst.deploy.workspace_pack). The packages are installed once in C(/app/node_modules),
     so every product image built on the base shares them as layers.
   - Builds with BuildKit. An npm token and an extra CA bundle reach the build only as BuildKit secrets;
@@ -45,7 +45,7 @@ options:
   manifest:
     description:
       - The tarball manifest written by M(bytelyst.deploy.workspace_pack), or the directory holding it.
-      - Every tarball the flavour needs must match the digest the manifest records (a stale manifest fails).
+      - Every tarball the kind needs must match the digest the manifest records (a stale manifest fails).
       - Required with O(source=tarballs); not used with O(source=registry).
     type: path
   source:
@@ -67,13 +67,17 @@ options:
       - Accept an C(http://) O(shared_registry) (only for a loopback registry or a network you trust).
     type: bool
     default: false
-  flavour:
+  kind:
     description:
-      - C(backend) and C(web) take the packages whose C(bytelyst.targets) name that target, with their
-        production dependencies; C(dev) takes every package with its devDependencies (TypeScript and other build tools).
+      - What the base is for. C(backend) and C(web) take the packages of that kind (C(bytelyst.kinds) in their
+        package.json; a package that does not say is both), with their production dependencies; C(dev) takes
+        every package with its devDependencies (TypeScript and other build tools).
+      - The alias C(flavour) is its deprecated name (removed in 1.0.0).
     type: str
     required: true
     choices: [backend, web, dev]
+    aliases: [flavour]
+    version_added: 0.2.0
   runtime_image:
     description:
       - The image to build on. It must already be on the engine (the module never pulls).
@@ -86,8 +90,14 @@ options:
     default: 10.6.5
   name:
     description:
-      - The image name (repository). Defaults to C(bytelyst-common-base-<flavour>).
+      - The image name (repository). Defaults to C(<name_prefix>-<kind>).
     type: str
+  name_prefix:
+    description:
+      - The image name without its kind, when O(name) is not given; the image is C(<name_prefix>-<kind>).
+    type: str
+    default: bytelyst-common-base
+    version_added: 0.2.0
   version:
     description:
       - The semantic version tag, such as C(1.2.0). Version tags are immutable (see O(force)).
@@ -101,13 +111,13 @@ options:
   labels:
     description:
       - Extra labels. They may override the OCI labels but not C(dev.bytelyst.fingerprint),
-        C(dev.bytelyst.base.flavour) or C(dev.bytelyst.base.provides).
+        C(dev.bytelyst.base.kind) (nor its deprecated twin C(dev.bytelyst.base.flavour)) or C(dev.bytelyst.base.provides).
     type: dict
     default: {}
   packages:
     description:
       - With O(source=tarballs), a list of package names, exactly these C(@bytelyst/*) packages (their
-        internal dependencies are added), instead of the flavour's default.
+        internal dependencies are added), instead of the kind's default.
       - With O(source=registry) (required), a mapping of package name to version or range
         (such as C(@bytelyst/config) to C(^2.0.0)); the shared packages their versions depend on are added.
     type: raw
@@ -152,7 +162,7 @@ EXAMPLES = r"""
 - name: Backend base image 1.2.0 from the packed workspace
   bytelyst.deploy.base_image:
     manifest: /srv/build/packed
-    flavour: backend
+    kind: backend
     version: 1.2.0
     registry: registry.example.com/bytelyst
     ca_bundle: /etc/ssl/certs/ca-certificates.crt
@@ -161,7 +171,7 @@ EXAMPLES = r"""
 - name: Dev base image, promoted to latest, with a private registry token
   bytelyst.deploy.base_image:
     manifest: /srv/build/packed/bytelyst-manifest.json
-    flavour: dev
+    kind: dev
     version: 1.2.0
     promote: true
     npm_token: "{{ vault_npm_token }}"
@@ -174,13 +184,13 @@ EXAMPLES = r"""
     packages:
       "@bytelyst/config": ^2.0.0
       "@bytelyst/logger": 1.4.0
-    flavour: backend
+    kind: backend
     version: 2.1.0
 
 - name: What would be built, and why
   bytelyst.deploy.base_image:
     manifest: /srv/build/packed
-    flavour: web
+    kind: web
     version: 1.3.0
   check_mode: true
   register: plan
@@ -217,6 +227,15 @@ tag_names:
   type: list
   elements: str
   sample: ["1.2.0", "20261127"]
+date_tag_names:
+  description:
+    - The date tags (C(YYYYMMDD)) among RV(tag_names). A date tag names the newest build of its day, so it moves
+      when a day sees two versions; pass them to M(bytelyst.deploy.image_push)'s O(bytelyst.deploy.image_push#module:channel_tags).
+  returned: success
+  type: list
+  elements: str
+  sample: ["20261127"]
+  version_added: 0.2.0
 moved_tags:
   description: The tags created or moved in this run.
   returned: success
@@ -243,10 +262,17 @@ builder:
   description: The builder used (C(buildx) or C(buildkit)); null when nothing was built.
   returned: success
   type: str
-flavour:
-  description: The flavour.
+kind:
+  description: The kind of the base (C(backend), C(web) or C(dev)), also its label C(dev.bytelyst.base.kind).
   returned: success
   type: str
+  sample: backend
+  version_added: 0.2.0
+flavour:
+  description: The same as RV(kind), under its deprecated name; removed in 1.0.0.
+  returned: success
+  type: str
+  sample: backend
 runtime_image:
   description: The runtime image built on (C(name), C(id), C(digest)).
   returned: success
@@ -269,9 +295,10 @@ build_log:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import ensure
+from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import DEFAULT_NAME_PREFIX, ensure
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
-from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
+    BASE_KINDS, DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
 from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_ARGS
@@ -283,10 +310,12 @@ def main():
         source=dict(type="str", choices=["tarballs", "registry"], default="tarballs"),
         shared_registry=dict(type="str"),
         shared_registry_allow_http=dict(type="bool", default=False),
-        flavour=dict(type="str", required=True, choices=["backend", "web", "dev"]),
+        kind=dict(type="str", required=True, choices=list(BASE_KINDS), aliases=["flavour"],
+                  deprecated_aliases=[dict(name="flavour", version="1.0.0", collection_name="bytelyst.deploy")]),
         runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
         pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         name=dict(type="str"),
+        name_prefix=dict(type="str", default=DEFAULT_NAME_PREFIX),
         version=dict(type="str", required=True),
         registry=dict(type="str"),
         labels=dict(type="dict", default={}),

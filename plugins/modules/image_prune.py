@@ -11,8 +11,8 @@ DOCUMENTATION = r"""
 module: image_prune
 short_description: Free disk by removing old product and base images, never one still in use
 description:
-  - Removes images built by this collection (they carry C(dev.bytelyst.product) or
-    C(dev.bytelyst.base.flavour) labels) that nothing needs any more. Other images are never touched.
+  - Removes images built by this collection (they carry the label C(dev.bytelyst.product), or
+    C(dev.bytelyst.base.kind) or its older twin C(dev.bytelyst.base.flavour)) that nothing needs any more. Other images are never touched.
   - An image is kept when a container uses it (running or stopped), when a recorded release in
     one of O(history_dirs) names it (so a rollback target is never removed), when it is among the
     O(keep) newest images of its repository, or when a kept product image is built on it.

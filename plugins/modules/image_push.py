@@ -20,7 +20,7 @@ description:
     at the address the engine reports for that index.
   - After a push, verifies that the registry's digest for every tag is the pushed one, and reports the
     layers sent and the layers the registry already had, with bytes.
-  - With O(promote), points channel tags at a manifest the registry already has (by tag or digest);
+  - With O(promote), points channel tags at an image manifest the registry already has (by tag or digest);
     no layer is sent.
   - Every tag that is not a channel tag is immutable by policy; one that already points at other content
     is refused, before anything is sent, unless O(force=true).
@@ -51,12 +51,12 @@ options:
     elements: str
   promote:
     description:
-      - Point tags at a manifest the registry already has, instead of pushing.
+      - Point tags at an image manifest the registry already has, instead of pushing.
     type: dict
     suboptions:
       from:
         description:
-          - The tag or digest (V(sha256:...)) whose manifest the tags in O(promote.to) get.
+          - The tag or digest (V(sha256:...)) whose image manifest the tags in O(promote.to) get.
         type: str
         required: true
       to:

@@ -122,7 +122,9 @@ images:
       description: The image ID.
       type: str
     role:
-      description: C(product) (has C(dev.bytelyst.product)), C(base) (has C(dev.bytelyst.base.flavour)) or C(other).
+      description:
+        - C(product) (has C(dev.bytelyst.product)), C(base) (has C(dev.bytelyst.base.kind), or
+          C(dev.bytelyst.base.flavour) for a base built before 0.2.0) or C(other).
       type: str
       sample: product
     product:
@@ -130,13 +132,17 @@ images:
       type: str
       sample: notes
     kind:
-      description: The C(dev.bytelyst.kind) label (C(backend) or C(web)).
+      description:
+        - For a product image, its C(dev.bytelyst.kind) label (C(backend) or C(web)).
+        - For a base image, its kind (C(backend), C(web) or C(dev)) from C(dev.bytelyst.base.kind), or for a
+          base built before 0.2.0 from C(dev.bytelyst.base.flavour).
       type: str
+      sample: backend
     mode:
       description: The C(dev.bytelyst.mode) label (C(base) or C(tarball)).
       type: str
     flavour:
-      description: For a base image, its flavour.
+      description: For a base image, the same as RV(images[].kind), under its deprecated name; removed in 1.0.0.
       type: str
     version:
       description: The C(org.opencontainers.image.version) label.

@@ -167,8 +167,16 @@ packages:
     fingerprint:
       description: The fingerprint of the package's inputs.
       type: str
+    kinds:
+      description:
+        - The kinds of image the package is for, C(backend) and/or C(web) (C(bytelyst.kinds) in its package.json,
+          or its deprecated name C(bytelyst.targets); both when neither is given).
+      type: list
+      elements: str
+      sample: [backend, web]
+      version_added: 0.2.0
     targets:
-      description: The base image flavours the package is for (C(bytelyst.targets) in its package.json).
+      description: The same as C(kinds), under its deprecated name; removed in 1.0.0.
       type: list
       elements: str
       sample: [backend, web]
@@ -225,7 +233,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import DEFAULT_SHARED_INPUTS, pack_workspace
+from ansible_collections.bytelyst.deploy.plugins.module_utils._workspace_pack import DEFAULT_SHARED_INPUTS, pack_workspace
 
 
 def run(module):

@@ -24,7 +24,7 @@ import urllib.request
 
 import yaml
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from registry_fixtures import free_port
 
 SAMPLE_SCOPE = "@bytelyst"
@@ -116,7 +116,7 @@ def rescoped_copy(src, dest, scope, extra=None):
     """Copy the packed manifest directory src to dest with every @bytelyst package in `scope`
     (names, dependency names and tarball names). extra: {original name: {path in tarball: bytes}}
     adds files to a package. Tarballs are written with gzip mtime 0 (same bytes every run)."""
-    manifest = _manifest.load(src)
+    manifest = _tarball_manifest.load(src)
     os.makedirs(dest)
     packages = {}
     for name, entry in manifest["packages"].items():
@@ -142,13 +142,13 @@ def rescoped_copy(src, dest, scope, extra=None):
                 info.size, info.mode = len(data), 0o644
                 new.addfile(info, io.BytesIO(data))
         copy = dict(entry, name=new_name, tarball=tarball_name)
-        copy["sha256"] = copy["fingerprint"] = _manifest.sha256_file(path)
+        copy["sha256"] = copy["fingerprint"] = _tarball_manifest.sha256_file(path)
         copy["dependencies"] = {"internal": _rename(entry["dependencies"]["internal"], scope),
                                 "external": entry["dependencies"]["external"]}
         copy["peer_dependencies"] = _rename(entry.get("peer_dependencies"), scope)
         copy.pop("inputs", None)
         packages[new_name] = copy
-    _manifest.write(dest, packages, [_in_scope(n, scope) for n in manifest["order"]], scope + "/*")
+    _tarball_manifest.write(dest, packages, [_in_scope(n, scope) for n in manifest["order"]], scope + "/*")
     return dest
 
 

@@ -2,7 +2,7 @@
 
 pack(dest) copies the sample workspace to a scratch directory and packs it, through
 bytelyst.deploy.workspace_pack when that module exists, otherwise with pnpm directly
-(install --frozen-lockfile, build, pack per package) and _manifest.write.
+(install --frozen-lockfile, build, pack per package) and _tarball_manifest.write.
 changed_copy(src, dest, name) makes a second manifest directory in which one package's
 tarball has different content (the quick way to test "one package changed").
 packed_once() packs once per content: the result is kept under $BYTELYST_DEV_HOME, keyed on
@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 import time
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(REPO, "examples", "common_plat")
@@ -69,9 +69,9 @@ def _with_module(workspace, out):
     if not os.path.exists(os.path.join(REPO, "plugins", "modules", "workspace_pack.py")):
         return None
     result, raw = runner()("workspace_pack", {"workspace": workspace, "output": out})
-    if result.get("failed") or not os.path.exists(os.path.join(out, _manifest.MANIFEST_NAME)):
+    if result.get("failed") or not os.path.exists(os.path.join(out, _tarball_manifest.MANIFEST_NAME)):
         return None  # not usable (yet): pack directly
-    return os.path.join(out, _manifest.MANIFEST_NAME)
+    return os.path.join(out, _tarball_manifest.MANIFEST_NAME)
 
 
 def _with_pnpm(workspace, out):
@@ -85,17 +85,17 @@ def _with_pnpm(workspace, out):
         _sh(["pnpm", "pack", "--pack-destination", out], pkg_dir)
         tarball = sorted(set(os.listdir(out)) - before)[0]
         deps = data.get("dependencies") or {}
-        digest = _manifest.sha256_file(os.path.join(out, tarball))
+        digest = _tarball_manifest.sha256_file(os.path.join(out, tarball))
         entries[data["name"]] = {
             "name": data["name"], "version": data["version"], "dir": "packages/" + rel, "tarball": tarball,
             "sha256": digest, "fingerprint": digest,
-            "targets": (data.get("bytelyst") or {}).get("targets") or list(_manifest.TARGETS),
+            "kinds": (data.get("bytelyst") or {}).get("targets") or ["backend", "web"],  # the sample keeps the old field
             "dependencies": {"internal": {k: v for k, v in deps.items() if k.startswith(INTERNAL)},
                              "external": {k: v for k, v in deps.items() if not k.startswith(INTERNAL)}},
             "peer_dependencies": data.get("peerDependencies") or {},
             "dev_dependencies": data.get("devDependencies") or {},
         }
-    return _manifest.write(out, entries, _order(entries), INTERNAL + "*")
+    return _tarball_manifest.write(out, entries, _order(entries), INTERNAL + "*")
 
 
 def _order(entries):
@@ -165,7 +165,7 @@ def _inputs_key():
 def _still_good(out):
     """True when out holds a manifest whose tarballs all match their recorded digests."""
     try:
-        return _manifest.verify(_manifest.load(out))
+        return _tarball_manifest.verify(_tarball_manifest.load(out))
     except Exception:  # absent, half-written or changed: pack afresh
         return False
 
@@ -210,7 +210,7 @@ def changed_copy(src, dest, name, files=None, raw=None):
     The manifest records the new digest, so it is not stale.
     """
     shutil.copytree(src, dest)
-    manifest = _manifest.load(dest)
+    manifest = _tarball_manifest.load(dest)
     entry = manifest["packages"][name]
     path = os.path.join(dest, entry["tarball"])
     if raw is not None:
@@ -233,7 +233,7 @@ def changed_copy(src, dest, name, files=None, raw=None):
                 info.size = len(body)
                 info.mode = 0o644
                 new.addfile(info, io.BytesIO(body))
-    entry["sha256"] = entry["fingerprint"] = _manifest.sha256_file(path)
+    entry["sha256"] = entry["fingerprint"] = _tarball_manifest.sha256_file(path)
     manifest.pop("path")
-    _manifest.write(dest, manifest["packages"], manifest["order"], manifest.get("filter"))
+    _tarball_manifest.write(dest, manifest["packages"], manifest["order"], manifest.get("filter"))
     return dest

@@ -1,7 +1,7 @@
 """bytelyst.deploy.base_image through real Ansible, on the packed sample workspace, with the
 stand-in runtime image, BuildKit and the real npm registry (through the CA bundle).
 
-Each flavour is built once per module (fixture `built`); the other tests reuse those images.
+Each kind is built once per module (fixture `built`); the other tests reuse those images.
 Every image is tagged under bytelyst-test/ with a unique name and removed at the end.
 """
 
@@ -20,7 +20,7 @@ from packed_workspace import changed_copy, packed_once, run_many, runner
 
 pytestmark = pytest.mark.integration
 
-FLAVOURS = ("backend", "web", "dev")
+KINDS = ("backend", "web", "dev")
 VERSION = "1.0.0"
 
 
@@ -50,12 +50,12 @@ def session(tmp_path_factory, docker_client, standin_image):
         remove_tags_under(docker_client, state["prefix"])
 
 
-def args_for(state, flavour, **extra):
+def args_for(state, kind, **extra):
     args = {
         "manifest": state["packed"],
-        "flavour": flavour,
+        "kind": kind,
         "version": VERSION,
-        "name": "%s-%s" % (state["prefix"], flavour),
+        "name": "%s-%s" % (state["prefix"], kind),
         "runtime_image": state["standin"],
         "npm_token": state["npm_token"],
         "ca_bundle": state["ca_bundle"],
@@ -79,20 +79,20 @@ def node_in(client, image, script, workdir="/app/backend", user=None):
 
 @pytest.fixture(scope="module")
 def built(session):
-    """built(flavour) -> the module result of building that flavour (once per module)."""
-    def get(flavour):
-        if flavour not in session["built"]:
-            result, raw = session["run"]("base_image", args_for(session, flavour))
+    """built(kind) -> the module result of building that kind (once per module)."""
+    def get(kind):
+        if kind not in session["built"]:
+            result, raw = session["run"]("base_image", args_for(session, kind))
             assert not result.get("failed"), raw[-4000:]
-            session["built"][flavour] = result
-        return session["built"][flavour]
+            session["built"][kind] = result
+        return session["built"][kind]
     return get
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
-def test_each_flavour_builds_and_verifies(flavour, session, built, docker_client):
-    result = built(flavour)
-    name = "%s-%s" % (session["prefix"], flavour)
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_builds_and_verifies(kind, session, built, docker_client):
+    result = built(kind)
+    name = "%s-%s" % (session["prefix"], kind)
     assert result["changed"] and result["built"]
     assert result["builder"] in ("buildkit", "buildx")
     assert "%s:%s" % (name, VERSION) in result["tags"]
@@ -105,7 +105,9 @@ def test_each_flavour_builds_and_verifies(flavour, session, built, docker_client
     assert labels["org.opencontainers.image.version"] == VERSION
     assert labels["org.opencontainers.image.base.name"] == session["standin"]
     assert labels["dev.bytelyst.fingerprint"] == result["fingerprint"]
-    assert labels["dev.bytelyst.base.flavour"] == flavour
+    # the kind label, and for tools written for 0.1.0's bases the deprecated flavour label too
+    assert labels["dev.bytelyst.base.kind"] == labels["dev.bytelyst.base.flavour"] == kind
+    assert result["kind"] == result["flavour"] == kind
     provides = json.loads(labels["dev.bytelyst.base.provides"])
     assert provides == result["packages"]
     manifest = json.load(open(os.path.join(session["packed"], "bytelyst-manifest.json")))
@@ -114,7 +116,7 @@ def test_each_flavour_builds_and_verifies(flavour, session, built, docker_client
                     "@bytelyst/http", "@bytelyst/logger"},
         "web": {"@bytelyst/config", "@bytelyst/errors", "@bytelyst/format", "@bytelyst/logger", "@bytelyst/ui"},
         "dev": set(manifest["packages"]),
-    }[flavour]
+    }[kind]
     assert set(provides) == expected
     assert all(provides[n] == manifest["packages"][n]["version"] for n in provides)
 
@@ -122,18 +124,18 @@ def test_each_flavour_builds_and_verifies(flavour, session, built, docker_client
     in_image = json.loads(node_in(docker_client, image.id,
                                   "process.stdout.write(require('fs').readFileSync('/app/.bytelyst/provides.json'))"))
     assert in_image["packages"] == provides and in_image["fingerprint"] == result["fingerprint"]
-    assert in_image["flavour"] == flavour and in_image["version"] == VERSION
+    assert in_image["flavour"] == kind and in_image["version"] == VERSION  # provides.json keeps its key (fingerprinted)
     loaded = node_in(docker_client, image.id,
                      "for (const n of %s) require(n); console.log('loaded', process.getuid())" % json.dumps(sorted(provides)))
     assert loaded.strip() == "loaded 1000"
     env = dict(e.split("=", 1) for e in image.attrs["Config"]["Env"])
-    assert env["NODE_ENV"] == ("development" if flavour == "dev" else "production")
+    assert env["NODE_ENV"] == ("development" if kind == "dev" else "production")
     assert image.attrs["Config"]["WorkingDir"] == "/app"
     pnpm = docker_client.containers.run(image.id, ["pnpm", "--version"], remove=True, entrypoint=[])
     assert pnpm.decode().strip() == "10.6.5"
-    if flavour == "web":
+    if kind == "web":
         assert "react" in in_image["third_party"]
-    if flavour == "dev":
+    if kind == "dev":
         tsc = docker_client.containers.run(image.id, ["tsc", "--version"], working_dir="/app/backend",
                                            remove=True, entrypoint=[])
         assert tsc.decode().startswith("Version 5.")
@@ -288,7 +290,7 @@ BAD_INPUTS = {
     "stale manifest": ({"manifest": "<stale>"}, "is stale: the tarball of @bytelyst/errors"),
     "runtime absent": ({"runtime_image": "bytelyst-test/absent-runtime:none", "pull": "never"},
                        "The runtime_image bytelyst-test/absent-runtime:none is not on this Docker engine, and pull is never"),
-    "unknown flavour": ({"flavour": "mobile"}, "flavour must be one of"),
+    "unknown kind": ({"kind": "mobile"}, "kind must be one of"),
     "invalid semver": ({"version": "1.2"}, "is not a semantic version"),
     "unknown package": ({"packages": ["@bytelyst/nope"]}, "@bytelyst/nope"),
 }

@@ -106,7 +106,7 @@ def test_per_image_figures_match_the_layers_built_and_system_df(scene, docker_cl
                             "notes-backend:1.9.0", "notes-backend:2.0.0"]
     runtime = scene["runtime"]
     base = rows["base-backend:1.0.0"]
-    assert (base["role"], base["flavour"], base["version"]) == ("base", "backend", "1.0.0")
+    assert (base["role"], base["kind"], base["flavour"], base["version"]) == ("base", "backend", "backend", "1.0.0")
     _near(base["size"], runtime + SHARED)
     assert base["shared"] == base["size"] and base["unique"] == 0  # every layer is also under a product
     for product in ("notes", "clock"):

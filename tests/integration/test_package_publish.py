@@ -18,7 +18,7 @@ from npm_registry_fixtures import (  # noqa: E402
     Verdaccio, login, packument, registry_user, rescoped_copy, state, tarball, unpublish)
 from packed_workspace import changed_copy, packed_once, run_many  # noqa: E402
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest  # noqa: E402
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def scoped(tmp_path, unique, npm_registry):
     """The packed sample under scope @t<unique>: (manifest dir, scope, names in manifest order)."""
     scope = "@t" + unique
     out = rescoped_copy(packed_once(), str(tmp_path / "packed"), scope)
-    names = _manifest.load(out)["order"]
+    names = _tarball_manifest.load(out)["order"]
     yield out, scope, names
     url, token = npm_registry
     for name in names:
@@ -60,7 +60,7 @@ def sha512_integrity(path):
 def test_publish_check_diff_republish(publish, scoped, npm_registry):
     out, scope, names = scoped
     url, token = npm_registry
-    manifest = _manifest.load(out)
+    manifest = _tarball_manifest.load(out)
     args = dict(manifest=out, registry=url, token=token, allow_http=True)
 
     result, _raw = publish(args, check=True, diff=True)
@@ -80,7 +80,7 @@ def test_publish_check_diff_republish(publish, scoped, npm_registry):
     assert result["published"] == ["%s@%s" % (n, manifest["packages"][n]["version"]) for n in order]
     for name in names:
         entry = manifest["packages"][name]
-        path = _manifest.tarball_path(manifest, name)
+        path = _tarball_manifest.tarball_path(manifest, name)
         doc = packument(url, token, name)
         assert doc["versions"][entry["version"]]["dist"]["integrity"] == sha512_integrity(path)
         assert doc["dist-tags"] == {"latest": entry["version"]}
@@ -110,7 +110,7 @@ def test_changed_content_refused_nothing_published(publish, scoped, npm_registry
     before = state(url, token, names)
     assert before[scope + "/ui"] is None
     changed = changed_copy(out, str(tmp_path / "changed"), scope + "/config")
-    new_integrity = sha512_integrity(_manifest.tarball_path(_manifest.load(changed), scope + "/config"))
+    new_integrity = sha512_integrity(_tarball_manifest.tarball_path(_tarball_manifest.load(changed), scope + "/config"))
     old_integrity = before[scope + "/config"]["2.0.0"]
     assert new_integrity != old_integrity
 
@@ -169,7 +169,7 @@ def test_registry_killed_mid_publish_then_rerun_completes(publish, own_registry,
     # comes before the last package is sent.
     out = rescoped_copy(packed_once(), str(tmp_path / "packed"), scope,
                         extra={"@bytelyst/auth": {"package/dist/blob.bin": os.urandom(8 * 1024 * 1024)}})
-    names = _manifest.load(out)["order"]
+    names = _tarball_manifest.load(out)["order"]
     assert names[:3] == [scope + "/errors", scope + "/config", scope + "/auth"], names
     args = dict(manifest=out, registry=reg.url, token=token, allow_http=True, retries=1, retry_delay=0.5)
     outcome = {}
@@ -196,12 +196,12 @@ def test_registry_killed_mid_publish_then_rerun_completes(publish, own_registry,
     assert result["changed"] is True, result
     actions = dict(("%s@%s" % (p["name"], p["version"]), p["action"]) for p in result["packages"])
     assert all(actions[v] == "unchanged" for v in answered), (answered, actions)
-    manifest = _manifest.load(out)
+    manifest = _tarball_manifest.load(out)
     assert actions["%s@%s" % (names[-1], manifest["packages"][names[-1]]["version"])] == "published"
     for name in names:
         entry = manifest["packages"][name]
         assert packument(reg.url, token, name)["versions"][entry["version"]]["dist"]["integrity"] == \
-            sha512_integrity(_manifest.tarball_path(manifest, name))
+            sha512_integrity(_tarball_manifest.tarball_path(manifest, name))
     result, _raw = publish(args)
     assert result["changed"] is False, result
 
@@ -216,12 +216,12 @@ def test_role_publishes_a_scope_of_the_manifest(scoped, npm_registry, tmp_path, 
     both = str(tmp_path / "both")
     other = rescoped_copy(packed_once(), str(tmp_path / "other"), "@o" + unique)
     shutil.copytree(out, both)
-    merged = _manifest.load(out)
-    extra = _manifest.load(other)
+    merged = _tarball_manifest.load(out)
+    extra = _tarball_manifest.load(other)
     for name in extra["order"]:
-        shutil.copy(_manifest.tarball_path(extra, name), both)
+        shutil.copy(_tarball_manifest.tarball_path(extra, name), both)
         merged["packages"][name] = extra["packages"][name]
-    _manifest.write(both, merged["packages"], merged["order"] + extra["order"], "*")
+    _tarball_manifest.write(both, merged["packages"], merged["order"] + extra["order"], "*")
     task = {"name": "publish", "ansible.builtin.include_role": {"name": "bytelyst.deploy.package_publish"},
             "vars": {"package_publish_manifest": both, "package_publish_registry": url,
                      "package_publish_token": token, "package_publish_scopes": [scope],
@@ -268,7 +268,7 @@ def test_pnpmfile_gitea_source_installs_from_the_registry(own_registry, tmp_path
     done = subprocess.run(["pnpm", "install", "--no-frozen-lockfile"], cwd=product, capture_output=True,
                           text=True, env=dict(env, BYTELYST_NPM_TOKEN=token), timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    manifest = _manifest.load(packed)
+    manifest = _tarball_manifest.load(packed)
     with open(os.path.join(product, "pnpm-lock.yaml")) as handle:
         lock = handle.read()
     for name in ("@bytelyst/config", "@bytelyst/http"):
@@ -276,7 +276,7 @@ def test_pnpmfile_gitea_source_installs_from_the_registry(own_registry, tmp_path
         installed = os.path.realpath(os.path.join(product, "backend", "node_modules", name))
         assert "node_modules/.pnpm/%s@%s/" % (name.replace("/", "+"), version) in installed  # not a link to common plat
         # The lockfile pins what the registry serves: the packed tarball, byte for byte.
-        integrity = sha512_integrity(_manifest.tarball_path(manifest, name))
+        integrity = sha512_integrity(_tarball_manifest.tarball_path(manifest, name))
         assert "'%s@%s':\n    resolution: {integrity: %s}" % (name, version, integrity) in lock
     loaded = subprocess.run(["node", "-e", "require('@bytelyst/config'); console.log('ok')"],
                             cwd=os.path.join(product, "backend"), capture_output=True, text=True, timeout=60, check=False)

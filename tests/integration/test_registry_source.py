@@ -21,7 +21,7 @@ from packed_workspace import packed_once, run_many, runner
 from product_fixtures import copy_product
 from engine_listing import tags_under as listed_tags
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def test_product_built_from_the_registry_serves_its_health_check(env):
     labels = env.client.images.get(result["image_id"]).attrs["Config"]["Labels"]
     assert labels["dev.bytelyst.mode"] == "registry" and labels["dev.bytelyst.base.ref"] == env.standin
     # the check ran against the registry's versions: what the sample published
-    manifest = _manifest.load(env.packed)
+    manifest = _tarball_manifest.load(env.packed)
     checked = dict((c["name"], c["versions"]) for c in result["plan"]["compatibility"])
     assert checked["@bytelyst/config"] == [manifest["packages"]["@bytelyst/config"]["version"]]
     # ... and the image holds those very versions, installed from the registry (not from tarballs)
@@ -150,7 +150,7 @@ def test_range_the_registry_cannot_satisfy_is_refused_before_any_build(env, tmp_
     before = repo_tags(env.client, env.prefix)
     result, raw = env.run("product_image", args(env, product, "notes-unsatisfiable"))
     assert result.get("failed"), raw[-3000:]
-    version = _manifest.load(env.packed)["packages"]["@bytelyst/config"]["version"]
+    version = _tarball_manifest.load(env.packed)["packages"]["@bytelyst/config"]["version"]
     assert "@bytelyst/config ^9.0.0 (declared '^9.0.0') but the registry has %s" % version in result["msg"]
     assert result["incompatible"][0]["registry_versions"] == [version]
     assert "build_log" not in result  # refused before any build
@@ -181,8 +181,8 @@ def base_args(env, flavour, packages):
 @pytest.fixture(scope="module")
 def registry_bases(env):
     """The dev and backend bases built from the registry, and a base asking for a version it lacks, in one play."""
-    manifest = _manifest.load(env.packed)
-    backend = dict((n, "^" + manifest["packages"][n]["version"]) for n in _manifest.packages_for(manifest, "backend"))
+    manifest = _tarball_manifest.load(env.packed)
+    backend = dict((n, "^" + manifest["packages"][n]["version"]) for n in _tarball_manifest.packages_for(manifest, "backend"))
     dev = dict((n, manifest["packages"][n]["version"]) for n in manifest["packages"])
     env.before_bases = repo_tags(env.client, env.prefix)
     missing = base_args(env, "backend", dict(backend, **{"@bytelyst/config": "9.9.9"}))
@@ -196,7 +196,7 @@ def test_base_built_from_the_registry_carries_a_product_that_answers_its_health_
     assert not dev.get("failed") and not backend.get("failed"), raw[-4000:]
     # the base records the registry's versions exactly as a tarball-built base records the manifest's
     expected = dict((n, manifest["packages"][n]["version"]) for n in backend["packages"])
-    assert backend["packages"] == expected and set(_manifest.packages_for(manifest, "backend")) <= set(expected)
+    assert backend["packages"] == expected and set(_tarball_manifest.packages_for(manifest, "backend")) <= set(expected)
     labels = env.client.images.get(backend["image_id"]).attrs["Config"]["Labels"]
     assert json.loads(labels["dev.bytelyst.base.provides"]) == expected
     assert env.token not in raw

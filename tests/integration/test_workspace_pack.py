@@ -17,9 +17,9 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._tarballs import pack_workspace
+from ansible_collections.bytelyst.deploy.plugins.module_utils._workspace_pack import pack_workspace
 
 pytestmark = pytest.mark.integration
 
@@ -172,21 +172,21 @@ def test_cold_run_builds_and_packs_everything_in_dependency_order(built):
     assert all(p["reasons"] == ["new"] for p in result["packages"])
     builds = [c for c in copy.calls() if c.endswith(" run build")]
     assert sorted(builds) == sorted("%s run build" % n.split("/")[1] for n in ALL)
-    manifest = _manifest.load(copy.out)
-    assert _manifest.verify(manifest)
+    manifest = _tarball_manifest.load(copy.out)
+    assert _tarball_manifest.verify(manifest)
     assert manifest["order"] == ALL and manifest["filter"] == "@bytelyst/*"
     assert result["manifest"] == os.path.join(copy.out, "bytelyst-manifest.json")
     assert sorted(os.listdir(copy.out)) == sorted(
         ["bytelyst-manifest.json"] + [p["tarball"] for p in manifest["packages"].values()])
     auth = manifest["packages"]["@bytelyst/auth"]
     assert (auth["version"], auth["dir"], auth["tarball"]) == ("0.7.3", "packages/auth", "bytelyst-auth-0.7.3.tgz")
-    assert auth["targets"] == ["backend"]
+    assert auth["kinds"] == auth["targets"] == ["backend"]  # targets: the deprecated name, still written
     assert auth["dependencies"] == {"internal": {"@bytelyst/config": "workspace:^", "@bytelyst/errors": "workspace:*"},
                                     "external": {"jose": "^5.9.6"}}
     assert auth["dev_dependencies"] == {"@types/node": "22.20.5", "typescript": "5.9.3"}
     assert len(auth["fingerprint"]) == 64 and len(auth["sha256"]) == 64
     assert manifest["packages"]["@bytelyst/ui"]["peer_dependencies"] == {"react": "^18.2.0 || ^19.0.0"}
-    assert _manifest.packages_for(manifest, "web") == [
+    assert _tarball_manifest.packages_for(manifest, "web") == [
         "@bytelyst/errors", "@bytelyst/config", "@bytelyst/format", "@bytelyst/logger", "@bytelyst/ui"]
     # pnpm pack turned the workspace: ranges into real versions.
     with tarfile.open(os.path.join(copy.out, auth["tarball"])) as tar:
@@ -209,7 +209,7 @@ def test_noop_run_changes_nothing_and_builds_nothing(copy):
 
 
 def test_one_file_change_rebuilds_that_package_and_its_dependents_only(copy):
-    before = _manifest.load(copy.out)
+    before = _tarball_manifest.load(copy.out)
     copy.append("logger", "\nexport const loggerRevision = 2;\n")
     result = run_module(copy.args(), diff=True)
     assert not result.get("failed"), result.get("msg")
@@ -221,8 +221,8 @@ def test_one_file_change_rebuilds_that_package_and_its_dependents_only(copy):
     calls = copy.calls()
     assert sorted(c for c in calls if c.endswith(" run build")) == ["http run build", "logger run build"]
     assert sorted(c.split()[0] for c in calls if " pack " in c) == ["http", "logger"]
-    after = _manifest.load(copy.out)
-    _manifest.verify(after)
+    after = _tarball_manifest.load(copy.out)
+    _tarball_manifest.verify(after)
     for name in ALL:
         # Packages not rebuilt keep their very tarball; logger's changes. (http is repacked: whether
         # its tarball is byte-identical is up to pnpm pack, so it is not asserted.)
@@ -269,7 +269,7 @@ def test_narrower_filter_drops_packages_without_building(copy):
                                  "@bytelyst/logger"]
     assert copy.actions() == []
     assert sorted(os.listdir(copy.out)) == ["bytelyst-format-0.9.5.tgz", "bytelyst-manifest.json", "bytelyst-ui-0.2.0.tgz"]
-    assert _manifest.verify(_manifest.load(copy.out))
+    assert _tarball_manifest.verify(_tarball_manifest.load(copy.out))
 
 
 def _no_workspace_file(copy):
@@ -459,6 +459,6 @@ def test_a_killed_run_leaves_the_output_whole_and_the_next_run_cleans_up(copy, t
     assert result["cleaned"] == [os.path.join(copy.base, name) for name in killed]
     assert result["rebuilt"] == ["@bytelyst/format", "@bytelyst/ui"] or "@bytelyst/format" in result["rebuilt"]
     assert leftovers(copy) == []
-    assert _manifest.verify(_manifest.load(copy.out))
+    assert _tarball_manifest.verify(_tarball_manifest.load(copy.out))
     # The replaced output stays beside the new one until the next swap, for readers part-way through it.
     assert os.path.isfile(os.path.join(copy.base, ".out.previous", "bytelyst-manifest.json"))

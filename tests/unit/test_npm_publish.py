@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_publish import (
     Publisher, check_dist_tag, check_scopes, diff_of, dist_tag_for, integrity_of, is_prerelease,
@@ -251,8 +251,8 @@ def packed(tmp_path):
         path = make_tarball(str(tmp_path / tarball), {"name": name, "version": version,
                                                       "dependencies": dict((d, "^1.0.0") for d in deps)})
         packages[name] = dict(entry(deps), name=name, version=version, tarball=tarball,
-                              sha256=_manifest.sha256_file(path))
-    _manifest.write(str(tmp_path), packages, ["@b/config", "@b/errors", "@b/ui"], "@b/*")
+                              sha256=_tarball_manifest.sha256_file(path))
+    _tarball_manifest.write(str(tmp_path), packages, ["@b/config", "@b/errors", "@b/ui"], "@b/*")
     return str(tmp_path)
 
 

@@ -19,6 +19,15 @@ def test_only_our_images_are_candidates():
     assert reasons == {} and remove == []
 
 
+@pytest.mark.parametrize("label", ["dev.bytelyst.base.kind", "dev.bytelyst.base.flavour"])
+def test_a_base_is_a_candidate_by_either_kind_label(label):
+    """Bases built from 0.2.0 carry dev.bytelyst.base.kind (and the flavour label), older ones the flavour label only."""
+    old = img("sha256:o", ["base-web:1.0.0"], "2020", labels={label: "web"})
+    new = img("sha256:n", ["base-web:1.1.0"], "2021", labels={label: "web"})
+    reasons, remove = _prune.plan([old, new], set(), set(), keep=1)
+    assert [i["id"] for i in remove] == ["sha256:o"] and "sha256:n" in reasons
+
+
 def test_keeps_newest_per_repository_and_removes_older():
     images = [img("sha256:%d" % i, ["reg/notes-backend:1.%d.0" % i], "2026-01-0%d" % i) for i in range(1, 5)]
     reasons, remove = _prune.plan(images, set(), set(), keep=2)

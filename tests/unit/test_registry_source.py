@@ -190,7 +190,7 @@ NOW = datetime.datetime(2026, 11, 27, 10, 0, 0)
 
 
 def base_opts(**change):
-    data = dict(source="registry", manifest=None, flavour="backend", runtime_image=RUNTIME, pnpm_version="10.6.5",
+    data = dict(source="registry", manifest=None, kind="backend", runtime_image=RUNTIME, pnpm_version="10.6.5",
                 name=None, version="1.0.0", registry=None, labels={}, packages={"@bytelyst/http": "^1.0.0"},
                 promote=False, force=False, npm_token=TOKEN, npm_registry=None, ca_bundle=None, date_tag=None,
                 docker_cli=None, docker_host=None, shared_registry=URL, shared_registry_allow_http=False)
@@ -256,8 +256,8 @@ def test_base_from_the_registry_records_the_resolved_versions(monkeypatch):
     assert "devDependencies" not in package and _spy.last.tarballs == []
     assert files[".npmrc"].endswith("@bytelyst:registry=%s\n" % URL) and TOKEN not in files[".npmrc"]
     assert _spy.last.revision.startswith("sha256:")
-    # the dev flavour takes the packages' dev tools
-    dev, _fake, _compat = base_ensure(monkeypatch, client, flavour="dev")
+    # the dev kind takes the packages' dev tools
+    dev, _fake, _compat = base_ensure(monkeypatch, client, kind="dev")
     assert json.loads(_spy.last.files["package.json"])["devDependencies"] == {"typescript": "^5.6.0"}
     # a newer version in the registry is a new fingerprint; the same registry answer, the same one
     again, _fake, _compat = base_ensure(monkeypatch, client)

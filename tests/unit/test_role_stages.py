@@ -36,7 +36,7 @@ def test_every_task_names_its_stage_and_long_ones_are_async(role, stage):
     assert any(stage in task["tags"] for task in found)
 
 
-@pytest.mark.parametrize("role, loop_var", [("base_image", "base_image_flavour"), ("product_image", "product_image_kind")])
+@pytest.mark.parametrize("role, loop_var", [("base_image", "base_image_kind"), ("product_image", "product_image_kind")])
 def test_the_log_path_is_printed_before_the_build_that_writes_it(role, loop_var):
     found = tasks(role)
     names = [task["name"] for task in found]

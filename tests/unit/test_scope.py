@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image, _compat, _manifest, _product
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image, _compat, _tarball_manifest, _product
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared, scope_of
@@ -41,9 +41,9 @@ def manifest(tmp_path):
     order = ["@acme/errors", "@acme/util", "@acme/store", "@acme/service", "@acme-ui/widgets", "tools"]
     for data in packages.values():
         (tmp_path / data["tarball"]).write_bytes(data["name"].encode())
-        data["sha256"] = _manifest.sha256_file(str(tmp_path / data["tarball"]))
-    _manifest.write(str(tmp_path), packages, order, "@acme*/*")
-    return _manifest.load(str(tmp_path))
+        data["sha256"] = _tarball_manifest.sha256_file(str(tmp_path / data["tarball"]))
+    _tarball_manifest.write(str(tmp_path), packages, order, "@acme*/*")
+    return _tarball_manifest.load(str(tmp_path))
 
 
 def test_shared_are_the_manifest_packages_and_their_scopes(manifest):

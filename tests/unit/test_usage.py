@@ -139,6 +139,20 @@ def test_describe_names_base_and_version():
     assert other["role"] == "other" and other["ref"] == "c" * 8 and other["tags"] == []
 
 
+def test_a_base_s_kind_is_read_from_the_kind_label_first_then_the_flavour_label():
+    both = describe(image("b", ["x"], {"dev.bytelyst.base.kind": "dev", "dev.bytelyst.base.flavour": "web"}))
+    assert (both["role"], both["kind"], both["flavour"]) == ("base", "dev", "dev")
+    old = describe(image("b", ["x"], {"dev.bytelyst.base.flavour": "backend"}))  # a base built before 0.2.0
+    assert (old["role"], old["kind"], old["flavour"]) == ("base", "backend", "backend")
+    new = describe(image("b", ["x"], {"dev.bytelyst.base.kind": "web"}))
+    assert (new["role"], new["kind"], new["flavour"]) == ("base", "web", "web")
+    # a product inherits its base's labels; its kind is its own
+    product = describe(image("a", ["x"], {"dev.bytelyst.product": "notes", "dev.bytelyst.kind": "web",
+                                          "dev.bytelyst.base.kind": "dev"}))
+    assert (product["role"], product["kind"], product["flavour"]) == ("product", "web", None)
+    assert is_ours(image("b", ["x"], dict(STANDIN_LABEL, **{"dev.bytelyst.base.kind": "web"})))
+
+
 def _scene():
     """runtime R (100); base = R + S (50); notes = base + N (3); clock = base + C (4);
     tarball images = R + own code (2) + their own copy of S (same diff ID, other chain)."""

@@ -48,17 +48,44 @@ def test_package_dirs_follow_globs_exclusions_and_skip_node_modules(tmp_path):
 
 
 def test_discover_reads_packages(tmp_path):
-    root = make_workspace(tmp_path / "w", {"packages/a": pkg("@s/a", "2.1.0", bytelyst={"targets": ["web"]})})
+    root = make_workspace(tmp_path / "w", {"packages/a": pkg("@s/a", "2.1.0", bytelyst={"kinds": ["web"]})})
     space = ws.discover(str(root))
     assert list(space.packages) == ["@s/a"]
     a = space.packages["@s/a"]
-    assert (a.version, a.rel_dir, a.targets) == ("2.1.0", "packages/a", ["web"])
+    assert (a.version, a.rel_dir, a.kinds) == ("2.1.0", "packages/a", ["web"])
     assert a.dir == str(root / "packages" / "a")
 
 
-def test_targets_default_to_both(tmp_path):
+def test_kinds_default_to_both(tmp_path):
     root = make_workspace(tmp_path / "w", {"packages/a": pkg("@s/a")})
-    assert ws.discover(str(root)).packages["@s/a"].targets == ["backend", "web"]
+    assert ws.discover(str(root)).packages["@s/a"].kinds == ["backend", "web"]
+
+
+def test_the_deprecated_targets_field_is_read_when_kinds_is_absent(tmp_path):
+    root = make_workspace(tmp_path / "w", {
+        "packages/a": pkg("@s/a", bytelyst={"targets": ["web"]}),
+        "packages/b": pkg("@s/b", bytelyst={"kinds": ["backend"], "targets": ["web"]}),
+    })
+    space = ws.discover(str(root))
+    assert (space.packages["@s/a"].kinds, space.packages["@s/a"].kinds_field) == (["web"], "targets")
+    assert (space.packages["@s/b"].kinds, space.packages["@s/b"].kinds_field) == (["backend"], "kinds")
+
+
+def test_kinds_and_targets_that_disagree_are_refused(tmp_path):
+    root = make_workspace(tmp_path / "w", {"packages/a": pkg("@s/a", bytelyst={"kinds": ["backend"], "targets": ["web"]})})
+    space = ws.discover(str(root))
+    with pytest.raises(DeployError) as info:
+        ws.validate(space, ["@s/a"])
+    assert "@s/a" in str(info.value) and "bytelyst.kinds is ['backend'] but bytelyst.targets is ['web']" in str(info.value)
+    assert "Keep bytelyst.kinds only" in info.value.hint
+
+
+def test_an_unknown_kind_names_the_field_it_is_in(tmp_path):
+    for field in ("kinds", "targets"):
+        root = make_workspace(tmp_path / field, {"packages/a": pkg("@s/a", bytelyst={field: ["mobile"]})})
+        with pytest.raises(DeployError) as info:
+            ws.validate(ws.discover(str(root)), ["@s/a"])
+        assert "bytelyst.%s has mobile; allowed: backend, web" % field in str(info.value)
 
 
 def test_no_workspace_file(tmp_path):
@@ -170,6 +197,6 @@ def test_split_dependencies(tmp_path):
     }
 
 
-def test_targets_as_a_single_string(tmp_path):
-    root = make_workspace(tmp_path / "w", {"packages/a": pkg("@s/a", bytelyst={"targets": "web"})})
-    assert ws.discover(str(root)).packages["@s/a"].targets == ["web"]
+def test_kinds_as_a_single_string(tmp_path):
+    root = make_workspace(tmp_path / "w", {"packages/a": pkg("@s/a", bytelyst={"kinds": "web"})})
+    assert ws.discover(str(root)).packages["@s/a"].kinds == ["web"]

@@ -1,4 +1,4 @@
-"""The tarball directory core (_tarballs.py): what to rebuild and why, and the atomic output
+"""The core of workspace_pack (_workspace_pack.py): what to rebuild and why, and the atomic output
 (a tiny workspace on disk, pnpm faked by a command runner; no Node, no pnpm)."""
 
 import json
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarballs
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace_pack
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Result
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -42,7 +42,7 @@ def space(tmp_path):
 
 def pack(space, out, pnpm, **kw):
     kw.setdefault("package_filter", "@s/*")
-    return _tarballs.pack_workspace(str(space), str(out), pnpm="pnpm", runner=pnpm, **kw)
+    return _workspace_pack.pack_workspace(str(space), str(out), pnpm="pnpm", runner=pnpm, **kw)
 
 
 def reasons(result):
@@ -68,9 +68,9 @@ def test_cold_run_builds_and_packs_everything_in_dependency_order(space, tmp_pat
         "--filter=@s/errors", "--filter=@s/config", "--filter=@s/auth", "--filter=@s/format"]
     assert "--workspace-concurrency=1" in recursive.argv
     assert len(pnpm.pnpm_starts()) == 1 + 4  # one build, four packs
-    manifest = _manifest.load(str(out))
+    manifest = _tarball_manifest.load(str(out))
     assert manifest["order"] == result["order"] and manifest["filter"] == "@s/*"
-    assert _manifest.verify(manifest)
+    assert _tarball_manifest.verify(manifest)
     assert sorted(os.listdir(str(out))) == ["bytelyst-manifest.json", "s-auth-1.0.0.tgz", "s-config-1.0.0.tgz",
                                             "s-errors-1.0.0.tgz", "s-format-1.0.0.tgz"]
     auth = manifest["packages"]["@s/auth"]
@@ -107,7 +107,7 @@ def test_a_changed_source_rebuilds_the_package_and_its_dependents_only(space, tm
     assert why["@s/errors"] == [] and why["@s/format"] == []
     assert pnpm.builds() == ["config build", "auth build"] and pnpm.packs() == ["auth pack", "config pack"]
     assert os.stat(str(out / "s-format-1.0.0.tgz")).st_ino == kept_inode  # kept tarballs are hard links
-    assert _manifest.verify(_manifest.load(str(out)))
+    assert _tarball_manifest.verify(_tarball_manifest.load(str(out)))
 
 
 def test_shared_inputs_and_tool_changes_rebuild_everything(space, tmp_path):
@@ -134,7 +134,7 @@ def test_a_missing_or_altered_tarball_is_rebuilt(space, tmp_path):
     assert reasons(result)["@s/format"] == ["tarball in the output directory does not match the manifest"]
     assert result["rebuilt"] == ["@s/errors", "@s/format"]  # a repack alone does not change the dependents' inputs
     pack(space, out, FakePnpm())
-    assert _manifest.verify(_manifest.load(str(out)))
+    assert _tarball_manifest.verify(_tarball_manifest.load(str(out)))
 
 
 def test_check_mode_reports_and_touches_nothing(space, tmp_path):
@@ -207,21 +207,21 @@ def test_an_unreadable_manifest_rebuilds_everything(space, tmp_path):
     (out / "bytelyst-manifest.json").write_text("{not json")
     result = pack(space, out, FakePnpm())
     assert result["rebuilt"] == result["order"] and reasons(result)["@s/errors"] == ["new"]
-    assert _manifest.verify(_manifest.load(str(out)))
+    assert _tarball_manifest.verify(_tarball_manifest.load(str(out)))
 
 
 def test_rebuild_reasons_force_inputs_then_tarball(tmp_path):
     inputs = {"files": {"a": "1"}, "lockfile": None, "shared": {"files": {}, "lockfile": None},
               "tool": {"pnpm": "10"}, "dependencies": {}}
     (tmp_path / "a.tgz").write_text("x")
-    good = {"inputs": inputs, "tarball": "a.tgz", "sha256": _manifest.sha256_file(str(tmp_path / "a.tgz"))}
-    assert _tarballs.rebuild_reasons(good, inputs, str(tmp_path)) == []
-    assert _tarballs.rebuild_reasons(good, inputs, str(tmp_path), force=True) == ["forced"]
-    assert _tarballs.rebuild_reasons(None, inputs, str(tmp_path)) == ["new"]
-    assert _tarballs.rebuild_reasons(dict(good, sha256="0"), inputs, str(tmp_path)) == [
+    good = {"inputs": inputs, "tarball": "a.tgz", "sha256": _tarball_manifest.sha256_file(str(tmp_path / "a.tgz"))}
+    assert _workspace_pack.rebuild_reasons(good, inputs, str(tmp_path)) == []
+    assert _workspace_pack.rebuild_reasons(good, inputs, str(tmp_path), force=True) == ["forced"]
+    assert _workspace_pack.rebuild_reasons(None, inputs, str(tmp_path)) == ["new"]
+    assert _workspace_pack.rebuild_reasons(dict(good, sha256="0"), inputs, str(tmp_path)) == [
         "tarball in the output directory does not match the manifest"]
     changed = dict(inputs, files={"a": "2"})
-    assert _tarballs.rebuild_reasons(dict(good, sha256="0"), changed, str(tmp_path)) == ["source changed: a"]
+    assert _workspace_pack.rebuild_reasons(dict(good, sha256="0"), changed, str(tmp_path)) == ["source changed: a"]
 
 
 def test_nested_packages_are_fingerprinted_on_their_own(tmp_path):
@@ -231,7 +231,7 @@ def test_nested_packages_are_fingerprinted_on_their_own(tmp_path):
     package(root, "packages/app", "@s/app")
     package(root, "packages/app/plugins/x", "@s/x")
     space = ws.discover(str(root))
-    assert _tarballs.nested_dirs(space, ["@s/app", "@s/x"]) == {"@s/app": ["plugins/x"], "@s/x": []}
+    assert _workspace_pack.nested_dirs(space, ["@s/app", "@s/x"]) == {"@s/app": ["plugins/x"], "@s/x": []}
 
 
 def test_swap_replaces_the_output_and_keeps_it_on_failure(tmp_path):
@@ -240,18 +240,18 @@ def test_swap_replaces_the_output_and_keeps_it_on_failure(tmp_path):
     (out / "old").write_text("1")
     staging.mkdir()
     (staging / "new").write_text("2")
-    _tarballs.swap(str(staging), str(out))
+    _workspace_pack.swap(str(staging), str(out))
     assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == [".out.previous", "out"]
     assert os.listdir(str(tmp_path / ".out.previous")) == ["old"]  # kept for readers until the next swap
     with pytest.raises(OSError):
-        _tarballs.swap(str(tmp_path / "gone"), str(out))
+        _workspace_pack.swap(str(tmp_path / "gone"), str(out))
     assert os.listdir(str(out)) == ["new"] and sorted(os.listdir(str(tmp_path))) == [".out.previous", "out"]
 
 
 def test_diff_text_marks_pending_packages():
     packages = {"@s/a": {"version": "1.0.0", "tarball": "s-a-1.0.0.tgz", "sha256": "ab" * 32},
                 "@s/b": {"version": "2.0.0", "tarball": "s-b-2.0.0.tgz", "sha256": None}}
-    assert _tarballs.diff_text(packages, ["@s/a", "@s/b"], pending=["@s/b"]) == (
+    assert _workspace_pack.diff_text(packages, ["@s/a", "@s/b"], pending=["@s/b"]) == (
         "@s/a 1.0.0 s-a-1.0.0.tgz sha256:abababababababab\n@s/b 2.0.0 s-b-2.0.0.tgz (rebuilt)\n")
 
 
@@ -275,7 +275,7 @@ def test_at_every_step_of_a_swap_a_complete_directory_exists(tmp_path, monkeypat
     complete_dir(out, 1)
     complete_dir(tmp_path / ".out.staging-x", 2)
     steps = []
-    real_rename, real_exchange, real_rmtree = os.rename, _tarballs.exchange, _tarballs.shutil.rmtree
+    real_rename, real_exchange, real_rmtree = os.rename, _workspace_pack.exchange, _workspace_pack.shutil.rmtree
 
     def where_complete():
         """Directories that hold a complete generation right now (output first)."""
@@ -300,9 +300,9 @@ def test_at_every_step_of_a_swap_a_complete_directory_exists(tmp_path, monkeypat
         real_rmtree(path, *a, **kw)
 
     monkeypatch.setattr(os, "rename", rename)
-    monkeypatch.setattr(_tarballs, "exchange", exchange)
-    monkeypatch.setattr(_tarballs.shutil, "rmtree", rmtree)
-    _tarballs.swap(str(tmp_path / ".out.staging-x"), str(out))
+    monkeypatch.setattr(_workspace_pack, "exchange", exchange)
+    monkeypatch.setattr(_workspace_pack.shutil, "rmtree", rmtree)
+    _workspace_pack.swap(str(tmp_path / ".out.staging-x"), str(out))
     assert steps
     if exchange_available:
         # output is complete after every step: the old or the new generation, never nothing
@@ -333,7 +333,7 @@ def test_a_reader_polling_the_output_during_swaps_always_finds_it(tmp_path):
         for generation in range(1, 150):
             staging = tmp_path / (".out.staging-%d" % generation)
             complete_dir(staging, generation)
-            _tarballs.swap(str(staging), str(out))
+            _workspace_pack.swap(str(staging), str(out))
     finally:
         stop.set()
         thread.join()
@@ -344,7 +344,7 @@ def test_a_reader_polling_the_output_during_swaps_always_finds_it(tmp_path):
 def test_exchange_swaps_two_directories(tmp_path):
     complete_dir(tmp_path / "a", 1)
     complete_dir(tmp_path / "b", 2)
-    if not _tarballs.exchange(str(tmp_path / "a"), str(tmp_path / "b")):
+    if not _workspace_pack.exchange(str(tmp_path / "a"), str(tmp_path / "b")):
         pytest.skip("this file system cannot exchange two paths")
     assert json.loads((tmp_path / "a" / "bytelyst-manifest.json").read_text()) == {"generation": 2}
     assert json.loads((tmp_path / "b" / "bytelyst-manifest.json").read_text()) == {"generation": 1}
@@ -371,7 +371,7 @@ def test_a_run_killed_between_the_fallback_renames_gets_its_output_back(tmp_path
     out = tmp_path / "out"
     complete_dir(tmp_path / ".out.old-abc", 3)
     complete_dir(tmp_path / ".out.staging-def", 4)
-    cleaned = _tarballs.clean_leftovers(str(out))
+    cleaned = _workspace_pack.clean_leftovers(str(out))
     assert json.loads((out / "bytelyst-manifest.json").read_text()) == {"generation": 3}
     assert cleaned == [str(tmp_path / ".out.staging-def")]
     assert sorted(os.listdir(str(tmp_path))) == ["out"]
@@ -380,12 +380,12 @@ def test_a_run_killed_between_the_fallback_renames_gets_its_output_back(tmp_path
 def test_a_second_writer_waits_for_the_lock_then_says_who_blocks_it(tmp_path):
     out = str(tmp_path / "out")
     ticks = iter(range(0, 100, 1))
-    with _tarballs.OutputLock(out, timeout=30):
+    with _workspace_pack.OutputLock(out, timeout=30):
         with pytest.raises(DeployError) as err:
-            with _tarballs.OutputLock(out, timeout=3, clock=lambda: next(ticks), sleep=lambda s: None):
+            with _workspace_pack.OutputLock(out, timeout=3, clock=lambda: next(ticks), sleep=lambda s: None):
                 pass
     assert "Timed out after 3s waiting for another workspace_pack run writing beside %s" % out in str(err.value)
-    with _tarballs.OutputLock(out, timeout=0):  # released: taken at once
+    with _workspace_pack.OutputLock(out, timeout=0):  # released: taken at once
         pass
 
 
@@ -424,7 +424,25 @@ def test_a_recursive_build_failure_pnpm_does_not_attribute_lists_the_packages(sp
         assert command.argv[1] == "--recursive", command.argv
         return Result(command, 137, "", "Killed\n")
     with pytest.raises(DeployError) as err:
-        _tarballs.pack_workspace(str(space), str(out), "@s/*", runner=runner)
+        _workspace_pack.pack_workspace(str(space), str(out), "@s/*", runner=runner)
     assert "The build of @s/errors, @s/config, @s/auth failed (exit code 137)." in str(err.value)
     assert "Killed" in err.value.output and "package" not in err.value.details
     assert not out.exists() and sorted(os.listdir(str(tmp_path))) == ["ws"]
+
+
+def test_the_kinds_a_package_json_names_reach_the_manifest_under_both_names(space, tmp_path):
+    """bytelyst.kinds (or its deprecated name bytelyst.targets) becomes the entry's kinds, and its
+    targets too, for readers older than 0.2.0; base_image reads either."""
+    for rel, field in (("packages/auth", "kinds"), ("packages/format", "targets")):
+        path = space / rel / "package.json"
+        data = json.loads(path.read_text())
+        data["bytelyst"] = {field: ["backend"] if rel.endswith("auth") else ["web"]}
+        path.write_text(json.dumps(data))
+    result = pack(space, tmp_path / "out", FakePnpm())
+    manifest = _tarball_manifest.load(str(tmp_path / "out"))
+    entries = manifest["packages"]
+    assert (entries["@s/auth"]["kinds"], entries["@s/auth"]["targets"]) == (["backend"], ["backend"])
+    assert (entries["@s/format"]["kinds"], entries["@s/format"]["targets"]) == (["web"], ["web"])
+    assert entries["@s/errors"]["kinds"] == ["backend", "web"]
+    assert [p["kinds"] for p in result["packages"]] == [e["kinds"] for e in (entries[n] for n in result["order"])]
+    assert _tarball_manifest.packages_for(manifest, "web") == ["@s/errors", "@s/config", "@s/format"]

@@ -30,8 +30,8 @@ import time
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _fingerprint as fp
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _lockfile
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _pnpm
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import run, tail
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -59,15 +59,15 @@ def previous_manifest(output):
     if os.path.exists(output) and not os.path.isdir(output):
         raise DeployError("The output %s exists and is not a directory." % output,
                           hint="Set output to a new or empty directory, or to an earlier output of this module.")
-    path = os.path.join(output, _manifest.MANIFEST_NAME)
+    path = os.path.join(output, _tarball_manifest.MANIFEST_NAME)
     if os.path.isfile(path):
         try:
-            return _manifest.load(path)
+            return _tarball_manifest.load(path)
         except DeployError:
             return {"packages": {}, "order": [], "path": path, "unreadable": True}
     if os.path.isdir(output) and os.listdir(output):
         raise DeployError("The output %s holds files but no %s, so it is not an earlier output of this module." % (
-            output, _manifest.MANIFEST_NAME),
+            output, _tarball_manifest.MANIFEST_NAME),
             hint="This module replaces the whole directory; choose a new or empty one.")
     return None
 
@@ -77,7 +77,7 @@ def stale_tarball(output, entry):
     path = os.path.join(output, entry.get("tarball") or "")
     if not entry.get("tarball") or not os.path.isfile(path):
         return "tarball missing from the output directory"
-    if _manifest.sha256_file(path) != entry.get("sha256"):
+    if _tarball_manifest.sha256_file(path) != entry.get("sha256"):
         return "tarball in the output directory does not match the manifest"
     return None
 
@@ -131,7 +131,10 @@ def manifest_entry(workspace, name, tarball, sha256, fingerprint, inputs):
     """A package's entry in the manifest."""
     pkg = workspace.packages[name]
     entry = {"name": name, "version": pkg.version, "dir": pkg.rel_dir, "tarball": tarball, "sha256": sha256,
-             "fingerprint": fingerprint, "targets": pkg.targets, "inputs": inputs}
+             "fingerprint": fingerprint, _tarball_manifest.KINDS: pkg.kinds, "inputs": inputs}
+    # The deprecated name of `kinds`, written too until 1.0.0: a reader older than 0.2.0 would
+    # take a package without it for both kinds (docs/manifest.md).
+    entry[_tarball_manifest.KINDS_DEPRECATED] = pkg.kinds
     entry.update(ws.split_dependencies(workspace, pkg))
     return entry
 
@@ -427,7 +430,7 @@ def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_in
                  "filter": (previous or {}).get("filter"), "lockfile": (previous or {}).get("lockfile")}
     changed = bool(rebuild) or previous is None or current_state(packages) != old_state
     result = {"changed": changed, "rebuilt": rebuild, "removed": removed, "order": order, "pnpm_version": version,
-              "manifest": os.path.join(output, _manifest.MANIFEST_NAME)}
+              "manifest": os.path.join(output, _tarball_manifest.MANIFEST_NAME)}
     diff_before = diff_text(old_packages, [n for n in (previous or {}).get("order") or [] if n in old_packages])
 
     parent = os.path.dirname(output)
@@ -449,9 +452,9 @@ def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_in
                     inputs[name] = inputs_of(space, name, edges, lock, shared, tool, fingerprints, nested)
                     fingerprints[name] = fp.fingerprint(inputs[name])
                     packages[name] = manifest_entry(space, name, made[name],
-                                                    _manifest.sha256_file(os.path.join(staging, made[name])),
+                                                    _tarball_manifest.sha256_file(os.path.join(staging, made[name])),
                                                     fingerprints[name], inputs[name])
-            _manifest.write(staging, packages, order, package_filter, locked)
+            _tarball_manifest.write(staging, packages, order, package_filter, locked)
             swap(staging, output)
         finally:
             if os.path.isdir(staging):

@@ -15,7 +15,8 @@ image modules read. PRIVATE to the collection. Format documented in docs/manifes
       "tarball": "bytelyst-config-1.2.0.tgz",   # relative to the manifest's directory
       "sha256": "<hex digest of the tarball>",
       "fingerprint": "<hex digest of the package's inputs>",
-      "targets": ["backend", "web"],     # package.json "bytelyst.targets"; absent = both
+      "kinds": ["backend", "web"],       # package.json "bytelyst.kinds"; absent = both
+      "targets": ["backend", "web"],     # the same, under its deprecated name (until 1.0.0)
       "dependencies": {"internal": {"@bytelyst/errors": "workspace:^"}, "external": {"zod": "^3.23.8"}},
       "peer_dependencies": {"react": "^18 || ^19"},
       "dev_dependencies": {"typescript": "5.6.3"}
@@ -39,13 +40,16 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import PACKAGE_KINDS
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
 from ansible_collections.bytelyst.deploy.plugins.module_utils._fingerprint import sha256_file
 
 MANIFEST_NAME = "bytelyst-manifest.json"
 FORMAT = 1
-TARGETS = ("backend", "web")
+# An entry's kinds: "kinds", or in a manifest written before 0.2.0 only "targets".
+KINDS = "kinds"
+KINDS_DEPRECATED = "targets"
 
 
 def manifest_path(location):
@@ -98,10 +102,15 @@ def tarball_path(manifest, name):
     return os.path.join(os.path.dirname(manifest["path"]), manifest["packages"][name]["tarball"])
 
 
-def packages_for(manifest, target):
-    """Names of the packages meant for a base image target (backend or web), in order."""
+def kinds_of(entry):
+    """The image kinds (backend, web) a manifest entry's package is for."""
+    return entry.get(KINDS) or entry.get(KINDS_DEPRECATED) or list(PACKAGE_KINDS)
+
+
+def packages_for(manifest, kind):
+    """Names of the packages meant for a base image of kind (backend or web), in order."""
     order = manifest.get("order") or sorted(manifest["packages"])
-    return [n for n in order if target in (manifest["packages"][n].get("targets") or TARGETS)]
+    return [n for n in order if kind in kinds_of(manifest["packages"][n])]
 
 
 def write(directory, packages, order, package_filter, lockfile=None):
