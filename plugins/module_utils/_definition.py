@@ -361,4 +361,5 @@ def product_secrets(product, name):
     """compose_deploy's `secrets` for one bytelyst_products entry, as a deploy of it passes them:
     what a rollback needs, without images (it restores a release's own)."""
     placeholders = dict((service, "rollback.invalid/unused") for service in (product.get("services") or {}))
-    return render(product_services(product, name, placeholders))["secrets"]
+    # Secrets do not depend on ports: publish=False takes products without host_port (behind the proxy).
+    return render(product_services(product, name, placeholders, publish=False))["secrets"]
