@@ -168,7 +168,7 @@ def fleet(tmp_path_factory, docker_client, registry_addr, standin_image):
 def seed(fleet, host):
     """The release each host serves before the rollout: the test server as notes' backend, blue."""
     settings = fleet.hosts[host]
-    root = os.path.join(settings["bytelyst_deploy_root"], "notes")
+    root = os.path.join(settings["bytelyst_deploy_root"], "notes.proxy")
     os.makedirs(root)
     proxy = dict((k, v) for k, v in settings["bytelyst_proxy"].items() if k != "drain_timeout")
     params = dict(
@@ -184,7 +184,7 @@ def seed(fleet, host):
 
 
 def releases(fleet, host):
-    with open(os.path.join(fleet.hosts[host]["bytelyst_deploy_root"], "notes", ".history", "releases.json")) as f:
+    with open(os.path.join(fleet.hosts[host]["bytelyst_deploy_root"], "notes.proxy", ".history", "releases.json")) as f:
         return json.load(f)
 
 

@@ -55,7 +55,7 @@ def test_no_product_container_publishes_a_port_the_proxy_does(host):
 
 
 def test_the_release_records_its_color(host):
-    releases = json.loads(host.file("/var/lib/bytelyst-dev/molecule/deploy/notes/.history/releases.json").content_string)
+    releases = json.loads(host.file("/var/lib/bytelyst-dev/molecule/deploy/notes.proxy/.history/releases.json").content_string)
     current = [r for r in releases["releases"] if r["id"] == releases["current"]][0]
     assert current["color"] == "blue" and current["result"] == "success"
 
