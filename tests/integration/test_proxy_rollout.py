@@ -11,8 +11,9 @@ nothing the proxy does differently there: the switch happens inside each host's 
 Each host first serves a seed release behind its proxy (the small test server, deployed through
 proxy_deploy's core as blue); then rollout_base.yml builds base 1.1.0 from the shared packed
 sample, rebuilds notes on it, deploys it to edge1 (the canary), then in batches of one host
-(edge1 again, in sync, then edge2), then moves `latest`. One bounded client per host asks that
-host's proxy /health the whole time; each must see no failed request and both releases.
+(edge1 again, in sync, then edge2), then moves `latest`; then rollback.yml switches edge2 back
+to the seed. One bounded client per host asks that host's proxy /health the whole time; each
+must see no failed request and every switch.
 """
 
 import json
@@ -76,12 +77,12 @@ class Poller(object):
                 self.failures.append((time.time(), status, body[:200]))
             time.sleep(self.pause)
 
-    def kinds(self):
-        """Which releases answered, in order of first appearance: seed (the test server) or notes."""
+    def kinds(self, since=0):
+        """Which releases answered, one entry per change: seed (the test server) or notes:<version>."""
         seen = []
-        for body in self.answers:
+        for body in self.answers[since:]:
             kind = "seed" if body == "ok" else "notes:%s" % json.loads(body).get("version")
-            if kind not in seen:
+            if not seen or seen[-1] != kind:
                 seen.append(kind)
         return seen
 
@@ -206,6 +207,13 @@ def test_the_rollout_switches_every_host_behind_its_proxy_without_a_failed_reque
             ["ansible-playbook", "-i", fleet.inventory, os.path.join(PLAYBOOKS, "rollout_base.yml"),
              "--skip-tags", "prep", "-e", "bytelyst_base_version=%s" % BASE],
             capture_output=True, text=True, env=env, timeout=600, check=False)
+        rolled_out = dict((host, len(pollers[host].answers)) for host in HOSTS)
+        # Then edge2 goes back through rollback.yml: a switch back to blue, whose stopped
+        # containers still hold the seed release.
+        if done.returncode == 0:
+            back = subprocess.run(
+                ["ansible-playbook", "-i", fleet.inventory, os.path.join(PLAYBOOKS, "rollback.yml"), "--limit", "edge2"],
+                capture_output=True, text=True, env=env, timeout=300, check=False)
         time.sleep(0.5)  # a few answers after the last switch
     finally:
         for poller in pollers.values():
@@ -213,31 +221,41 @@ def test_the_rollout_switches_every_host_behind_its_proxy_without_a_failed_reque
             poller.thread.join(10)
     out = done.stdout
     assert done.returncode == 0, out[-4000:] + done.stderr[-2000:]
+    assert back.returncode == 0, back.stdout[-4000:] + back.stderr[-2000:]
 
-    # Zero failed requests per host, and each host's client saw the switch from the seed to notes.
+    # Zero failed requests per host, and each host's client saw the switch from the seed to notes
+    # (and edge2's back to the seed).
     for host in HOSTS:
         poller = pollers[host]
         assert poller.failures == [], (host, poller.failures[:5])
         assert len(poller.answers) > 100, (host, len(poller.answers))
-        assert poller.kinds() == ["seed", "notes:1.4.0"], (host, poller.kinds())
-        assert poller.answers[-1] != "ok"
+        assert poller.kinds(0)[:2] == ["seed", "notes:1.4.0"], (host, poller.kinds())
+        assert poller.answers[rolled_out[host] - 1] != "ok"
+    assert pollers["edge1"].kinds() == ["seed", "notes:1.4.0"]
+    assert pollers["edge2"].kinds() == ["seed", "notes:1.4.0", "seed"]
+    assert pollers["edge2"].answers[-1] == "ok"
+    rollback = current(fleet, "edge2")
+    assert rollback["action"] == "rollback" and rollback["color"] == "blue"
+    assert rollback["restores"] == releases(fleet, "edge2")["releases"][0]["id"]
 
     # Canary first (edge1, its own release), then the batches: edge1 again is in sync (no new
     # release), edge2 switches; each host runs the new release on green, blue stopped.
-    canary, batch = current(fleet, "edge1"), current(fleet, "edge2")
+    (seed1, canary), (seed2, batch, _rollback) = releases(fleet, "edge1")["releases"], releases(fleet, "edge2")["releases"]
+    assert seed1["triggered_by"] == seed2["triggered_by"] == "pytest seed"
     assert canary["triggered_by"] == "rollout_base.yml canary (base %s)" % BASE
     assert batch["triggered_by"] == "rollout_base.yml (base %s)" % BASE
     assert canary["time"] <= batch["time"]
-    for host in HOSTS:
-        assert [r["triggered_by"] for r in releases(fleet, host)["releases"]][-2:] == [
-            "pytest seed", current(fleet, host)["triggered_by"]]
-        assert current(fleet, host)["color"] == "green"
+    assert canary["color"] == batch["color"] == "green"
+    # edge1 serves the new release on green, blue stopped; edge2 is back on blue, green stopped.
+    for host, serving_color, stopped_color in (("edge1", "green", "blue"), ("edge2", "blue", "green")):
         project = fleet.project(host)
-        (serving,) = docker_client.containers.list(filters={"label": "com.docker.compose.project=%s-green" % project})
-        assert serving.image.labels["dev.bytelyst.base.version"] == BASE
+        (serving,) = docker_client.containers.list(
+            filters={"label": "com.docker.compose.project=%s-%s" % (project, serving_color)})
         assert not serving.attrs["HostConfig"]["PortBindings"]
         assert [c.status for c in docker_client.containers.list(
-            all=True, filters={"label": "com.docker.compose.project=%s-blue" % project})] == ["exited"]
+            all=True, filters={"label": "com.docker.compose.project=%s-%s" % (project, stopped_color)})] == ["exited"]
+        if host == "edge1":
+            assert serving.image.labels["dev.bytelyst.base.version"] == BASE
 
     # latest moved last: after every batch, to the version this rollout built.
     deploys = [m.start() for m in re.finditer(r"TASK \[Deploy each product this host runs\]", out)]
