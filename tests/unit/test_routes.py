@@ -141,3 +141,32 @@ def test_behind_the_proxy_services_publish_no_port_and_carry_no_http_check():
     assert len(product_services(PRODUCTS["clock"], "clock", clock, publish=False)) == 2
     with pytest.raises(AnsibleFilterError, match="clock.services.backend.host_port must be a port number"):
         product_services(PRODUCTS["clock"], "clock", clock)
+
+
+def test_the_playbooks_options_match_what_the_filters_and_the_role_take():
+    """bytelyst_proxy's documented options are the keys proxy_settings takes; deploy_product.yml
+    hands the deploy role the strategy, the routes and every proxy setting."""
+    import os
+
+    import yaml
+
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _routes
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "roles", "bytelyst", "meta", "argument_specs.yml")) as f:
+        spec = yaml.safe_load(f)["argument_specs"]["main"]["options"]
+    assert sorted(spec["bytelyst_proxy"]["options"]) == sorted(_routes.CONTAINER_KEYS + _routes.DEPLOY_KEYS)
+    assert spec["bytelyst_deploy_strategy"]["choices"] == ["in_place", "proxy"]
+    with open(os.path.join(root, "roles", "bytelyst", "defaults", "main.yml")) as f:
+        defaults = yaml.safe_load(f)
+    assert defaults["bytelyst_deploy_strategy"] == "in_place" and defaults["bytelyst_proxy"] == {}
+    with open(os.path.join(root, "playbooks", "tasks", "deploy_product.yml")) as f:
+        role_vars = yaml.safe_load(f)[0]["vars"]
+    with open(os.path.join(root, "roles", "deploy", "meta", "argument_specs.yml")) as f:
+        deploy_spec = yaml.safe_load(f)["argument_specs"]["main"]["options"]
+    handed = set(k for k in role_vars if k.startswith("deploy_"))
+    assert {"deploy_strategy", "deploy_routes", "deploy_proxy", "deploy_tls_certificate", "deploy_tls_key",
+            "deploy_drain_timeout", "deploy_keep_previous"} <= handed
+    assert handed <= set(deploy_spec), handed - set(deploy_spec)
+    assert "product_routes" in role_vars["deploy_routes"] and "publish=bytelyst_deploy_strategy != 'proxy'" in \
+        role_vars["deploy_services"]
