@@ -297,8 +297,7 @@ def test_the_live_color_is_read_from_the_live_files(proxy):
 def test_products_validate_their_own_test_file_and_switch_one_at_a_time(proxy):
     """Two products on one proxy: each nginx -t reads a main file of its own, and a switch waits
     for another product's (the proxy's switch lock); one held too long fails the switch, unchanged."""
-    import fcntl
-
+    fcntl = pytest.importorskip("fcntl")
     host, nginx, clock = proxy
     host.switch("notes", files_for("notes-blue-web-1:3000"), 30, 10)
     assert os.path.isfile(os.path.join(host.spec["config_dir"], "nginx.test.notes.conf"))

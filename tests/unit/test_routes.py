@@ -2,12 +2,15 @@
 core), and product_services behind the proxy (no published port, no HTTP check of one)."""
 
 import copy
+import os
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.bytelyst.deploy.plugins.filter.definition import FilterModule as DefinitionFilters
 from ansible_collections.bytelyst.deploy.plugins.filter.proxy import FilterModule
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _routes
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy import check_routes
 
 FILTERS = FilterModule().filters()
@@ -146,12 +149,6 @@ def test_behind_the_proxy_services_publish_no_port_and_carry_no_http_check():
 def test_the_playbooks_options_match_what_the_filters_and_the_role_take():
     """bytelyst_proxy's documented options are the keys proxy_settings takes; deploy_product.yml
     hands the deploy role the strategy, the routes and every proxy setting."""
-    import os
-
-    import yaml
-
-    from ansible_collections.bytelyst.deploy.plugins.module_utils import _routes
-
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(root, "roles", "bytelyst", "meta", "argument_specs.yml")) as f:
         spec = yaml.safe_load(f)["argument_specs"]["main"]["options"]
