@@ -37,14 +37,14 @@ integration2_files=(tests/integration/test_compose_deploy.py tests/integration/t
   tests/integration/test_harness.py tests/integration/test_compose_release.py
   tests/integration/test_compose_inputs.py tests/integration/test_deploy_role.py
   tests/integration/test_action_group.py tests/integration/test_registry_token.py)
-# The host roles (over SSH in a container of their own, mostly waiting on apt, pip and npm) and the
-# rollout behind the proxy (rollout_base.yml on two hosts behind their proxies, ~40 CPU-seconds
-# warm, mostly waiting on health gates and drains) go to the fleet's lane; the remote engine (a
-# dockerd of its own over TLS), the proxy deploys and the builds from a private npm registry to
-# Molecule's: those lanes have room.
-integration3_files=(tests/integration/test_host_roles.py tests/integration/test_proxy_rollout.py)
+# The host roles (over SSH in a container of their own, mostly waiting on apt, pip and npm) go to
+# the fleet's lane; the remote engine (a dockerd of its own over TLS), the proxy deploys and the
+# builds from a private npm registry to Molecule's: those lanes have room.
+integration3_files=(tests/integration/test_host_roles.py)
 integration4_files=(tests/integration/test_remote_engine.py tests/integration/test_proxy_deploy.py
-  tests/integration/test_registry_source.py)
+  tests/integration/test_registry_source.py
+  # rollout_base.yml behind two hosts' proxies (~40 CPU-seconds warm, mostly waiting on health gates and drains)
+  tests/integration/test_proxy_rollout.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {
