@@ -43,7 +43,9 @@ integration2_files=(tests/integration/test_compose_deploy.py tests/integration/t
 # builds from a private npm registry to Molecule's: those lanes have room.
 integration3_files=(tests/integration/test_host_roles.py tests/integration/test_acme_pipeline.py)
 integration4_files=(tests/integration/test_remote_engine.py tests/integration/test_proxy_deploy.py
-  tests/integration/test_registry_source.py)
+  tests/integration/test_registry_source.py
+  # rollout_base.yml behind two hosts' proxies (~40 CPU-seconds warm, mostly waiting on health gates and drains)
+  tests/integration/test_proxy_rollout.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {

@@ -22,11 +22,11 @@ def compose_definition(services, volumes=None, restart="unless-stopped", hardeni
 
 
 def product_services(product, name, images, publish_address="127.0.0.1", port_offset=0,
-                     health_host="127.0.0.1", healthcheck=None):
+                     health_host="127.0.0.1", healthcheck=None, publish=True):
     try:
         return _definition.product_services(product, name, images, publish_address=publish_address,
                                             port_offset=port_offset, health_host=health_host,
-                                            healthcheck=healthcheck)
+                                            healthcheck=healthcheck, publish=publish)
     except _definition.DefinitionError as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -54,8 +54,9 @@ DEPENDS_CONDITIONS = ("service_started", "service_healthy", "service_completed_s
 PRODUCT_BUILD_KEYS = ("kind_dirs", "extra_dirs", "build_args", "os_packages", "build_os_packages", "npm_registry")
 SERVICE_BUILD_KEYS = ("build_args", "os_packages", "build_os_packages")
 PRODUCT_KEYS = ("dir", "services", "extra_services") + PRODUCT_BUILD_KEYS
+# route: how the host's proxy routes to the service with bytelyst_deploy_strategy proxy (_routes.py).
 PRODUCT_SERVICE_KEYS = ("kind", "port", "host_port", "health_path", "environment", "secrets", "volumes",
-                        "depends_on", "healthcheck", "cap_add") + HARDENING_KEYS + SERVICE_BUILD_KEYS
+                        "depends_on", "healthcheck", "cap_add", "route") + HARDENING_KEYS + SERVICE_BUILD_KEYS
 
 
 class DefinitionError(ValueError):
@@ -301,13 +302,15 @@ def image_of(built):
 
 
 def product_services(product, name, images, publish_address="127.0.0.1", port_offset=0,
-                     health_host="127.0.0.1", healthcheck=None):
+                     health_host="127.0.0.1", healthcheck=None, publish=True):
     """deploy_services of one bytelyst_products entry.
 
     Each product service (built by the playbooks) gets the image built for it (images:
     {service: reference, or product_image's result with its tags}), its port published at publish_address on host_port + port_offset
     and an HTTP check of health_path; extra_services (a database, a cache) are given whole,
-    image included. healthcheck: timings for the product services' own probe."""
+    image included. healthcheck: timings for the product services' own probe.
+    publish=False (behind the proxy): no published port and no HTTP check here (host_port is
+    not needed); the proxy's routes (_routes.py) publish the product and check each service."""
     where = "bytelyst_products.%s" % name
     check_keys(where, product, PRODUCT_KEYS)
     built = product.get("services") or {}
@@ -318,7 +321,7 @@ def product_services(product, name, images, publish_address="127.0.0.1", port_of
         spec = built[service_name]
         at = "%s.services.%s" % (where, service_name)
         check_keys(at, spec, PRODUCT_SERVICE_KEYS)
-        for key in ("port", "host_port"):
+        for key in ("port", "host_port") if publish else ("port",):
             value = spec.get(key)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value + (
                     int(port_offset) if key == "host_port" else 0) < 65536:
@@ -328,13 +331,13 @@ def product_services(product, name, images, publish_address="127.0.0.1", port_of
         if service_name not in images:
             raise DefinitionError("%s has no built image (images were built for %s)." % (
                 at, ", ".join(sorted(images)) or "nothing"))
-        port = spec["host_port"] + int(port_offset)
         environment = {"PORT": spec["port"]}
         environment.update(spec.get("environment") or {})
-        service = {"name": service_name, "image": image_of(images[service_name]),
-                   "ports": ["%s:%d:%d" % (publish_address, port, spec["port"])],
-                   "environment": environment,
-                   "health_url": "http://%s:%d%s" % (health_host, port, spec.get("health_path") or "/health")}
+        service = {"name": service_name, "image": image_of(images[service_name]), "environment": environment}
+        if publish:
+            port = spec["host_port"] + int(port_offset)
+            service["ports"] = ["%s:%d:%d" % (publish_address, port, spec["port"])]
+            service["health_url"] = "http://%s:%d%s" % (health_host, port, spec.get("health_path") or "/health")
         for key in ("secrets", "volumes", "depends_on", "cap_add") + HARDENING_KEYS:
             if key in spec:
                 service[key] = spec[key]
@@ -358,4 +361,5 @@ def product_secrets(product, name):
     """compose_deploy's `secrets` for one bytelyst_products entry, as a deploy of it passes them:
     what a rollback needs, without images (it restores a release's own)."""
     placeholders = dict((service, "rollback.invalid/unused") for service in (product.get("services") or {}))
-    return render(product_services(product, name, placeholders))["secrets"]
+    # Secrets do not depend on ports: publish=False takes products without host_port (behind the proxy).
+    return render(product_services(product, name, placeholders, publish=False))["secrets"]

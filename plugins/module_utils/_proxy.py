@@ -38,7 +38,11 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 
 CONF_DIR = "/etc/bytelyst-proxy"
 MAIN_NAME = "nginx.conf"
-TEST_NAME = "nginx.test.conf"
+# Per product: two products validating at once on one proxy each test their own staged files.
+TEST_NAME = "nginx.test.%s.conf"
+# Held (flock) from a product's validation to its confirmed reload: another product's switch on the
+# same proxy waits, so every configuration nginx loads is one nginx -t accepted as a whole.
+SWITCH_LOCK = ".switch.lock"
 HTTP_PORT = 8080
 HTTPS_PORT = 8443
 STATUS_PORT = 8099

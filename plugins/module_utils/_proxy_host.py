@@ -13,15 +13,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import glob
 import os
 import socket
 import time
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows controllers; the module runs on the host
+    fcntl = None
+
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._files import write_atomic
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy import (
-    CONF_DIR, KINDS, MAIN_NAME, SPEC_LABEL, STATUS_PORT, TEST_NAME, ProxyCommands, marker,
+    CONF_DIR, KINDS, MAIN_NAME, SPEC_LABEL, STATUS_PORT, SWITCH_LOCK, TEST_NAME, ProxyCommands, marker,
     parse_ports, proxy_spec, render_main, run_argv, worker_pids)
 
 try:
@@ -207,8 +213,9 @@ class ProxyHost(object):
                     includes[kind].append(self.inside(path))
             includes[kind].append(self.inside(self.path(project, kind, ".next")))
             _write(self.path(project, kind, ".next"), files[kind])
-        _write(os.path.join(self.spec["config_dir"], TEST_NAME), render_main(drain_timeout, includes))
-        out = self.runner(self.commands.validate(TEST_NAME), check=False, what="nginx -t in %s" % self.name)
+        test_name = TEST_NAME % project
+        _write(os.path.join(self.spec["config_dir"], test_name), render_main(drain_timeout, includes))
+        out = self.runner(self.commands.validate(test_name), check=False, what="nginx -t in %s" % self.name)
         if out.rc != 0:
             self.discard(project)
             lines = [line for line in out.output.splitlines() if line.strip()]
@@ -223,9 +230,37 @@ class ProxyHost(object):
             if os.path.exists(path):
                 os.remove(path)
 
-    def switch(self, project, files, drain_timeout, reload_timeout):
+    def switch(self, project, files, drain_timeout, reload_timeout, lock_timeout=120):
         """Validate, replace the live files, reload, and wait until the workers answer the new
-        marker. On a reload that does not take, the previous files come back (reloaded too)."""
+        marker. On a reload that does not take, the previous files come back (reloaded too).
+        Products sharing the proxy switch one at a time (the proxy's switch lock)."""
+        handle = self.lock_switches(project, lock_timeout)
+        try:
+            return self._switch(project, files, drain_timeout, reload_timeout)
+        finally:
+            handle.close()  # releases the flock
+
+    def lock_switches(self, project, timeout):
+        """The proxy's switch lock (flock on a file of its configuration directory), waited for up to timeout."""
+        handle = open(os.path.join(self.spec["config_dir"], SWITCH_LOCK), "a")
+        deadline = self.clock() + timeout
+        while fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if self.clock() > deadline:
+                handle.close()
+                raise DeployError("Another product's switch held the proxy %s for more than %d s; %s was not switched."
+                                  % (self.name, timeout, project),
+                                  hint="Deploy again once the other deploy on this host is done (its switch lock is %s)."
+                                       % os.path.join(self.spec["config_dir"], SWITCH_LOCK))
+            self.sleep(0.1)
+        return handle
+
+    def _switch(self, project, files, drain_timeout, reload_timeout):
         self.check_alive()
         self.validate(project, files, drain_timeout)
         before = self.live_files(project)

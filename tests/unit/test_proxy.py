@@ -222,3 +222,24 @@ def test_the_live_color_is_read_from_the_live_files(proxy):
     host.switch("notes", files_for("notes-green-web-1:3000"), 30, 10)
     assert host.live_color("notes") == "green"
     assert host.live_color("note") is None  # another product's name that is a prefix of this one
+
+
+def test_products_validate_their_own_test_file_and_switch_one_at_a_time(proxy):
+    """Two products on one proxy: each nginx -t reads a main file of its own, and a switch waits
+    for another product's (the proxy's switch lock); one held too long fails the switch, unchanged."""
+    fcntl = pytest.importorskip("fcntl")
+    host, nginx, clock = proxy
+    host.switch("notes", files_for("notes-blue-web-1:3000"), 30, 10)
+    assert os.path.isfile(os.path.join(host.spec["config_dir"], "nginx.test.notes.conf"))
+    live = host.live_files("notes")
+    with open(os.path.join(host.spec["config_dir"], ".switch.lock"), "a") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)  # another product's switch in progress
+        calls = list(nginx.calls)
+        with pytest.raises(DeployError) as err:
+            host.switch("notes", files_for("notes-green-web-1:3000"), 30, 10, lock_timeout=5)
+    assert "Another product's switch held the proxy bytelyst-proxy for more than 5 s; notes was not switched" \
+        in err.value.message
+    assert nginx.calls == calls and host.live_files("notes") == live and clock.now >= 5
+    # Released: the next switch goes through.
+    host.switch("notes", files_for("notes-green-web-1:3000"), 30, 10)
+    assert "notes-green-web-1" in host.live_files("notes")["conf"] + host.live_files("notes")["locations"]

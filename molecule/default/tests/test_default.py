@@ -1,21 +1,63 @@
-"""What the default scenario leaves running: notes backend and web, healthy, on the base."""
+"""What the default scenario leaves running: notes backend and web, healthy, on the base,
+blue/green behind the host's proxy, which publishes the only port."""
 
 import json
 import os
 
 import pytest
 
-BACKEND = "http://127.0.0.1:%d/health" % (4016 + 20000)
-WEB = "http://127.0.0.1:%d/api/health" % (3016 + 20000)
+PROXY = "http://127.0.0.1:20080"
+BACKEND_HOST = "api.notes.molecule.test"
+WEB_HOST = "notes.molecule.test"
+
+
+def project_containers(host, project):
+    out = host.check_output("docker compose -p %s ps --format json" % project)
+    return {c["Service"]: c for c in (json.loads(line) for line in out.splitlines() if line.strip())}
 
 
 def containers(host):
-    out = host.check_output("docker compose -p molecule-notes ps --format json")
-    return {c["Service"]: c for c in (json.loads(line) for line in out.splitlines() if line.strip())}
+    """The serving color's containers (the first deploy brings notes up as blue; nothing switched since)."""
+    serving = [project_containers(host, "molecule-notes-%s" % color) for color in ("blue", "green")]
+    running = [c for c in serving if c]
+    assert len(running) == 1, serving
+    return running[0]
 
 
 def inspect(host, ref):
     return json.loads(host.check_output("docker inspect %s" % ref))[0]
+
+
+def through_proxy(host, name, path):
+    return host.run("curl -sS -H 'Host: %s' -w '\\n%%{http_code}' %s%s" % (name, PROXY, path))
+
+
+def test_the_product_answers_through_the_proxy_only(host):
+    backend = through_proxy(host, BACKEND_HOST, "/health")
+    body, status = backend.stdout.rsplit("\n", 1)
+    assert status == "200", backend.stdout + backend.stderr
+    assert json.loads(body)["version"] == "1.4.0"
+    web = through_proxy(host, WEB_HOST, "/api/health")
+    assert web.stdout.rsplit("\n", 1)[1] == "200", web.stdout + web.stderr
+    # A host name no route names reaches no product.
+    assert through_proxy(host, "other.molecule.test", "/health").stdout.rsplit("\n", 1)[1] == "404"
+
+
+def test_no_product_container_publishes_a_port_the_proxy_does(host):
+    for service in containers(host).values():
+        container = inspect(host, service["ID"])
+        assert not container["HostConfig"]["PortBindings"], container["HostConfig"]["PortBindings"]
+        assert not any(container["NetworkSettings"]["Ports"].values())
+        assert "molecule-proxy" in container["NetworkSettings"]["Networks"]
+    proxy = inspect(host, "molecule-proxy")
+    assert proxy["HostConfig"]["PortBindings"] == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "20080"}]}
+    assert proxy["Config"]["User"] not in ("", "0", "root")
+
+
+def test_the_release_records_its_color(host):
+    releases = json.loads(host.file("/var/lib/bytelyst-dev/molecule/deploy/notes.proxy/.history/releases.json").content_string)
+    current = [r for r in releases["releases"] if r["id"] == releases["current"]][0]
+    assert current["color"] == "blue" and current["result"] == "success"
 
 
 def test_both_services_run_healthy(host):
@@ -35,12 +77,6 @@ def test_deploy_set_the_health_timings_and_kept_the_image_probe(host):
         assert (health["Interval"], health["StartPeriod"], health["Retries"]) == (3 * 10**9, 10 * 10**9, 5)
         assert health["Test"] == image["Config"]["Healthcheck"]["Test"]
         assert image["Config"]["Healthcheck"]["Interval"] == 10 * 10**9
-
-
-def test_health_endpoints_answer_with_versions(host):
-    body = json.loads(host.check_output("curl -fsS %s" % BACKEND))
-    assert body["status"] == "ok" and body["version"] == "1.4.0"
-    assert host.run("curl -fsS -o /dev/null -w '%%{http_code}' %s" % WEB).stdout == "200"
 
 
 def test_images_run_as_non_root_and_name_their_base_digest(host):
