@@ -69,7 +69,7 @@ def test_the_hosts_are_what_the_roles_made_them(host):
     variables = on_main_host_only(host)
     # docker_host on every build and deploy host: log rotation in the options file each engine
     # reads (the main engine's: a file of the scenario's), the deploy root.
-    daemon_files = dict(builder="%s/hosts/builder/daemon.json" % variables["fleet_work"])
+    daemon_files = dict(builder="%s/main-engine/daemon.json" % variables["fleet_work"])
     daemon_files.update(("fleet%d" % n, "/var/lib/bytelyst-dev/fleet/fleet%d/daemon.json" % n) for n in (1, 2, 3))
     for name, path in daemon_files.items():
         options = json.loads(host.file(path).content_string)
