@@ -255,8 +255,8 @@ def test_prepared_host_runs_the_collections_modules_and_logs_in_once(vm, tmp_pat
 
 @pytest.fixture(scope="module")
 def tiny_repo(vm, tmp_path_factory):
-    """A two-package pnpm workspace in a bare repository on the VM: branch main installs;
-    branch stale adds a dependency without updating the lockfile."""
+    """A two-package pnpm workspace in a bare repository on the VM: tag v1.0.0 installs (branch main
+    has a commit more); branch stale adds a dependency without updating the lockfile."""
     root = str(tmp_path_factory.mktemp("tiny"))
     work = os.path.join(root, "work")
     pnpm_version = os.environ.get("BYTELYST_PNPM_VERSION") or "10.6.5"
@@ -280,13 +280,18 @@ def tiny_repo(vm, tmp_path_factory):
     sh(*git, "init", "-q", "-b", "main", cwd=work)
     sh(*git, "add", "package.json", "pnpm-workspace.yaml", "pnpm-lock.yaml", "packages", cwd=work)
     sh(*git, "commit", "-q", "-m", "tiny workspace", cwd=work)
+    sh(*git, "tag", "v1.0.0", cwd=work)
+    tagged = sh("git", "rev-parse", "HEAD", cwd=work).stdout.strip()
+    write("README", "after the tag\n")
+    sh(*git, "add", "README", cwd=work)
+    sh(*git, "commit", "-q", "-m", "a commit after the tag", cwd=work)
     sh(*git, "checkout", "-q", "-b", "stale", cwd=work)
     write("packages/a/package.json", json.dumps({"name": "@tiny/a", "version": "1.0.0",
                                                  "dependencies": {"@tiny/b": "workspace:*"}}))
     sh(*git, "commit", "-q", "-am", "a dependency the lockfile does not know", cwd=work)
     sh("git", "clone", "-q", "--bare", work, os.path.join(root, "tiny.git"))
     sh("docker", "cp", os.path.join(root, "tiny.git"), vm.name + ":/srv/tiny.git")
-    return {"url": "file:///srv/tiny.git", "pnpm": pnpm_version}
+    return {"url": "file:///srv/tiny.git", "pnpm": pnpm_version, "v1.0.0": tagged}
 
 
 def build_host(repo, version):
@@ -299,16 +304,35 @@ def build_host(repo, version):
         "build_host_environment": {"NODE_EXTRA_CA_CERTS": "/etc/ssl/certs/ca-certificates.crt"}}}]}]
 
 
+def checkout_state(vm):
+    """The checkout's commit, its files and what pnpm installed."""
+    return vm.run("git -C /srv/tiny rev-parse HEAD; git -C /srv/tiny status --porcelain; ls -a /srv/tiny; "
+                  "cat /srv/tiny/node_modules/.pnpm/lock.yaml; ls -la /srv/tiny/packages/*/node_modules").stdout
+
+
 def test_build_host_installs_node_the_workspaces_pnpm_and_its_dependencies(vm, tiny_repo):
-    rc, out, saved = vm.play(build_host(tiny_repo, "main"))
+    rc, out, saved = vm.play(build_host(tiny_repo, "v1.0.0"))
     assert rc == 0, out[-4000:]
     assert vm.run("node --version").stdout.strip() == "v22.12.0"
     assert vm.run("pnpm --version").stdout.strip() == tiny_repo["pnpm"]
+    # At the tag's commit, not main's newer one.
+    assert vm.run("git -C /srv/tiny rev-parse HEAD").stdout.strip() == tiny_repo["v1.0.0"]
+    assert saved["build_host__checkout"]["after"] == tiny_repo["v1.0.0"]
+    assert vm.run("test -e /srv/tiny/README", check=False).returncode != 0
     assert vm.run("readlink /srv/tiny/packages/b/node_modules/@tiny/a").stdout.strip() == "../../../a"
-    assert saved["build_host__checkout"]["after"] == vm.run("git -C /srv/tiny rev-parse HEAD").stdout.strip()
+    assert vm.run("test -f /srv/tiny/node_modules/.pnpm/lock.yaml", check=False).returncode == 0
 
-    rc, out = vm.play(build_host(tiny_repo, "main"))[:2]
+    rc, out = vm.play(build_host(tiny_repo, "v1.0.0"))[:2]
     assert rc == 0 and "changed=0" in recap(out), out[-3000:]
+
+    # A ref the repository does not have: a message naming it and the repository; the checkout
+    # and its installed dependencies stay as they were.
+    before = checkout_state(vm)
+    rc, out = vm.play(build_host(tiny_repo, "v9.9.9"))[:2]
+    assert rc != 0
+    assert "build_host_repo_version v9.9.9 could not be checked out from file:///srv/tiny.git into /srv/tiny" in out
+    assert "git ls-remote file:///srv/tiny.git" in out
+    assert checkout_state(vm) == before
 
     # A ref whose lockfile is out of date: the frozen install refuses, naming pnpm's reason,
     # and the installed dependencies stay as they were.

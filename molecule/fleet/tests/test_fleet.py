@@ -10,14 +10,22 @@ def host_vars(host):
     return host.ansible.get_variables()
 
 
+def reach(variables):
+    """The docker client's environment for the host's engine, as the playbooks reach it (fleet1: TCP with TLS)."""
+    env = "DOCKER_HOST=%s" % variables["bytelyst_docker_host"]
+    if variables.get("bytelyst_docker_cert_path"):
+        env += " DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=%s" % variables["bytelyst_docker_cert_path"]
+    return env
+
+
 def running(host):
     variables = host_vars(host)
-    sock = variables.get("bytelyst_docker_host")
-    if not sock:
+    if not variables.get("bytelyst_docker_host"):
         pytest.skip("the build host deploys nothing")
-    out = host.check_output("DOCKER_HOST=%s docker ps --filter label=dev.bytelyst.product --format '{{json .ID}}'" % sock)
+    sock = reach(variables)
+    out = host.check_output("%s docker ps --filter label=dev.bytelyst.product --format '{{json .ID}}'" % sock)
     ids = [json.loads(line) for line in out.splitlines() if line.strip()]
-    found = [json.loads(host.check_output("DOCKER_HOST=%s docker inspect %s" % (sock, i)))[0] for i in ids]
+    found = [json.loads(host.check_output("%s docker inspect %s" % (sock, i)))[0] for i in ids]
     # Only the scenario's own projects: other runs (a benchmark, say) may share the engines.
     prefix = variables["bytelyst_project_prefix"]
     return sock, [c for c in found if c["Config"]["Labels"].get("com.docker.compose.project", "").startswith(prefix)]
@@ -39,10 +47,43 @@ def test_every_hosted_product_runs(host):
 def test_every_product_runs_base_1_0_0(host):
     sock, containers = running(host)
     for c in containers:
-        image = json.loads(host.check_output("DOCKER_HOST=%s docker image inspect %s" % (sock, c["Image"])))[0]
+        image = json.loads(host.check_output("%s docker image inspect %s" % (sock, c["Image"])))[0]
         labels = image["Config"]["Labels"]
         assert labels["dev.bytelyst.base.version"] == "1.0.0", c["Name"]
         assert "@sha256:" in c["Config"]["Image"]  # pinned by digest
+
+
+def test_the_tls_host_s_engine_is_reached_over_tcp_with_tls_only(host):
+    variables = host_vars(host)
+    if not variables.get("bytelyst_docker_cert_path"):
+        pytest.skip("reached over a socket")
+    url = variables["bytelyst_docker_host"]
+    assert url.startswith("tcp://")
+    # The engine wants a client certificate: the deploys that run there (above) came over TLS.
+    plain = host.run("DOCKER_HOST=%s DOCKER_TLS_VERIFY= DOCKER_CERT_PATH= docker info" % url)
+    assert plain.rc != 0, plain.stdout
+    assert host.run("%s docker info --format '{{.ID}}'" % reach(variables)).rc == 0
+
+
+def test_the_hosts_are_what_the_roles_made_them(host):
+    variables = on_main_host_only(host)
+    # docker_host on every build and deploy host: log rotation in the options file each engine
+    # reads (the main engine's: a file of the scenario's), the deploy root.
+    daemon_files = dict(builder="%s/main-engine/daemon.json" % variables["fleet_work"])
+    daemon_files.update(("fleet%d" % n, "/var/lib/bytelyst-dev/fleet/fleet%d/daemon.json" % n) for n in (1, 2, 3))
+    for name, path in daemon_files.items():
+        options = json.loads(host.file(path).content_string)
+        assert options["log-driver"] == "json-file" and options["log-opts"] == {"max-size": "10m", "max-file": "3"}, name
+        if name != "builder":
+            assert host.file("%s/hosts/%s" % (variables["fleet_work"], name)).is_directory
+    # build_host on the build hosts: the packageManager's pnpm, linked where the pipeline takes it
+    # from, and the workspace installed with it.
+    workspace = variables["bytelyst_workspace"]
+    wanted = json.loads(host.file(workspace + "/package.json").content_string)["packageManager"]
+    pnpm = variables["bytelyst_pnpm"]
+    assert host.file(pnpm).is_symlink and host.file(pnpm).linked_to.startswith(variables["fleet_tools"] + "/pnpm/")
+    assert "pnpm@" + host.check_output("%s --version" % pnpm).strip() == wanted.split("+", 1)[0]
+    assert host.file(workspace + "/node_modules/.pnpm/lock.yaml").is_file
 
 
 # Where converge's rollout built each product: the two build hosts (builder, fleet2) take the
