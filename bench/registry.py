@@ -19,8 +19,8 @@ import common
 
 def _cores():
     common.usage_core()
-    from ansible_collections.bytelyst.deploy.plugins.module_utils import _push, _reference, _registry
-    return _push, _reference, _registry
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _push, _reference, _image_registry
+    return _push, _reference, _image_registry
 
 
 def push_in_order(client, refs, registry):

@@ -23,7 +23,7 @@ __metaclass__ = type
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _reference
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient, stored_credentials
+from ansible_collections.bytelyst.deploy.plugins.module_utils._image_registry import RegistryClient, stored_credentials
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
 
 POLICIES = ("missing", "always", "never")

@@ -24,7 +24,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import Doc
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import check_tag, is_digest, parse
 from ansible_collections.bytelyst.deploy.plugins.module_utils._connection import Connection
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import RegistryClient, backoff_delays, stored_credentials
+from ansible_collections.bytelyst.deploy.plugins.module_utils._image_registry import RegistryClient, backoff_delays, stored_credentials
 from ansible_collections.bytelyst.deploy.plugins.module_utils._registry_api import resolve_api_url
 
 CHANNEL_TAGS = ("latest", "stable", "canary")

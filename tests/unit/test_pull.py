@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import Puller, registry_target
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import SCHEMA2, AuthenticationError, Manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils._image_registry import SCHEMA2, AuthenticationError, ImageManifest
 from fakes.engine import FakeClient, FakeImage
 from fakes.registry import FakeRegistryClient
 
@@ -24,7 +24,7 @@ def engine_with(refs=None, pull_error=None):
 
 def registry_with(digest=None, fail=None):
     """The registry's client: team/base-dev:1.0.0 at digest (or no image at all)."""
-    tags = {"1.0.0": Manifest(b"{}", SCHEMA2, digest)} if digest else {}
+    tags = {"1.0.0": ImageManifest(b"{}", SCHEMA2, digest)} if digest else {}
     return FakeRegistryClient(tags, repository="team/base-dev", fail=fail)
 
 

@@ -8,7 +8,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import Dep
 from ansible_collections.bytelyst.deploy.plugins.module_utils._push import (
     PushStream, Pusher, check_immutable, diff_of, layer_report, promote)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._reference import parse
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import SCHEMA2, Manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils._image_registry import SCHEMA2, ImageManifest
 from fakes.engine import FakeClient, FakeImage
 from fakes.registry import FakeRegistryClient
 
@@ -20,7 +20,7 @@ def manifest_for(config, sizes=(1000, 200, 30)):
     body = json.dumps({"schemaVersion": 2, "config": {"digest": config},
                        "layers": [{"digest": "sha256:%064d" % i, "size": s} for i, s in enumerate(sizes)]}).encode()
     import hashlib
-    return Manifest(body, SCHEMA2, "sha256:" + hashlib.sha256(body).hexdigest())
+    return ImageManifest(body, SCHEMA2, "sha256:" + hashlib.sha256(body).hexdigest())
 
 
 def image(client, repo_digests=()):

@@ -6,7 +6,7 @@ import base64
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import (
+from ansible_collections.bytelyst.deploy.plugins.module_utils._image_registry import (
     AuthenticationError, RegistryClient, _Response, merge_scopes, parse_challenge, token_expiry, token_lifetime)
 from fakes.clock import FakeClock
 from fakes.registry import PASSWORD, REALM, USER, FakeRegistry, digest_of, jwt

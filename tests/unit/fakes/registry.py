@@ -13,7 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import MANIFEST_ACCEPT, SCHEMA2, _Response
+from ansible_collections.bytelyst.deploy.plugins.module_utils._image_registry import MANIFEST_ACCEPT, SCHEMA2, _Response
 
 USER, PASSWORD = "ci-bot", "pa55-Word-never-shown"
 REALM = "https://auth.example.test/token"  # FakeRegistry's token service, in-process
@@ -31,7 +31,7 @@ class FakeRegistryClient(object):
     """
 
     def __init__(self, tags=None, repository=None, fail=None):
-        self.tags = dict(tags or {})   # tag or digest -> Manifest
+        self.tags = dict(tags or {})   # tag or digest -> ImageManifest
         self.repository = repository
         self.fail = fail
         self.puts = []

@@ -53,7 +53,7 @@ class _Response(Answer):
             return self.body[:200].decode("utf-8", "replace").strip()
 
 
-class Manifest(object):
+class ImageManifest(object):
     """An image manifest (or index) as the registry serves it: body, media type, digest."""
 
     def __init__(self, body, media_type, digest):
@@ -183,7 +183,7 @@ class RegistryClient(object):
         return manifest.digest if manifest else None
 
     def get_manifest(self, repository, reference, what=None):
-        """The image Manifest of a tag or digest, or None when the registry has none."""
+        """The image manifest of a tag or digest, or None when the registry has none."""
         resp = self.request("GET", "/v2/%s/manifests/%s" % (repository, reference),
                             {"Accept": MANIFEST_ACCEPT}, scope=_scope(repository, self._read), what=what)
         if resp.status == 404:
@@ -193,7 +193,7 @@ class RegistryClient(object):
         media_type = resp.headers.get("content-type", "").split(";")[0].strip()
         if not media_type:
             media_type = json.loads(resp.body.decode("utf-8")).get("mediaType") or SCHEMA2
-        return Manifest(resp.body, media_type, digest)
+        return ImageManifest(resp.body, media_type, digest)
 
     def put_manifest(self, repository, tag, manifest, what=None):
         """Point tag at manifest (no layer is sent); return the digest the registry reports."""

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._registry import (
-    SCHEMA2, AuthenticationError, Manifest, RegistryClient, backoff_delays, parse_challenge)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._image_registry import (
+    SCHEMA2, AuthenticationError, ImageManifest, RegistryClient, backoff_delays, parse_challenge)
 from fakes.registry import PASSWORD, USER, FakeRegistry
 
 BODY = json.dumps({"schemaVersion": 2, "mediaType": SCHEMA2,
@@ -156,7 +156,7 @@ def test_challenge_parsing_and_backoff():
 
 
 def test_manifest_without_layers():
-    m = Manifest(b'{"mediaType": "x"}', "x", "sha256:0")
+    m = ImageManifest(b'{"mediaType": "x"}', "x", "sha256:0")
     assert m.layers == [] and m.config_digest is None
 
 
