@@ -38,7 +38,11 @@ def product_secrets(product, name):
         raise AnsibleFilterError(str(exc))
 
 
+def product_problems(products):
+    return _definition.product_problems(products)
+
+
 class FilterModule(object):
     def filters(self):
         return {"compose_definition": compose_definition, "product_services": product_services,
-                "product_secrets": product_secrets}
+                "product_secrets": product_secrets, "product_problems": product_problems}

@@ -26,8 +26,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
 import json
 import re
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils._routes import ROUTE_KEYS
 
 # Compose's rule for service names (its schema), and Docker's for volume names.
 SERVICE_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
@@ -57,6 +60,8 @@ PRODUCT_KEYS = ("dir", "services", "extra_services") + PRODUCT_BUILD_KEYS
 # route: how the host's proxy routes to the service with bytelyst_deploy_strategy proxy (_routes.py).
 PRODUCT_SERVICE_KEYS = ("kind", "port", "host_port", "health_path", "environment", "secrets", "volumes",
                         "depends_on", "healthcheck", "cap_add", "route") + HARDENING_KEYS + SERVICE_BUILD_KEYS
+# An extra service (a database, a cache) is a deploy_services entry without its name.
+EXTRA_SERVICE_KEYS = tuple(k for k in SERVICE_KEYS if k != "name")
 
 
 class DefinitionError(ValueError):
@@ -350,7 +355,7 @@ def product_services(product, name, images, publish_address="127.0.0.1", port_of
         check_service_name("%s.extra_services: the name" % where, service_name)
         spec = extra[service_name]
         at = "%s.extra_services.%s" % (where, service_name)
-        check_keys(at, spec, [k for k in SERVICE_KEYS if k != "name"])
+        check_keys(at, spec, EXTRA_SERVICE_KEYS)
         if service_name in built:
             raise DefinitionError("%s has the name of a built service; rename one of them." % at)
         services.append(dict(spec, name=service_name))
@@ -363,3 +368,58 @@ def product_secrets(product, name):
     placeholders = dict((service, "rollback.invalid/unused") for service in (product.get("services") or {}))
     # Secrets do not depend on ports: publish=False takes products without host_port (behind the proxy).
     return render(product_services(product, name, placeholders, publish=False))["secrets"]
+
+
+def unknown_key_problems(where, data, allowed, what):
+    """One message per unknown key of the mapping `data` at `where`: the key, the closest
+    known one and the fix (what: what the mapping is, for the list of keys it may have)."""
+    if not isinstance(data, dict):
+        return ["%s must be a mapping (%s), got %s." % (where, what, type(data).__name__)]
+    problems = []
+    for key in sorted(data, key=str):
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        if close:
+            fix = "did you mean %s? Rename it to %s." % (close[0], close[0])
+        else:
+            fix = "no known key is close to it. Remove it, or use one of the keys it may have."
+        problems.append("%s has the unknown key %s: %s (the keys of %s are %s)" % (
+            where, shown(str(key)), fix, what, ", ".join(allowed)))
+    return problems
+
+
+def product_problems(products):
+    """Every unknown key of bytelyst_products, as messages ([] when there is none), checked
+    before anything is built: each product, its services (and their route and healthcheck)
+    and its extra_services, against the keys the playbooks and the filters read (the lists
+    above). Keys with free names (products, services, environment, secrets) are not checked."""
+    if not isinstance(products, dict):
+        return ["bytelyst_products must be a mapping of product name to its entry, got %s." % type(products).__name__]
+    problems = []
+    for name in sorted(products, key=str):
+        where = "bytelyst_products.%s" % name
+        product = products[name]
+        found = unknown_key_problems(where, product, PRODUCT_KEYS, "a product")
+        problems.extend(found)
+        if not isinstance(product, dict):
+            continue
+        for field, keys, what in (("services", PRODUCT_SERVICE_KEYS, "a product service"),
+                                  ("extra_services", EXTRA_SERVICE_KEYS, "an extra service")):
+            services = product.get(field) or {}
+            if not isinstance(services, dict):
+                problems.append("%s.%s must be a mapping of service name to its settings, got %s." % (
+                    where, field, type(services).__name__))
+                continue
+            for service in sorted(services, key=str):
+                at = "%s.%s.%s" % (where, field, service)
+                spec = services[service]
+                problems.extend(unknown_key_problems(at, spec, keys, what))
+                if not isinstance(spec, dict):
+                    continue
+                if isinstance(spec.get("healthcheck"), dict):
+                    problems.extend(unknown_key_problems(
+                        "%s.healthcheck" % at, spec["healthcheck"], HEALTHCHECK_KEYS, "a healthcheck"))
+                if field == "services" and isinstance(spec.get("route"), dict):
+                    problems.extend(unknown_key_problems("%s.route" % at, spec["route"], ROUTE_KEYS, "a route"))
+    return problems

@@ -3,6 +3,7 @@ variable fails the role's argument validation, and a deprecated variable name is
 with a warning. No engine is needed (none is reached: the roles stop first)."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ import pytest
 import yaml
 
 pytestmark = pytest.mark.integration
+
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "playbooks")
 
 
 def run(tmp_path, *plays):
@@ -61,3 +64,28 @@ def test_the_deprecated_bytelyst_base_flavours_is_honoured_with_a_warning(tmp_pa
     old, new = out.split("PLAY [new]")
     assert "[DEPRECATED] bytelyst_base_flavours is renamed bytelyst_base_kinds" in old and "kinds=backend,dev" in old, out
     assert "[DEPRECATED]" not in new and "kinds=backend,web,dev" in new, out
+
+
+def test_a_typo_in_bytelyst_products_stops_the_pipeline_before_anything_is_built(tmp_path):
+    # bytelyst_products has free names, so no argument spec lists its keys: the bytelyst role's first
+    # check (the product_problems filter) names the typo at the start of the main job.
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                 "bytelyst_tarball_dir": str(tmp_path / "tarballs"), "bytelyst_build_log_dir": str(tmp_path / "logs"),
+                 "bytelyst_deploy_root": str(tmp_path / "deploy"),
+                 "bytelyst_products": {"notes": {"services": {
+                     "backend": {"kind": "backend", "port": 4016, "host_port": 4016, "helth_path": "/health"}}}}},
+        "children": {"build_host": {"hosts": {"build1": None}},
+                     "products": {"children": {"notes": {"hosts": {"deploy1": None}}}}}}}))
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
+    done = subprocess.run(["ansible-playbook", "-i", str(inventory), os.path.join(PLAYBOOKS, "pipeline.yml")],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out[-3000:]
+    assert ('bytelyst_products.notes.services.backend has the unknown key "helth_path": did you mean health_path? '
+            'Rename it to health_path.') in out, out[-3000:]
+    # It stopped at the first play's checks: no pack, no build, nothing written, nothing changed.
+    assert "Pack the shared packages" not in out and "Build the" not in out
+    assert re.search(r"failed=[1-9]", out) and not re.search(r"changed=[1-9]", out), out[-3000:]
+    assert sorted(os.listdir(str(tmp_path))) == ["inventory.yml"]
