@@ -251,13 +251,14 @@ def runtime_digest(runtime_image, runtime):
     return pinned.split("@", 1)[1] if pinned else runtime.get("id")
 
 
-def labels(the_plan, version, runtime_image, runtime, created, revision, extra=None):
-    """OCI and bytelyst labels. Extra labels may not override the ones the contract relies on."""
+def labels(the_plan, version, runtime_image, runtime, created, revision, extra=None, title=None):
+    """OCI and bytelyst labels. Extra labels may not override the ones the contract relies on.
+    title: the image's name (default <DEFAULT_NAME_PREFIX>-<kind>). No vendor label: whoever ships
+    the images sets org.opencontainers.image.vendor in extra (labels are no fingerprint input)."""
     out = {
-        "org.opencontainers.image.title": "bytelyst-common-base-%s" % the_plan.kind,
-        "org.opencontainers.image.description": "ByteLyst common base image (%s): %s" % (
-            the_plan.kind, ", ".join(the_plan.packages)),
-        "org.opencontainers.image.vendor": "ByteLyst",
+        "org.opencontainers.image.title": title or "%s-%s" % (DEFAULT_NAME_PREFIX, the_plan.kind),
+        "org.opencontainers.image.description": "Shared base image (%s kind) of %s: %s" % (
+            the_plan.kind, Shared(the_plan.packages).describe(), ", ".join(the_plan.packages)),
         "org.opencontainers.image.version": version,
         "org.opencontainers.image.created": created,
         "org.opencontainers.image.revision": revision,
@@ -417,7 +418,7 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
         all_labels = labels(the_plan, opts["version"], opts["runtime_image"], runtime,
                             created_time(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
                             the_plan.revision or manifest_revision(opts["manifest"]),
-                            opts.get("labels"))
+                            opts.get("labels"), title=name)
         spec = _build.BuildSpec(the_plan.dockerfile, context, temp_tag, secrets=secrets, labels=all_labels,
                                 build_args={"BYTELYST_FINGERPRINT": the_plan.fingerprint},
                                 redact=redact, log=opts.get("build_log"))

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: base_image
-short_description: Build a verified, immutably tagged base image holding the shared @bytelyst/* packages
+short_description: Build a verified, immutably tagged base image holding the workspace's shared packages
 version_added: 0.1.0
 description:
   - Builds a base image of kind C(backend), C(web) or C(dev) from the tarballs of a tarball manifest
@@ -110,13 +110,15 @@ options:
     type: str
   labels:
     description:
-      - Extra labels. They may override the OCI labels but not C(dev.bytelyst.fingerprint),
+      - Extra labels, such as C(org.opencontainers.image.vendor) (none is set unless given) or
+        C(org.opencontainers.image.description). Labels are no input of the fingerprint.
+      - They may override the OCI labels but not C(dev.bytelyst.fingerprint),
         C(dev.bytelyst.base.kind) (nor its deprecated twin C(dev.bytelyst.base.flavour)) or C(dev.bytelyst.base.provides).
     type: dict
     default: {}
   packages:
     description:
-      - With O(source=tarballs), a list of package names, exactly these C(@bytelyst/*) packages (their
+      - With O(source=tarballs), a list of package names, exactly these shared packages (their
         internal dependencies are added), instead of the kind's default.
       - With O(source=registry) (required), a mapping of package name to version or range
         (such as C(@bytelyst/config) to C(^2.0.0)); the shared packages their versions depend on are added.
@@ -246,7 +248,7 @@ size:
   returned: success
   type: int
 packages:
-  description: The C(@bytelyst/*) packages the image provides, with their versions.
+  description: The shared packages the image provides, with their versions.
   returned: success
   type: dict
   sample: {"@bytelyst/config": "2.0.0", "@bytelyst/errors": "1.2.0"}

@@ -17,15 +17,15 @@ description:
   - Bases missing on the engine are pulled from their registry (O(pull)), so a build host that never built them
     can build products. Both stages name their image by digest (C(FROM name@sha256:...)) when it has one in its
     repository (it was pushed or pulled there), resolved once per run; the reference given is kept in the labels.
-  - O(mode=tarball) builds C(FROM) the runtime image and installs the product's C(@bytelyst/*) tarballs
-    (and their internal dependencies) from a manifest of M(bytelyst.deploy.workspace_pack), as the guide's
+  - O(mode=tarball) builds C(FROM) the runtime image and installs the tarballs of the shared packages the
+    product uses (and their internal dependencies) from a manifest of M(bytelyst.deploy.workspace_pack), as the guide's
     docker-prep approach does.
   - O(mode=registry) builds C(FROM) the runtime image and installs the shared packages from the private npm
     registry O(shared_registry) (where M(bytelyst.deploy.package_publish) put them), at the versions the product's
     ranges and lockfile select; a generated C(.npmrc) maps their scopes to it, and O(npm_token) is given to the
     install steps only as a BuildKit secret, for that registry only. Before anything is built, the registry's
     versions are read and every range must be satisfied by one of them (npm's semver, in the runtime image).
-  - Before anything is built, every C(@bytelyst/*) range the product declares (C(workspace:*), C(workspace:^),
+  - Before anything is built, every range the product declares on a shared package (C(workspace:*), C(workspace:^),
     C(workspace:~), semver ranges, prereleases) is checked with npm's own semver, in a throwaway container
     of the image that provides the packages, against the versions it provides. The answers are recorded on the
     image (label C(dev.bytelyst.compat)); a later run on the same inputs (same checked image id and ranges) reuses
@@ -105,7 +105,7 @@ options:
     default: []
   mode:
     description:
-      - C(base) builds on the base images; C(tarball) installs the C(@bytelyst/*) tarballs itself; C(registry)
+      - C(base) builds on the base images; C(tarball) installs the shared packages' tarballs itself; C(registry)
         installs the shared packages from O(shared_registry).
     type: str
     choices: [base, tarball, registry]
@@ -219,7 +219,9 @@ options:
     type: str
     default: 10.6.5
   labels:
-    description: Extra labels for the image (the module's own labels win on a clash).
+    description:
+      - Extra labels for the image (the module's own labels win on a clash), such as
+        C(org.opencontainers.image.vendor) (the module sets no vendor).
     type: dict
     default: {}
 attributes:

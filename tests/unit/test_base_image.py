@@ -182,6 +182,22 @@ def test_labels(manifest):
     assert " " not in labels["dev.bytelyst.base.provides"]
 
 
+def test_labels_name_no_vendor_and_describe_the_workspaces_scopes_unless_given(manifest):
+    # (labels are no input of the fingerprint: the pinned fingerprints above hold with these labels)
+    the_plan = base.plan(manifest, "web", "node:22-slim", RUNTIME, "1.0.0", "10.6.5")
+    labels = base.labels(the_plan, "1.0.0", "node:22-slim", RUNTIME, "2026-11-27T10:00:00Z", "sha256:m",
+                         title="acme-base-web")
+    assert "org.opencontainers.image.vendor" not in labels
+    assert labels["org.opencontainers.image.title"] == "acme-base-web"
+    assert labels["org.opencontainers.image.description"].startswith("Shared base image (web kind) of @bytelyst/*: ")
+    assert "ByteLyst" not in json.dumps(labels)
+    given = base.labels(the_plan, "1.0.0", "node:22-slim", RUNTIME, "2026-11-27T10:00:00Z", "sha256:m",
+                        {"org.opencontainers.image.vendor": "Acme", "org.opencontainers.image.description": "Acme web"})
+    assert given["org.opencontainers.image.vendor"] == "Acme"
+    assert given["org.opencontainers.image.description"] == "Acme web"
+    assert given["org.opencontainers.image.title"] == "bytelyst-common-base-web"
+
+
 def test_runtime_digest_falls_back_to_image_id():
     assert base.runtime_digest("node:22-slim", {"id": "sha256:i", "digests": []}) == "sha256:i"
     assert base.runtime_digest("reg:5000/node:22", {"id": "x", "digests": [
