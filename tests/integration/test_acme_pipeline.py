@@ -116,8 +116,8 @@ def labels_of(state, reference):
 
 def test_the_bases_carry_both_scopes_of_the_workspace(acme):
     tags = tags_under(acme.client, acme.registry + "/")
-    for flavour in ("backend", "dev"):
-        reference = "%s/acme-base-%s:1.0.0" % (acme.registry, flavour)
+    for kind in ("backend", "dev"):
+        reference = "%s/acme-base-%s:1.0.0" % (acme.registry, kind)
         assert reference in tags, sorted(tags)
         labels = labels_of(acme, reference)
         assert labels["dev.bytelyst.test"] == "1"

@@ -78,9 +78,9 @@ def env(tmp_path_factory, docker_client, standin_image):
         state.pack, raw = state.run("workspace_pack", {"workspace": os.path.join(state.root, "workspace"),
                                                        "output": state.packed, "filter": "@acme*/*"})
         assert not state.pack.get("failed"), raw[-3000:]
-        many = [dict(ca_args(), manifest=state.packed, flavour=flavour, runtime_image=standin_image, version="1.0.0",
-                     name="%s/acme-base-%s" % (state.prefix, flavour), date_tag="false", labels=TEST_LABELS)
-                for flavour in ("dev", "backend")]
+        many = [dict(ca_args(), manifest=state.packed, kind=kind, runtime_image=standin_image, version="1.0.0",
+                     name="%s/acme-base-%s" % (state.prefix, kind), date_tag="false", labels=TEST_LABELS)
+                for kind in ("dev", "backend")]
         results, raw = packed_workspace.run_many("base_image", many)
         for result in results:
             assert not result.get("failed"), raw[-4000:]
@@ -122,8 +122,8 @@ def test_manifest_records_both_scopes_the_filter_and_the_lockfile(env):
 
 
 def test_bases_provide_every_scope_at_the_lockfile_versions(env):
-    for flavour, result in env.bases.items():
-        assert sorted(result["packages"]) == sorted(SHARED), flavour
+    for kind, result in env.bases.items():
+        assert sorted(result["packages"]) == sorted(SHARED), kind
         image = env.client.images.get(result["image_id"])
         provides = json.loads(image.attrs["Config"]["Labels"]["dev.bytelyst.base.provides"])
         assert provides["@acme-ui/widgets"] == "0.1.0" and provides["@acme/service"] == "0.3.0"
@@ -220,7 +220,7 @@ def test_a_base_whose_lockfile_versions_cannot_be_installed_fails_naming_the_pac
         lock["snapshots"]["ms@1.0.0"] = lock["snapshots"].pop("ms@2.0.0")
     edit_json(path, stale)
     before = tags_under(env.client, env.prefix)
-    result, raw = env.run("base_image", dict(ca_args(), manifest=packed, flavour="backend", version="1.0.1",
+    result, raw = env.run("base_image", dict(ca_args(), manifest=packed, kind="backend", version="1.0.1",
                                              runtime_image=env.standin, date_tag="false", labels=TEST_LABELS,
                                              name="%s/acme-base-stale" % env.prefix, packages=["@acme/util"]))
     assert result.get("failed"), raw[-2000:]

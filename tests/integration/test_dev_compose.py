@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils import _manifest
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 
 import awx_fixtures
 import packed_workspace
@@ -50,7 +50,7 @@ def compose(argv, env):
 def dev_base(docker_client, standin_image):
     ansible_module = run_module
     prefix = "bytelyst-test-%s/" % uuid.uuid4().hex[:8]
-    args = {"manifest": packed_workspace.packed_once(), "flavour": "dev", "runtime_image": standin_image,
+    args = {"manifest": packed_workspace.packed_once(), "kind": "dev", "runtime_image": standin_image,
             "version": "1.0.0", "name": prefix + "base-dev", "date_tag": False,
             "labels": {"dev.bytelyst.test": "1"}}
     if os.environ.get("BYTELYST_CA_BUNDLE"):
@@ -123,7 +123,7 @@ def common_plat_checkout(dest, marker):
     """A common plat checkout as the web sees it: each packed package's package.json and dist/ in
     packages/<dir> (as the manifest names it), not installed; @bytelyst/ui's card class carries marker."""
     packed = packed_workspace.packed_once()
-    with open(os.path.join(packed, _manifest.MANIFEST_NAME)) as handle:
+    with open(os.path.join(packed, _tarball_manifest.MANIFEST_NAME)) as handle:
         manifest = json.load(handle)
     for entry in manifest["packages"].values():
         target = os.path.join(dest, entry["dir"])

@@ -47,11 +47,11 @@ def env(tmp_path_factory, docker_client, standin_image):
     os.makedirs(state.products)
     try:
         state.packed = packed_workspace.packed_once()
-        flavours = ("dev", "backend", "web")
+        kinds = ("dev", "backend", "web")
         many = []
-        for flavour in flavours:
-            args = {"manifest": state.packed, "flavour": flavour, "runtime_image": standin_image,
-                    "version": "1.0.0", "name": "%s/base-%s" % (state.prefix, flavour), "date_tag": "false",
+        for kind in kinds:
+            args = {"manifest": state.packed, "kind": kind, "runtime_image": standin_image,
+                    "version": "1.0.0", "name": "%s/base-%s" % (state.prefix, kind), "date_tag": "false",
                     "labels": TEST_LABELS}
             if state.ca:
                 args["ca_bundle"] = state.ca
@@ -59,7 +59,7 @@ def env(tmp_path_factory, docker_client, standin_image):
         results, raw = packed_workspace.run_many("base_image", many)  # one Ansible start-up for the three
         for result in results:
             assert not result.get("failed"), raw[-3000:]
-        state.bases = dict((flavour, "%s/base-%s:1.0.0" % (state.prefix, flavour)) for flavour in flavours)
+        state.bases = dict((kind, "%s/base-%s:1.0.0" % (state.prefix, kind)) for kind in kinds)
         yield state
     finally:
         remove_tags_under(docker_client, state.prefix + "/")

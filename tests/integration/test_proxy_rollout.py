@@ -123,7 +123,7 @@ def fleet(tmp_path_factory, docker_client, registry_addr, standin_image):
             "bytelyst_tarball_dir": packed_once(),
             "bytelyst_products_root": products,
             "bytelyst_build_log_dir": str(work / "build-logs"),
-            "bytelyst_base_flavours": ["backend", "dev"],  # product builds take the dev base for their install step
+            "bytelyst_base_kinds": ["backend", "dev"],  # product builds take the dev base for their install step
             "bytelyst_selected_products": ["notes"],
             "bytelyst_products": {"notes": {"services": {"backend": {
                 "kind": "backend", "port": 4016, "health_path": "/health", "route": {"hosts": [NAME]}}}}},

@@ -168,10 +168,10 @@ def test_wrong_token_fails_clearly_and_tags_nothing(env):
 
 # --- base_image source=registry: bases for packages another team published -----------------------
 
-def base_args(env, flavour, packages):
-    out = {"source": "registry", "flavour": flavour, "packages": packages, "runtime_image": env.standin,
+def base_args(env, kind, packages):
+    out = {"source": "registry", "kind": kind, "packages": packages, "runtime_image": env.standin,
            "shared_registry": env.registry.url, "shared_registry_allow_http": True, "npm_token": env.token,
-           "version": "1.0.0", "name": "%s/registry-base-%s" % (env.prefix, flavour), "date_tag": "false",
+           "version": "1.0.0", "name": "%s/registry-base-%s" % (env.prefix, kind), "date_tag": "false",
            "labels": TEST_LABELS}
     if os.environ.get("BYTELYST_CA_BUNDLE"):
         out["ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]

@@ -149,17 +149,17 @@ def pushed_bases(tmp_path_factory, docker_client, standin_image):
     refs = {}
     try:
         many = []
-        for flavour in ("dev", "backend"):
-            many.append({"manifest": packed_workspace.packed_once(), "flavour": flavour, "runtime_image": standin_image,
-                         "version": "1.0.0", "name": "bytelyst-test/base-%s-%s" % (flavour, token),
+        for kind in ("dev", "backend"):
+            many.append({"manifest": packed_workspace.packed_once(), "kind": kind, "runtime_image": standin_image,
+                         "version": "1.0.0", "name": "bytelyst-test/base-%s-%s" % (kind, token),
                          "registry": registry.addr, "date_tag": "false", "labels": {"dev.bytelyst.test": "1"}})
             if os.environ.get("BYTELYST_CA_BUNDLE"):
                 many[-1]["ca_bundle"] = os.environ["BYTELYST_CA_BUNDLE"]
         results, raw = packed_workspace.run_many("base_image", many)
-        for flavour, result in zip(("dev", "backend"), results):
+        for kind, result in zip(("dev", "backend"), results):
             assert not result.get("failed"), raw[-3000:]
-            refs[flavour] = result["tags"][0]
-            repo, tag = refs[flavour].rsplit(":", 1)
+            refs[kind] = result["tags"][0]
+            repo, tag = refs[kind].rsplit(":", 1)
             for event in docker_client.api.push(repo, tag, auth_config={"username": "ci", "password": PASSWORD},
                                                 stream=True, decode=True):
                 assert "error" not in event, event

@@ -280,7 +280,7 @@ def test_generator_writes_a_sound_deterministic_workspace(tmp_path):
         for dep, spec in deps.items():
             assert dep in manifests, "%s depends on unknown %s" % (name, dep)
             assert spec in ("workspace:^", "workspace:*")
-            assert targets[name] <= targets[dep], "%s needs %s in every flavour it targets" % (name, dep)
+            assert targets[name] <= targets[dep], "%s needs %s in every kind it is for" % (name, dep)
         graph[name] = set(deps)
     # Kahn's algorithm: every package gets ordered only if the graph has no cycle.
     remaining = {n: set(d) for n, d in graph.items()}

@@ -132,18 +132,18 @@ def test_the_second_build_host_built_on_the_bases_it_pulled(host):
     # This run's registry namespace, as the builds named it (testinfra's variables are not templated).
     registry = records(host, variables)["fleet2"]["notes"]["backend"]["tags"][0].rsplit("/", 1)[0]
 
-    def image_ids(where, flavour):
+    def image_ids(where, kind):
         # Pulled by digest on fleet2 (no tag there), tagged on the host that built them.
         out = host.check_output("%sdocker images --digests --no-trunc --format '{{.ID}}' %s/bytelyst-common-base-%s"
-                                % (engine(where), registry, flavour))
+                                % (engine(where), registry, kind))
         return set(out.split())
 
     # The builder stage needs the dev base: only engines that built a product hold it.
     have = dict((name, bool(image_ids(name, "dev"))) for name in ("builder", "fleet1", "fleet2", "fleet3"))
     assert have == {"builder": True, "fleet1": False, "fleet2": True, "fleet3": False}
     # fleet2 holds the very bases the first build host built and pushed (the same image ids).
-    for flavour in ("backend", "dev"):
-        assert image_ids("fleet2", flavour) == image_ids("builder", flavour) != set()
+    for kind in ("backend", "dev"):
+        assert image_ids("fleet2", kind) == image_ids("builder", kind) != set()
 
 
 def test_deploy_hosts_run_the_images_their_product_s_build_host_built(host):
