@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, ByteLyst
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The package_manager filter: splits a package.json packageManager field
-(corepack's `name@version+algorithm.hex`) into its parts, so playbooks never cut it up in Jinja."""
+(corepack's `name@version+algorithm.hex`) into its parts, so playbooks never cut it up in Jinja;
+workspace_package_manager does the same from a slurped package.json (no JSON decoding in Jinja)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,6 +12,8 @@ __metaclass__ = type
 import re
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _host_config
 
 # corepack's form: a name, an exact version (no range: corepack refuses those too), and an
 # optional integrity hash after "+".
@@ -48,6 +51,20 @@ def package_manager(field, expected=None):
         raise AnsibleFilterError(str(exc))
 
 
+def workspace_package_manager(slurped, expected=None):
+    try:
+        package = _host_config.slurped_json(slurped, "the workspace's package.json")
+        if package is None:
+            raise ValueError("%s could not be read (%s); check build_host_workspace." % (
+                (slurped or {}).get("source") or "The workspace's package.json", (slurped or {}).get("msg") or "no content"))
+        if not isinstance(package, dict):
+            raise ValueError("%s holds %s, not a JSON object." % (slurped.get("source") or "package.json",
+                                                                   type(package).__name__))
+        return parse_package_manager(package.get("packageManager"), expected)
+    except ValueError as exc:  # HostConfigError is one
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"package_manager": package_manager}
+        return {"package_manager": package_manager, "workspace_package_manager": workspace_package_manager}
