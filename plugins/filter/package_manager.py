@@ -54,12 +54,13 @@ def package_manager(field, expected=None):
 def workspace_package_manager(slurped, expected=None):
     try:
         package = _host_config.slurped_json(slurped, "the workspace's package.json")
+        result = slurped if isinstance(slurped, dict) else {}
+        path = result.get("source") or "The workspace's package.json"
         if package is None:
             raise ValueError("%s could not be read (%s); check build_host_workspace." % (
-                (slurped or {}).get("source") or "The workspace's package.json", (slurped or {}).get("msg") or "no content"))
+                path, result.get("msg") or "no content"))
         if not isinstance(package, dict):
-            raise ValueError("%s holds %s, not a JSON object." % (slurped.get("source") or "package.json",
-                                                                   type(package).__name__))
+            raise ValueError("%s holds %s, not a JSON object." % (path, type(package).__name__))
         return parse_package_manager(package.get("packageManager"), expected)
     except ValueError as exc:  # HostConfigError is one
         raise AnsibleFilterError(str(exc))
