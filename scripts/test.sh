@@ -90,8 +90,11 @@ run_lane() {
 # creates in that moment fails ("No chain/target/match by that name").
 # So does the TLS engine of the remote-engine tests: started here once, before the lanes (the
 # tests find it through BYTELYST_REMOTE_ENGINE), stopped when this script ends.
+# The fleet scenario's destroy leaves them running then (BYTELYST_FLEET_HELD): stopping and
+# starting them again inside the lane would reset those chains under the other lanes.
+fleet_held=
 case " ${stages[*]} " in
-  *" fleet "*|"  ") bash "$here/fleet.sh" up 3 >/dev/null ;;
+  *" fleet "*|"  ") bash "$here/fleet.sh" up 3 >/dev/null; fleet_held=1; export BYTELYST_FLEET_HELD=1 ;;
 esac
 remote_engine="$BYTELYST_DEV_HOME/remote-engine"
 case " ${stages[*]} " in
@@ -103,7 +106,8 @@ esac
 
 failed_file=$(mktemp)
 lane_dir=$(mktemp -d)
-trap 'rm -rf "$failed_file" "$lane_dir"; python tests/integration/remote_engine.py down "$remote_engine"' EXIT
+trap 'rm -rf "$failed_file" "$lane_dir"; python tests/integration/remote_engine.py down "$remote_engine"
+      [ -z "$fleet_held" ] || bash "$here/fleet.sh" down >/dev/null' EXIT
 if [ ${#stages[@]} -gt 0 ] || [ "${BYTELYST_TEST_LANES:-2}" = 1 ]; then
   [ ${#stages[@]} -gt 0 ] || stages=(unit integration sanity lint build molecule fleet)
   run_lane "$failed_file" "${stages[@]}"
