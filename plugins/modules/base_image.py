@@ -71,9 +71,22 @@ options:
     description:
       - C(backend) and C(web) take the packages whose C(bytelyst.targets) name that target, with their
         production dependencies; C(dev) takes every package with its devDependencies (TypeScript and other build tools).
+      - C(common) takes the packages whose C(bytelyst.targets) name both backend and web (the base
+        O(stacked=true) builds the backend and web bases on).
     type: str
     required: true
-    choices: [backend, web, dev]
+    choices: [backend, web, dev, common]
+  stacked:
+    description:
+      - With flavour C(backend) or C(web), build the base on a C(common) base instead of the runtime image.
+        The common base (named like O(name) with C(-common) for its C(-backend) or C(-web) suffix, the same
+        version, registry and runtime image) is built first when its version tag is absent, then this base
+        adds the flavour's own packages in one layer on top, so a host running backend and web products
+        stores the packages both use once. See docs/base-images.md (Stacked bases).
+      - Ignored for the C(dev) and C(common) flavours. Needs O(source=tarballs).
+    type: bool
+    default: false
+    version_added: 0.2.0
   runtime_image:
     description:
       - The image to build on. It must already be on the engine (the module never pulls).
@@ -177,6 +190,13 @@ EXAMPLES = r"""
     flavour: backend
     version: 2.1.0
 
+- name: Backend base on a common base (bytelyst-common-base-common:1.2.0, built first when absent)
+  bytelyst.deploy.base_image:
+    manifest: /srv/build/packed
+    flavour: backend
+    version: 1.2.0
+    stacked: true
+
 - name: What would be built, and why
   bytelyst.deploy.base_image:
     manifest: /srv/build/packed
@@ -260,6 +280,13 @@ dockerfile:
   description: The generated Dockerfile.
   returned: in check mode when an image would be built
   type: str
+common:
+  description:
+    - With O(stacked=true), the result of the common base the image is built on (the keys above:
+      C(name), C(tags), C(tag_names), C(image_id), C(fingerprint), C(packages), C(built), ...).
+  returned: when stacked
+  type: dict
+  version_added: 0.2.0
 build_log:
   description: The file holding BuildKit's progress of the build (kept after a failed build too).
   returned: when an image was built
@@ -269,7 +296,7 @@ build_log:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import ensure
+from ansible_collections.bytelyst.deploy.plugins.module_utils._base_stack import ensure
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
@@ -283,7 +310,8 @@ def main():
         source=dict(type="str", choices=["tarballs", "registry"], default="tarballs"),
         shared_registry=dict(type="str"),
         shared_registry_allow_http=dict(type="bool", default=False),
-        flavour=dict(type="str", required=True, choices=["backend", "web", "dev"]),
+        flavour=dict(type="str", required=True, choices=["backend", "web", "dev", "common"]),
+        stacked=dict(type="bool", default=False),
         runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
         pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         name=dict(type="str"),
