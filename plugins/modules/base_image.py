@@ -282,8 +282,8 @@ dockerfile:
   type: str
 common:
   description:
-    - With O(stacked=true), the result of the common base the image is built on (the keys above:
-      C(name), C(tags), C(tag_names), C(image_id), C(fingerprint), C(packages), C(built), ...).
+    - With O(stacked=true), the result of the common base the image is built on, with the keys above
+      (C(name), C(tags), C(tag_names), C(image_id), C(fingerprint), C(packages), C(built) and the others).
   returned: when stacked
   type: dict
   version_added: 0.2.0
