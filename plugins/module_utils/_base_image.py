@@ -231,8 +231,9 @@ def plan(manifest, flavour, runtime_image, runtime, version, pnpm_version,
     if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
         files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
         files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
-    text = (dockerfile_of or dockerfile)(runtime_from(runtime_image, runtime), flavour, version, pnpm_version,
-                      lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
+    write_dockerfile = dockerfile_of or dockerfile
+    text = write_dockerfile(runtime_from(runtime_image, runtime), flavour, version, pnpm_version,
+                            lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
     fp = fingerprint(manifest, names, runtime, flavour, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
     tarballs = [] if source else [_manifest.tarball_path(manifest, n) for n in names]
