@@ -10,6 +10,9 @@ view is counted: product images, plus in base mode the backend and web bases (th
 base only lives on build hosts). The physical limit is the runtime image once, every
 distinct npm package version once and each product's own built code, read from the
 /app trees of the tarball-mode images (which hold everything a product runs).
+
+With stacked=True a third set is built and measured side by side: base mode with stacked
+bases (bytelyst_base_stacked: the common base, backend and web on it; docs/base-images.md).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -99,42 +102,57 @@ def _where(key, base_pkgs, product_pkgs):
 
 
 def build(work, workspace, products_root, products, mode, kinds, prefix):
-    """Run base.yml + product.yml for one mode; return the seconds it took."""
+    """Run base.yml + product.yml for one mode (tarball, base, or stacked: base mode on stacked
+    bases); return the seconds it took."""
     inventory = common.build_inventory(os.path.join(work, "inventory-%s.json" % mode))
-    extra = common.stack_vars(work, workspace, products_root, prefix, products, mode, kinds)
+    extra = common.stack_vars(work, workspace, products_root, prefix, products, "base" if mode == "stacked" else mode,
+                              kinds)
+    extra["bytelyst_base_stacked"] = mode == "stacked"
     return common.playbook(["base.yml", "product.yml"], inventory, extra, work)
 
 
-def compare(label, work, workspace, products_root, products, kinds, hooks=None):
+def compare(label, work, workspace, products_root, products, kinds, hooks=None, stacked=False):
     """Build both modes, measure both sets and the limit, per number of products too.
 
     hooks: {name: fn(client, refs, bases)} called while the images exist (refs: {mode:
     {product: [refs]}}, bases: the runtime base refs); their results land under name.
     """
     with common.throwaway_registry(work) as registry:
-        return _compare(label, work, workspace, products_root, products, kinds, hooks or {}, registry)
+        return _compare(label, work, workspace, products_root, products, kinds, hooks or {}, registry, stacked)
 
 
-def _compare(label, work, workspace, products_root, products, kinds, hooks, registry):
+def stacked_bases(client, prefix, kinds):
+    """The stacked layout's runtime bases: backend/web and the common base they are built on."""
+    dummy, bases = common.image_refs(prefix, {}, [k for k in kinds if k in RUNTIME_KINDS] + ["common"])
+    return [ref for ref in bases if client.images.list(name=ref)]
+
+
+def _compare(label, work, workspace, products_root, products, kinds, hooks, registry, stacked=False):
     client = common.engine()
     run_id = common.unique()
-    prefixes = dict(tarball="%s/bench-%s-tarball" % (registry, run_id), base="%s/bench-%s-base" % (registry, run_id))
+    modes = ("tarball", "base", "stacked") if stacked else ("tarball", "base")
+    prefixes = dict((mode, "%s/bench-%s-%s" % (registry, run_id, mode)) for mode in modes)
     base_kinds = sorted(set(kinds) | {"dev"})
     usage = common.usage_core()
     try:
         seconds = {}
-        for mode in ("tarball", "base"):
+        for mode in modes:
             print("  %s: building %d product(s) in %s mode ..." % (label, len(products), mode), flush=True)
             seconds[mode] = build(work, workspace, products_root, products, mode, base_kinds, prefixes[mode])
         order = sorted(products)
         refs = {}
-        for mode in ("tarball", "base"):
+        for mode in modes:
             repos, dummy = common.image_refs(prefixes[mode], products)
             refs[mode] = dict((name, common.resolve(client, repos[name])) for name in order)
         dummy, bases = common.image_refs(prefixes["base"], products, [k for k in kinds if k in RUNTIME_KINDS])
         tarball_refs = [r for name in order for r in refs["tarball"][name]]
         base_refs = bases + [r for name in order for r in refs["base"][name]]
-        sets = disk.measure_sets(usage, client, {"tarball": tarball_refs, "base": base_refs})
+        measured = {"tarball": tarball_refs, "base": base_refs}
+        if stacked:
+            stacked_refs = stacked_bases(client, prefixes["stacked"], kinds) + [
+                r for name in order for r in refs["stacked"][name]]
+            measured["stacked"] = stacked_refs
+        sets = disk.measure_sets(usage, client, measured)
         runtime_image = common.need_env("BYTELYST_STANDIN_IMAGE")[0]
         runtime = usage.measure(client, refs=[runtime_image])[1]["disk_used"]
         trees = product_trees(client, tarball_refs, work)
@@ -152,10 +170,13 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
             chosen = order[:count]
             t_refs = [r for name in chosen for r in refs["tarball"][name]]
             b_refs = bases + [r for name in chosen for r in refs["base"][name]]
-            point = disk.measure_sets(usage, client, {"tarball": t_refs, "base": b_refs})
-            curve.append(dict(products=count, tarball=point["tarball"]["totals"]["disk_used"],
-                              base=point["base"]["totals"]["disk_used"],
-                              limit=limit_for(runtime, trees, t_refs)["total"]))
+            chosen_sets = {"tarball": t_refs, "base": b_refs}
+            if stacked:
+                chosen_sets["stacked"] = stacked_bases(client, prefixes["stacked"], kinds) + [
+                    r for name in chosen for r in refs["stacked"][name]]
+            point = disk.measure_sets(usage, client, chosen_sets)
+            curve.append(dict(products=count, limit=limit_for(runtime, trees, t_refs)["total"],
+                              **dict((m, point[m]["totals"]["disk_used"]) for m in chosen_sets)))
         result = dict(label=label, products=order, kinds=list(kinds), build_seconds=seconds, sets=sets,
                       limit=limit, duplicated_in_base_mode=dups, curve=curve,
                       base_mode_app_tree_bytes=dict((ref, tree[2]) for ref, tree in base_trees.items()),
@@ -169,16 +190,16 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
         client.close()
 
 
-def sample(quick, hooks=None, kinds=None):
+def sample(quick, hooks=None, kinds=None, stacked=False):
     """The hand-written sample products (notes, clock, trading); --quick: two backends."""
     work = common.scratch("disk-sample")
     workspace, products_root = common.copy_sample(work)
     names, default_kinds = (["clock", "trading"], ["backend"]) if quick else (["notes", "clock", "trading"], ["backend", "web"])
     kinds = kinds or default_kinds
-    return compare("sample", work, workspace, products_root, common.products_spec(names, kinds), kinds, hooks)
+    return compare("sample", work, workspace, products_root, common.products_spec(names, kinds), kinds, hooks, stacked)
 
 
-def synthetic(quick, count=None, kinds=None):
+def synthetic(quick, count=None, kinds=None, stacked=False):
     """The synthetic workspace: 20 products, 63 packages of 2 MiB payload each (~130 MB shared); --quick: 3, 12, 256 KiB.
 
     count and kinds override the number of products and their kinds (the packages stay as above).
@@ -190,13 +211,13 @@ def synthetic(quick, count=None, kinds=None):
     workspace, products_root = common.generate_workspace(os.path.join(work, "ws"), count, packages, payload)
     names = ["product-%02d" % i for i in range(1, count + 1)]
     result = compare("synthetic", work, workspace, products_root,
-                     common.products_spec(names, kinds, generated=True), kinds)
+                     common.products_spec(names, kinds, generated=True), kinds, stacked=stacked)
     result.update(packages=packages, payload_kib=payload)
     return result
 
 
 def rows(result):
-    """Table rows: what each mode uses, and against the limit."""
+    """Table rows: what each mode uses, and against the limit (tarball, base; see stacked_rows)."""
     tarball, base = result["sets"]["tarball"]["totals"], result["sets"]["base"]["totals"]
     limit = result["limit"]["total"]
     label = "%s (%d products)" % (result["label"], len(result["products"]))
@@ -210,10 +231,26 @@ def rows(result):
     ]
 
 
-def run(quick=False, hooks=None, synthetic_products=None, kinds=None):
-    """Both workspaces; returns the JSON written to bench/results/disk.json (hooks: run on the sample)."""
-    data = dict(sample=sample(quick, hooks, kinds), synthetic=synthetic(quick, synthetic_products, kinds), quick=quick)
+def run(quick=False, hooks=None, synthetic_products=None, kinds=None, stacked=False):
+    """Both workspaces; returns the JSON written to bench/results/disk.json (hooks: run on the sample;
+    stacked: also base mode on stacked bases, side by side)."""
+    data = dict(sample=sample(quick, hooks, kinds, stacked), synthetic=synthetic(quick, synthetic_products, kinds, stacked),
+                quick=quick, stacked=stacked)
     for name in hooks or {}:
         data[name] = data["sample"].pop(name)
     data["json"] = common.save("disk", data)
     return data
+
+
+def stacked_rows(result):
+    """Rows of the stacked layout beside the unstacked one: disk used, and each against the limit."""
+    if "stacked" not in result["sets"]:
+        return []
+    base, stacked = result["sets"]["base"]["totals"], result["sets"]["stacked"]["totals"]
+    limit = result["limit"]["total"]
+    label = "%s (%d products, %s)" % (result["label"], len(result["products"]), "+".join(result["kinds"]))
+    return [[label, common.mb(limit), common.mb(base["disk_used"]), common.ratio(base["disk_used"], limit),
+             common.mb(stacked["disk_used"]), common.ratio(stacked["disk_used"], limit)]]
+
+
+STACKED_HEADER = ["disk, base mode", "physical limit", "unstacked", "/ limit", "stacked", "/ limit"]

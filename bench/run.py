@@ -54,6 +54,8 @@ def _parse(argv):
                         help="disk: products of the synthetic workspace (default 20, --quick 3); its packages stay full size")
     parser.add_argument("--kinds", default=None,
                         help="disk: comma-separated kinds per product, backend and/or web (default both, --quick backend)")
+    parser.add_argument("--stacked", action="store_true",
+                        help="disk: also build base mode on stacked bases (bytelyst_base_stacked) and measure it side by side")
     args = parser.parse_args(argv)
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     if args.kinds and set(args.kinds) - {"backend", "web"}:
@@ -79,7 +81,12 @@ def run_one(name, quick, with_registry, data, notes, args=None):
     print("== %s" % name, flush=True)
     if name == "disk":
         hooks = {"registry": registry.hook(common.scratch("registry"))} if with_registry else None
-        data["disk"] = footprint.run(quick, hooks, getattr(args, "synthetic_products", None), getattr(args, "kinds", None))
+        data["disk"] = footprint.run(quick, hooks, getattr(args, "synthetic_products", None), getattr(args, "kinds", None),
+                                     getattr(args, "stacked", False))
+        stacked = [row for part in ("sample", "synthetic") for row in footprint.stacked_rows(data["disk"][part])]
+        if stacked:
+            notes.append("Stacked bases (bytelyst_base_stacked) beside unstacked ones, built and measured in this run:\n"
+                         + common.table(stacked, footprint.STACKED_HEADER))
         if hooks:
             data["registry"] = data["disk"]["registry"]
             common.save("registry", dict(data["registry"], quick=quick))

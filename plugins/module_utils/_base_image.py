@@ -30,7 +30,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import Pulle
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
 
 DEFAULT_NAME_PREFIX = "bytelyst-common-base"
-NODE_ENV = {"backend": "production", "web": "production", "dev": "development"}
+NODE_ENV = {"backend": "production", "web": "production", "dev": "development", "common": "production"}
 TARBALL_DIR = "tarballs"
 LOCKED_FILE = "locked.json"
 
@@ -54,6 +54,8 @@ def select_packages(manifest, kind, packages=None):
         wanted = set(packages)
     elif kind == "dev":
         wanted = set(order)
+    elif kind == "common":  # stacked bases (_base_stack): what backend and web both take
+        wanted = set(_tarball_manifest.packages_for(manifest, "backend")) & set(_tarball_manifest.packages_for(manifest, "web"))
     else:
         wanted = set(_tarball_manifest.packages_for(manifest, kind))
     if not wanted:
@@ -219,9 +221,10 @@ class Plan(object):
 
 
 def plan(manifest, kind, runtime_image, runtime, version, pnpm_version,
-         packages=None, npm_registry=None, source=None):
+         packages=None, npm_registry=None, source=None, dockerfile_of=None):
     """A Plan. runtime: {"id": image id, "digests": repo digests} of runtime_image.
-    source: the registry's part with source=registry (_registry_source.base_source), else None."""
+    source: the registry's part with source=registry (_registry_source.base_source), else None.
+    dockerfile_of: another Dockerfile writer with dockerfile()'s arguments (_base_stack's top layer)."""
     source = source or {}
     names = select_packages(manifest, kind, packages)
     files = {
@@ -232,8 +235,9 @@ def plan(manifest, kind, runtime_image, runtime, version, pnpm_version,
     if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
         files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
         files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
-    text = dockerfile(runtime_from(runtime_image, runtime), kind, version, pnpm_version,
-                      lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
+    write_dockerfile = dockerfile_of or dockerfile
+    text = write_dockerfile(runtime_from(runtime_image, runtime), kind, version, pnpm_version,
+                            lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
     fp = fingerprint(manifest, names, runtime, kind, version, pnpm_version, dict(files, Dockerfile=text))
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
     tarballs = [] if source else [_tarball_manifest.tarball_path(manifest, n) for n in names]
@@ -328,12 +332,12 @@ def default_name(opts):
     return opts.get("name") or "%s-%s" % (opts.get("name_prefix") or DEFAULT_NAME_PREFIX, opts["kind"])
 
 
-def ensure(client, opts, check_mode=False, now=None):
+def ensure(client, opts, check_mode=False, now=None, dockerfile_of=None):
     """Make sure the base image for opts exists under its tags; return the module result.
 
     opts: the module options (manifest, kind, runtime_image, pnpm_version, name, name_prefix, version,
     registry, labels, packages, promote, force, npm_token, ca_bundle, npm_registry, date_tag,
-    docker_cli, docker_host).
+    docker_cli, docker_host). dockerfile_of: see plan() (stacked bases, _base_stack.ensure).
     """
     now = now or datetime.datetime.utcnow().replace(microsecond=0)
     _check_inputs(opts)
@@ -343,7 +347,7 @@ def ensure(client, opts, check_mode=False, now=None):
     manifest, source = registry_source(opts, runtime) if manifest is None else (manifest, None)
     the_plan = plan(manifest, opts["kind"], opts["runtime_image"], runtime, opts["version"],
                     opts["pnpm_version"], manifest["order"] if source else opts.get("packages"),
-                    opts.get("npm_registry"), source)
+                    opts.get("npm_registry"), source, dockerfile_of)
     if source is None:
         _tarball_manifest.verify(manifest, the_plan.packages)
     tags = _tags.plan_tags(name, opts["version"], opts.get("registry"), _date(opts, now), opts.get("promote"))

@@ -20,7 +20,7 @@ DEFAULT_PNPM_VERSION = "10.6.5"
 # What an image is for, its kind: a base is backend, web or dev (the builder stage's tools); a product
 # image is backend or web, and so is a shared package (package.json `bytelyst.kinds`, absent: both).
 # The one word for this axis ("flavour" and "target" are its deprecated names, see docs/migration.md).
-BASE_KINDS = ("backend", "web", "dev")
+BASE_KINDS = ("backend", "web", "dev", "common")  # common: what stacked backend and web bases are built on
 PACKAGE_KINDS = ("backend", "web")
 # Where a package.json says its kinds: `"bytelyst": {"kinds": [...]}`; `targets` is the deprecated
 # name, still read when `kinds` is absent.

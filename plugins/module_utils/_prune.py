@@ -209,17 +209,22 @@ def plan(images, used_ids, recorded, keep, prefixes=None, busy=None):
         members.sort(key=lambda img: img.get("created") or "", reverse=True)
         for image in members[:keep]:
             add(image, "among the %d newest of %s" % (keep, repo))
-    # A kept product image keeps the base it is built on.
-    kept_bases = set()
-    for image in ours:
-        if image["id"] in reasons:
-            base = (image.get("labels") or {}).get(BASE_DIGEST_LABEL)
-            if base:
+    # A kept product image keeps the base it is built on, and a kept stacked base the common
+    # base it is built on (the same label): repeated until nothing more is kept.
+    kept_bases, grew = {}, True  # digest or id -> what keeps it (product or base)
+    while grew:
+        grew = False
+        for image in ours:
+            base = (image.get("labels") or {}).get(BASE_DIGEST_LABEL) if image["id"] in reasons else None
+            if base and base.split("@", 1)[-1] not in kept_bases:
                 # The label holds repo@sha256:... (registry digest) or a bare image id.
-                kept_bases.add(base.split("@", 1)[-1])
-    for image in ours:
-        if image["id"] in kept_bases or any(d.split("@", 1)[-1] in kept_bases for d in image.get("repo_digests") or []):
-            add(image, "base of a kept product image")
+                kept_bases[base.split("@", 1)[-1]] = "product" if (image.get("labels") or {}).get(
+                    "dev.bytelyst.product") else "base"
+                grew = True
+        for image in ours:
+            for key in [image["id"]] + [d.split("@", 1)[-1] for d in image.get("repo_digests") or []]:
+                if key in kept_bases:
+                    add(image, "base of a kept %s image" % kept_bases[key])
     remove = [img for img in ours if img["id"] not in reasons]
     return reasons, remove
 

@@ -72,11 +72,23 @@ options:
       - What the base is for. C(backend) and C(web) take the packages of that kind (C(bytelyst.kinds) in their
         package.json; a package that does not say is both), with their production dependencies; C(dev) takes
         every package with its devDependencies (TypeScript and other build tools).
+      - C(common) takes the packages of both kinds, backend and web (the base O(stacked=true) builds the
+        backend and web bases on).
       - The alias C(flavour) is its deprecated name (removed in 1.0.0).
     type: str
     required: true
-    choices: [backend, web, dev]
+    choices: [backend, web, dev, common]
     aliases: [flavour]
+  stacked:
+    description:
+      - With O(kind=backend) or O(kind=web), build the base on a C(common) base instead of the runtime image.
+        The common base (named like O(name) with C(-common) for its C(-backend) or C(-web) suffix, the same
+        version, registry and runtime image) is built first when its version tag is absent, then this base
+        adds the kind's own packages in one layer on top, so a host running backend and web products
+        stores the packages both use once. See docs/base-images.md (Stacked bases).
+      - Ignored for the C(dev) and C(common) kinds. Needs O(source=tarballs).
+    type: bool
+    default: false
     version_added: 0.2.0
   runtime_image:
     description:
@@ -189,6 +201,13 @@ EXAMPLES = r"""
     kind: backend
     version: 2.1.0
 
+- name: Backend base on a common base (bytelyst-common-base-common:1.2.0, built first when absent)
+  bytelyst.deploy.base_image:
+    manifest: /srv/build/packed
+    kind: backend
+    version: 1.2.0
+    stacked: true
+
 - name: What would be built, and why
   bytelyst.deploy.base_image:
     manifest: /srv/build/packed
@@ -288,6 +307,13 @@ dockerfile:
   description: The generated Dockerfile.
   returned: in check mode when an image would be built
   type: str
+common:
+  description:
+    - With O(stacked=true), the result of the common base the image is built on, with the keys above
+      (C(name), C(tags), C(tag_names), C(image_id), C(fingerprint), C(packages), C(built) and the others).
+  returned: when stacked
+  type: dict
+  version_added: 0.2.0
 build_log:
   description: The file holding BuildKit's progress of the build (kept after a failed build too).
   returned: when an image was built
@@ -297,7 +323,8 @@ build_log:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import DEFAULT_NAME_PREFIX, ensure
+from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import DEFAULT_NAME_PREFIX
+from ansible_collections.bytelyst.deploy.plugins.module_utils._base_stack import ensure
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     BASE_KINDS, DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE)
@@ -314,6 +341,7 @@ def main():
         shared_registry_allow_http=dict(type="bool", default=False),
         kind=dict(type="str", required=True, choices=list(BASE_KINDS), aliases=["flavour"],
                   deprecated_aliases=[dict(name="flavour", version="1.0.0", collection_name="bytelyst.deploy")]),
+        stacked=dict(type="bool", default=False),
         runtime_image=dict(type="str", default=DEFAULT_RUNTIME_IMAGE),
         pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         name=dict(type="str"),

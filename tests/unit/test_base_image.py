@@ -351,4 +351,4 @@ def test_the_option_kind_reports_nothing_and_is_checked():
     assert result["invocation"]["module_args"]["kind"] == "dev" and not result.get("deprecations")
     assert result["invocation"]["module_args"]["name_prefix"] == "bytelyst-common-base"
     wrong = run_module({"kind": "mobile"})
-    assert wrong["msg"] == "value of kind must be one of: backend, web, dev, got: mobile"
+    assert wrong["msg"] == "value of kind must be one of: backend, web, dev, common, got: mobile"

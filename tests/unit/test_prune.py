@@ -153,3 +153,25 @@ def test_a_first_deploy_in_progress_stops_the_prune(tmp_path):
     with pytest.raises(DeployError) as err:
         _prune.busy_repositories({str(first): "ci job 1 (pid 7 on vm)"})
     assert "history records no images yet" in str(err.value) and str(first) in str(err.value)
+
+
+def test_a_kept_stacked_base_keeps_its_common_base():
+    common_labels = {"dev.bytelyst.base.flavour": "common"}
+    old_common = img("sha256:c1", ["reg/base-common:1.0.0"], "2026-01-01", common_labels, ["reg/base-common@sha256:dc1"])
+    new_common = img("sha256:c2", ["reg/base-common:1.1.0"], "2026-01-02", common_labels)
+    old_top = img("sha256:b1", ["reg/base-backend:1.0.0"], "2026-01-01",
+                  {"dev.bytelyst.base.flavour": "backend", "dev.bytelyst.base.digest": "reg/base-common@sha256:dc1"},
+                  ["reg/base-backend@sha256:db1"])
+    new_top = img("sha256:b2", ["reg/base-backend:1.1.0"], "2026-01-02",
+                  {"dev.bytelyst.base.flavour": "backend", "dev.bytelyst.base.digest": "sha256:c2"})
+    product = img("sha256:p1", ["reg/notes-backend:1.0.0"], "2026-01-01",
+                  {"dev.bytelyst.product": "notes", "dev.bytelyst.base.digest": "reg/base-backend@sha256:db1"})
+    images = [old_common, new_common, old_top, new_top, product]
+    reasons, remove = _prune.plan(images, {"sha256:p1"}, set(), keep=1)
+    assert reasons["sha256:b1"] == ["base of a kept product image"]
+    assert reasons["sha256:c1"] == ["base of a kept base image"]
+    assert "base of a kept base image" in reasons["sha256:c2"]  # the newest top's common, by image id
+    assert remove == []
+    # Without the product nothing keeps the old top, so nothing keeps the old common base either.
+    reasons, remove = _prune.plan(images[:4], set(), set(), keep=1)
+    assert sorted(i["id"] for i in remove) == ["sha256:b1", "sha256:c1"]
