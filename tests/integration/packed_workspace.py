@@ -185,12 +185,13 @@ def packed_once():
             os.makedirs(cache, exist_ok=True)
             scratch = tempfile.mkdtemp(prefix="packing-", dir=cache)
             pack(scratch)
-            for name in os.listdir(cache):  # copies of older inputs, scratch left by killed runs
+            for name in os.listdir(cache):  # copies of other inputs unused for a day, scratch left by killed runs
                 path = os.path.join(cache, name)
-                if name.startswith("packing-"):
-                    if path != scratch and time.time() - os.path.getmtime(path) > 3600:
-                        shutil.rmtree(path, ignore_errors=True)
-                elif name != os.path.basename(final):
+                # Another checkout (another branch, a CI clone) may be using its own copy right now:
+                # only copies nobody has used for a day go (each use touches its copy, below).
+                age = time.time() - os.path.getmtime(path)
+                if path != scratch and name != os.path.basename(final) and age > (
+                        3600 if name.startswith("packing-") else 86400):
                     shutil.rmtree(path, ignore_errors=True)
             if os.path.exists(final) and not _still_good(os.path.join(final, "packed")):
                 shutil.rmtree(final, ignore_errors=True)  # changed by someone: replace it
@@ -198,6 +199,7 @@ def packed_once():
                 os.rename(scratch, final)
             except OSError:  # another process put its copy there first
                 shutil.rmtree(scratch, ignore_errors=True)
+        os.utime(final)  # in use: kept by other checkouts' clean-up for a day
         _PACKED["dir"] = os.path.join(final, "packed")
     return _PACKED["dir"]
 
