@@ -9,7 +9,7 @@
 # and fleet (the Molecule fleet scenario: three extra engines, one reached over SSH).
 # All stages run in four lanes side by side, each lane's stages one after the other: unit then
 # half of the integration suite (integration1: images and the workspace), the other half
-# (integration2: deploys, registry, usage, AWX, dev compose, the harness),
+# (integration2: deploys, registry, usage, AWX, dev compose, the harness, the main job from a repository),
 # sanity, lint, build and molecule,
 # then the remote engine and proxy deploys (integration4), and the fleet then the host roles over
 # SSH (integration3). Each lane alone keeps about one core busy; four of them keep both cores of a
@@ -36,7 +36,10 @@ integration2_files=(tests/integration/test_compose_deploy.py tests/integration/t
   tests/integration/test_awx_runner.py tests/integration/test_dev_compose.py
   tests/integration/test_harness.py tests/integration/test_compose_release.py
   tests/integration/test_compose_inputs.py tests/integration/test_deploy_role.py
-  tests/integration/test_action_group.py tests/integration/test_registry_token.py)
+  tests/integration/test_action_group.py tests/integration/test_registry_token.py
+  # the main job from a file:// repository at a tag, clock's backend only (~50 CPU-seconds warm,
+  # three ansible-playbook runs, mostly waiting on the engine and the health gate)
+  tests/integration/test_pipeline_from_repo.py)
 # The host roles (over SSH in a container of their own, mostly waiting on apt, pip and npm) and the
 # acme workspace through the main job (three ansible-playbook runs, mostly waiting on the engine) go
 # to the fleet's lane; the remote engine (a dockerd of its own over TLS), the proxy deploys and the
