@@ -25,7 +25,7 @@ import tarfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _tarball_manifest
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import tarball_url
+from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import NpmRegistry, tarball_url
 
 DEFAULT_DIST_TAG = "latest"
 DEFAULT_PRERELEASE_DIST_TAG = "next"
@@ -302,3 +302,21 @@ def diff_of(packages):
     before = "".join("%s@%s: %s\n" % (p["name"], p["version"], p["previous_integrity"] or "(absent)") for p in rows)
     after = "".join("%s@%s: %s\n" % (p["name"], p["version"], p["integrity"]) for p in rows)
     return dict(before=before, after=after)
+
+
+def ensure(client, opts, check_mode=False, diff=False):
+    """package_publish's entry point (run_module's shape; client: unused, no engine is needed):
+    publish opts' manifest to opts' registry; the result, with the diff when diff is asked."""
+    if opts["retries"] < 0 or opts["retry_delay"] < 0:
+        raise DeployError("retries and retry_delay must not be negative (got %s and %s)."
+                          % (opts["retries"], opts["retry_delay"]))
+    registry = NpmRegistry(opts["registry"], token=opts["token"], ca_file=opts["ca_cert"],
+                           allow_http=opts["allow_http"], retries=opts["retries"],
+                           retry_delay=opts["retry_delay"], timeout=opts["timeout"])
+    publisher = Publisher(registry, opts["manifest"], scopes=opts["scopes"], dist_tag=opts["dist_tag"],
+                          prerelease_dist_tag=opts["prerelease_dist_tag"])
+    result = publisher.publish(check_mode=check_mode)
+    result["changed"] = any(p["action"] in ("published", "would_publish") for p in result["packages"])
+    if diff:
+        result["diff"] = diff_of(result["packages"])
+    return result

@@ -470,3 +470,16 @@ def _pack(workspace, output, package_filter, build, pnpm, jobs, force, shared_in
                       "before_header": result["manifest"], "after_header": result["manifest"]}
     result["duration"] = round(time.time() - started, 3)
     return result
+
+
+def ensure(client, opts, check_mode=False, diff=False):
+    """workspace_pack's entry point (run_module's shape; client: unused, no engine is needed):
+    pack opts' workspace; the result, with the diff when diff is asked."""
+    if opts["jobs"] is not None and opts["jobs"] < 1:
+        raise DeployError("jobs must be 1 or more, got %d." % opts["jobs"])
+    result = pack_workspace(opts["workspace"], opts["output"], opts["filter"], opts["build"], opts["pnpm"],
+                            opts["jobs"], opts["force"], opts["shared_inputs"], opts["timeout"], check_mode)
+    changes = result.pop("diff")
+    if diff:
+        result["diff"] = changes
+    return result

@@ -153,19 +153,8 @@ published:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_publish import Publisher, diff_of
-from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_registry import NpmRegistry
-
-
-def run(module):
-    params = module.params
-    registry = NpmRegistry(params["registry"], token=params["token"], ca_file=params["ca_cert"],
-                           allow_http=params["allow_http"], retries=params["retries"],
-                           retry_delay=params["retry_delay"], timeout=params["timeout"])
-    publisher = Publisher(registry, params["manifest"], scopes=params["scopes"], dist_tag=params["dist_tag"],
-                          prerelease_dist_tag=params["prerelease_dist_tag"])
-    return publisher.publish(check_mode=module.check_mode)
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
+from ansible_collections.bytelyst.deploy.plugins.module_utils._npm_publish import ensure
 
 
 def main():
@@ -185,17 +174,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if module.params["retries"] < 0 or module.params["retry_delay"] < 0:
-        module.fail_json(msg="retries and retry_delay must not be negative (got %s and %s)."
-                         % (module.params["retries"], module.params["retry_delay"]))
-    try:
-        result = run(module)
-    except DeployError as err:
-        module.fail_json(msg=str(err), **err.result())
-    changed = any(p["action"] in ("published", "would_publish") for p in result["packages"])
-    if module._diff:
-        result["diff"] = diff_of(result["packages"])
-    module.exit_json(changed=changed, **result)
+    run_module(module, lambda client, opts, check_mode: ensure(client, opts, check_mode, diff=module._diff),
+               "package_publish", connect=lambda params: None, needs_docker=False)
 
 
 if __name__ == "__main__":

@@ -232,24 +232,8 @@ duration:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _workspace as ws
-from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
-from ansible_collections.bytelyst.deploy.plugins.module_utils._workspace_pack import DEFAULT_SHARED_INPUTS, pack_workspace
-
-
-def run(module):
-    """Check the options the argument spec cannot, and pack; the result without the diff unless asked."""
-    params = module.params
-    if not ws.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
-    if params["jobs"] is not None and params["jobs"] < 1:
-        module.fail_json(msg="jobs must be 1 or more, got %d." % params["jobs"])
-    result = pack_workspace(params["workspace"], params["output"], params["filter"], params["build"],
-                            params["pnpm"], params["jobs"], params["force"], params["shared_inputs"],
-                            params["timeout"], module.check_mode)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    return result
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
+from ansible_collections.bytelyst.deploy.plugins.module_utils._workspace_pack import DEFAULT_SHARED_INPUTS, ensure
 
 
 def main():
@@ -267,11 +251,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except DeployError as err:
-        module.fail_json(msg=str(err), **err.result())
-    module.exit_json(**result)
+    if not ws.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    run_module(module, lambda client, opts, check_mode: ensure(client, opts, check_mode, diff=module._diff),
+               "workspace_pack", connect=lambda params: None, needs_docker=False)
 
 
 if __name__ == "__main__":

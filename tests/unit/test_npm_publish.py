@@ -309,3 +309,17 @@ def test_a_stale_manifest_is_refused_before_the_registry_is_asked(packed):
     with pytest.raises(DeployError) as err:
         Publisher(registry.client(), packed).publish()
     assert "is stale" in err.value.message and registry.puts == []
+
+
+@pytest.mark.parametrize("retries,delay,message", [
+    (-1, 1.0, "retries and retry_delay must not be negative (got -1 and 1.0)."),
+    (3, -0.5, "retries and retry_delay must not be negative (got 3 and -0.5)."),
+])
+def test_ensure_refuses_negative_retries_before_any_request(tmp_path, retries, delay, message):
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _npm_publish
+    opts = dict(manifest=str(tmp_path), registry="http://127.0.0.1:9", token="t0ken", scopes=[], dist_tag="latest",
+                prerelease_dist_tag="next", ca_cert=None, allow_http=True, retries=retries, retry_delay=delay, timeout=5)
+    with pytest.raises(DeployError) as info:
+        _npm_publish.ensure(None, opts)
+    assert str(info.value) == message
+    assert "t0ken" not in str(info.value) and os.listdir(str(tmp_path)) == []

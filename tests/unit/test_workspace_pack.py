@@ -446,3 +446,13 @@ def test_the_kinds_a_package_json_names_reach_the_manifest_under_both_names(spac
     assert entries["@s/errors"]["kinds"] == ["backend", "web"]
     assert [p["kinds"] for p in result["packages"]] == [e["kinds"] for e in (entries[n] for n in result["order"])]
     assert _tarball_manifest.packages_for(manifest, "web") == ["@s/errors", "@s/config", "@s/format"]
+
+
+def test_ensure_refuses_jobs_below_one_before_touching_the_workspace(tmp_path):
+    out = tmp_path / "packed"
+    opts = dict(workspace=str(tmp_path / "ws"), output=str(out), filter="@acme/*", build=True, pnpm="pnpm",
+                jobs=0, force=False, shared_inputs=[], timeout=60)
+    with pytest.raises(DeployError) as info:
+        _workspace_pack.ensure(None, opts)
+    assert str(info.value) == "jobs must be 1 or more, got 0."
+    assert not out.exists()
