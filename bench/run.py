@@ -174,7 +174,8 @@ def main(argv=None):
     print(summary.text(rows))
     if "deploy" in data:
         import deploy  # pylint: disable=import-outside-toplevel
-        print("\nZero-downtime deploys (issue 23): a client polling the service during each deploy\n")
+        print("\nZero-downtime deploys (issue 23): a client polling the service during each deploy")
+        print(deploy.header(data["deploy"]) + "\n")
         print(common.table(deploy.rows(data["deploy"]), ["measurement", "in place", "proxy", "proxy/in place"]))
     for note in notes:
         print("\n" + note)

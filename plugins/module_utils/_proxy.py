@@ -130,10 +130,24 @@ def network_override(services, network):
         + json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
+# nginx keeps variable names in a hash of 64-byte buckets (variables_hash_bucket_size): a name
+# longer than 46 characters fails `nginx -t` with "could not build variables_hash" on 64-bit hosts.
+VARIABLE_MAX = 46
+
+
+def upstream_variable(project, service):
+    """The nginx variable a location's upstream is set in: $bytelyst_<project>_<service>, or, when
+    that is longer than nginx takes, $bytelyst_<hash of project and service> (16 hex digits)."""
+    name = "bytelyst_%s_%s" % (re.sub(r"[^A-Za-z0-9]", "_", project), re.sub(r"[^A-Za-z0-9]", "_", service))
+    if len(name) > VARIABLE_MAX:
+        name = "bytelyst_%s" % hashlib.sha256(("%s\0%s" % (project, service)).encode("utf-8")).hexdigest()[:16]
+    return "$" + name
+
+
 def _location(route, upstream, project):
     prefix = route["path_prefix"]
     match = "/" if prefix == "/" else "^~ %s" % prefix
-    var = "$bytelyst_%s_%s" % (re.sub(r"[^A-Za-z0-9]", "_", project), re.sub(r"[^A-Za-z0-9]", "_", route["service"]))
+    var = upstream_variable(project, route["service"])
     lines = [
         "    location %s {" % match,
         "        set %s %s;" % (var, upstream),

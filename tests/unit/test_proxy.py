@@ -2,13 +2,14 @@
 docker CLI runner, a fake engine and a fake status port; no Docker, no nginx."""
 
 import os
+import re
 
 import pytest
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy import (
     check_product_config, check_routes, marker, network_override, parse_ports, proxy_spec, render_main,
-    render_product, worker_pids)
+    render_product, upstream_variable, worker_pids)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy_host import ProxyHost
 from fakes.clock import FakeClock
 from fakes.engine import FakeClient, FakeContainer
@@ -24,6 +25,21 @@ def test_routes_are_normalised_with_defaults():
     assert routes[0]["hosts"] == ["notes.example.com"] and routes[0]["health_status"] == 200
     assert routes[1] == {"service": "api", "port": 4000, "hosts": [], "path_prefix": "/", "directives": [],
                          "health_path": None, "health_status": 200, "health_timeout": 30}
+
+
+def test_upstream_variables_stay_within_what_nginx_takes():
+    # 47 characters fail `nginx -t` ("could not build variables_hash"): the bench's project
+    # bench-deploy-backend-proxy-<8 hex> with service backend made 52 and could not deploy.
+    assert upstream_variable("notes", "web") == "$bytelyst_notes_web"
+    long_ones = [upstream_variable("bench-deploy-backend-proxy-9ac432f5", s) for s in ("backend", "web")]
+    long_ones.append(upstream_variable("bench-deploy-backend-proxy-9ac432f6", "backend"))
+    assert all(len(v) - 1 <= 46 and re.match(r"^\$bytelyst_[0-9a-f]{16}$", v) for v in long_ones), long_ones
+    assert len(set(long_ones)) == 3
+    edge = "p" * (46 - len("bytelyst__web"))
+    assert upstream_variable(edge, "web") == "$bytelyst_%s_web" % edge
+    conf = render_product("bench-deploy-backend-proxy-9ac432f5", check_routes([dict(WEB, service="backend")]),
+                          {"backend": "x-blue-backend-1:4016"})["conf"]
+    assert "set %s x-blue-backend-1:4016;" % long_ones[0] in conf and "proxy_pass http://%s;" % long_ones[0] in conf
 
 
 @pytest.mark.parametrize("route, words", [
