@@ -257,7 +257,7 @@ class Product(object):
         else:
             params.update(routes=[{"service": kind, "port": spec["port"], "hosts": [self.host], "path_prefix": "/",
                                    "health_path": spec["health"], "health_status": 200, "health_timeout": 30,
-                                   "directives": []}],
+                                   "directives": [], "warmup_paths": [spec["path"]]}],
                           proxy=self.proxy, tls_certificate=None, tls_key=None, drain_timeout=10, reload_timeout=10,
                           keep_previous="stopped")
         return params

@@ -72,15 +72,20 @@ class BlueGreen(Deployer):
         return spec
 
     def http_checks_for(self, project):
-        """Each route's health path on its new container, by the container's address on the proxy network."""
+        """Each route's health path on its new container, by the container's address on the proxy
+        network, then its warm-up paths (each must answer 200): all before the switch."""
         containers = self.current_state(project)
         checks = []
         for route in self.routes:
-            if not route["health_path"]:
+            warmup = route.get("warmup_paths") or []
+            if not route["health_path"] and not warmup:
                 continue
             address = self.address_of(containers.get(route["service"]), route["service"])
-            checks.append({"url": "http://%s:%d%s" % (address, route["port"], route["health_path"]),
-                           "status": route["health_status"], "timeout": route["health_timeout"]})
+            base = "http://%s:%d" % (address, route["port"])
+            if route["health_path"]:
+                checks.append({"url": base + route["health_path"], "status": route["health_status"],
+                               "timeout": route["health_timeout"]})
+            checks.extend({"url": base + path, "status": 200, "timeout": route["health_timeout"]} for path in warmup)
         return checks
 
     def address_of(self, container, service):

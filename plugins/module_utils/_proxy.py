@@ -104,9 +104,14 @@ def check_routes(routes, services=None):
         health = route.get("health_path")
         if health is not None and not PREFIX.match(str(health)):
             _refuse("%s.health_path is %r, not a URL path." % (where, health), "Give a path such as /health.")
+        warmup = [str(w) for w in (route.get("warmup_paths") or [])]
+        for path in warmup:
+            if not PREFIX.match(path):
+                _refuse("%s.warmup_paths has %r, which is not a URL path." % (where, path),
+                        "Give paths such as / or /notes, without scheme, host, spaces or quotes.")
         out.append({"service": service, "port": port, "hosts": hosts, "path_prefix": prefix, "directives": directives,
                     "health_path": health, "health_status": int(route.get("health_status") or 200),
-                    "health_timeout": int(route.get("health_timeout") or 30)})
+                    "health_timeout": int(route.get("health_timeout") or 30), "warmup_paths": warmup})
     return out
 
 

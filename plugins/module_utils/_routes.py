@@ -24,7 +24,7 @@ __metaclass__ = type
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy import check_routes
 
-ROUTE_KEYS = ("hosts", "path_prefix", "directives")
+ROUTE_KEYS = ("hosts", "path_prefix", "directives", "warmup_paths")
 CONTAINER_KEYS = ("name", "image", "network", "config_dir", "ports", "user")
 DEPLOY_KEYS = ("tls_certificate", "tls_key", "drain_timeout", "keep_previous")
 DEFAULTS = {"drain_timeout": 30, "keep_previous": "stopped"}
@@ -43,7 +43,7 @@ def _route_of(name, service, spec, health_timeout):
     if route is None or route is True:
         route = {}
     if not isinstance(route, dict):
-        raise RouteError("%s is %r; it is a mapping (hosts, path_prefix, directives) or false." % (at, route))
+        raise RouteError("%s is %r; it is a mapping (hosts, path_prefix, directives, warmup_paths) or false." % (at, route))
     unknown = sorted(set(route) - set(ROUTE_KEYS))
     if unknown:
         raise RouteError("%s has unknown keys: %s (it takes %s)." % (at, ", ".join(unknown), ", ".join(ROUTE_KEYS)))
@@ -52,7 +52,8 @@ def _route_of(name, service, spec, health_timeout):
         hosts = [hosts]
     out = {"service": service, "port": spec.get("port"), "hosts": list(hosts),
            "path_prefix": route.get("path_prefix") or "/", "health_path": spec.get("health_path") or "/health",
-           "health_timeout": int(health_timeout), "directives": list(route.get("directives") or [])}
+           "health_timeout": int(health_timeout), "directives": list(route.get("directives") or []),
+           "warmup_paths": list(route.get("warmup_paths") or [])}
     try:
         (checked,) = check_routes([out])
     except DeployError as exc:

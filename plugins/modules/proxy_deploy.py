@@ -125,6 +125,16 @@ options:
         type: list
         elements: str
         default: []
+      warmup_paths:
+        description:
+          - Paths requested on each new container directly, after O(routes[].health_path) answered and before the
+            switch, until each answers 200 (within O(routes[].health_timeout)), so the first clients do not pay for
+            a cold start (a Next.js page rendered for the first time). A path that does not answer 200 fails the
+            gate like the health path; the release never gets a request.
+        type: list
+        elements: str
+        default: []
+        version_added: 0.2.0
   proxy:
     description: The proxy container, created when missing (never recreated by this module).
     type: dict
@@ -334,6 +344,7 @@ def main():
             health_status=dict(type="int", default=200),
             health_timeout=dict(type="int", default=30),
             directives=dict(type="list", elements="str", default=[]),
+            warmup_paths=dict(type="list", elements="str", default=[]),
         )),
         proxy=dict(type="dict", default={}, options=dict(
             name=dict(type="str", default="bytelyst-proxy"),

@@ -9,6 +9,7 @@ from test_deployer import V1, V2, engine_holding
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._blue_green import BlueGreen
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._proxy import check_routes
 from fakes.compose import FakeComposeProjects
 from fakes.proxy import FakeProxy
 
@@ -172,3 +173,25 @@ def test_provenance_is_recorded_behind_the_proxy_and_a_new_scan_changes_nothing(
     assert again["changed"] is False and runner.events == []
     assert again["release"]["provenance"]["web"]["sbom_sha256"] == digests[0]
     assert [r["id"] for r in releases(site)["releases"]] == ["r1"]
+
+
+def test_warmup_paths_are_asked_on_the_new_container_after_its_health_path(site):
+    tmp_path, runner, proxy = site
+    routes = [{"service": "web", "port": 3000, "health_path": "/api/health", "health_timeout": 45,
+               "warmup_paths": ["/", "/notes"]},
+              {"service": "api", "port": 4000, "path_prefix": "/api/"}]
+    params = dict(project_name="notes", project_src=str(tmp_path / "notes"), files=None, env=None, secrets=None,
+                  images=None, pull_policy="missing", action="deploy", rollback_to=None, wait_timeout=30,
+                  up_timeout=None, http_checks=None, history_dir=str(tmp_path / "history"), keep_releases=10,
+                  lock_timeout=5, triggered_by="ci", docker_host=None, docker_cli=None, definition=None, allow=[],
+                  routes=routes, proxy={}, drain_timeout=30, reload_timeout=10, keep_previous="stopped",
+                  tls_certificate=None, tls_key=None)
+    deployer = BlueGreen(params, False, [].append, runner=runner, engine=engine_holding(list(V1.values())), proxy=proxy)
+    deployer.routes = check_routes(routes)
+    deployer.current_state = lambda project: {"web": {"id": "c1", "name": "notes-green-web-1"}}
+    deployer.address_of = lambda container, service: {"c1": "172.18.0.5"}[container["id"]]
+    assert deployer.http_checks_for("notes-green") == [
+        {"url": "http://172.18.0.5:3000/api/health", "status": 200, "timeout": 45},
+        {"url": "http://172.18.0.5:3000/", "status": 200, "timeout": 45},
+        {"url": "http://172.18.0.5:3000/notes", "status": 200, "timeout": 45},
+    ]

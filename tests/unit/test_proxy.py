@@ -24,7 +24,15 @@ def test_routes_are_normalised_with_defaults():
     routes = check_routes([WEB, {"service": "api", "port": 4000}], {"web", "api"})
     assert routes[0]["hosts"] == ["notes.example.com"] and routes[0]["health_status"] == 200
     assert routes[1] == {"service": "api", "port": 4000, "hosts": [], "path_prefix": "/", "directives": [],
-                         "health_path": None, "health_status": 200, "health_timeout": 30}
+                         "health_path": None, "health_status": 200, "health_timeout": 30, "warmup_paths": []}
+
+
+def test_warmup_paths_are_kept_and_bad_ones_refused():
+    (route,) = check_routes([dict(WEB, warmup_paths=["/", "/notes"])], {"web"})
+    assert route["warmup_paths"] == ["/", "/notes"]
+    with pytest.raises(DeployError) as info:
+        check_routes([dict(WEB, warmup_paths=["http://evil/"])], {"web"})
+    assert "warmup_paths has 'http://evil/', which is not a URL path" in info.value.message
 
 
 def test_upstream_variables_stay_within_what_nginx_takes():

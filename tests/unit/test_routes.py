@@ -48,10 +48,10 @@ def test_each_service_is_routed_by_its_hosts_and_prefix_to_its_port_with_its_hea
     routes = product_routes(PRODUCTS, "notes", ["notes", "clock"])
     assert routes == [
         {"service": "backend", "port": 4016, "hosts": ["notes.example.com"], "path_prefix": "/api/",
-         "health_path": "/health", "health_status": 200, "health_timeout": 30, "directives": []},
+         "health_path": "/health", "health_status": 200, "health_timeout": 30, "directives": [], "warmup_paths": []},
         {"service": "web", "port": 3000, "hosts": ["notes.example.com"], "path_prefix": "/",
          "health_path": "/api/health", "health_status": 200, "health_timeout": 30,
-         "directives": ["client_max_body_size 20m;"]},
+         "directives": ["client_max_body_size 20m;"], "warmup_paths": []},
     ]
     # What proxy_deploy does with them: they pass its own check unchanged.
     assert check_routes(routes) == routes
@@ -60,7 +60,7 @@ def test_each_service_is_routed_by_its_hosts_and_prefix_to_its_port_with_its_hea
 def test_a_service_without_route_answers_on_any_host_and_route_false_is_not_routed():
     routes = product_routes(PRODUCTS, "clock", ["clock"], health_timeout=45)
     assert routes == [{"service": "web", "port": 3000, "hosts": [], "path_prefix": "/", "health_path": "/health",
-                       "health_status": 200, "health_timeout": 45, "directives": []}]
+                       "health_status": 200, "health_timeout": 45, "directives": [], "warmup_paths": []}]
 
 
 def test_two_services_of_one_product_on_the_same_host_and_prefix_are_refused():
@@ -91,7 +91,7 @@ def test_a_route_another_product_on_the_same_proxy_has_is_refused_naming_both():
     ({"path_prefix": "api"}, ["bytelyst_products.notes.services.web.route", "the route.path_prefix is 'api'"]),
     ({"directives": ["gzip on"]}, ["'gzip on'", "ending in ';'"]),
     ({"host": ["x.example.com"]}, ["unknown keys: host", "hosts, path_prefix, directives"]),
-    ("notes.example.com", ["route is 'notes.example.com'", "a mapping (hosts, path_prefix, directives) or false"]),
+    ("notes.example.com", ["route is 'notes.example.com'", "a mapping (hosts, path_prefix, directives, warmup_paths) or false"]),
 ])
 def test_bad_routes_are_refused_naming_the_product_and_service(route, words):
     spec = dict(PRODUCTS["notes"]["services"]["web"], route=route)
