@@ -122,7 +122,7 @@ def product(tmp_path_factory, images, proxy_image, docker_client):
     p.proxy = {"name": "bl-proxy-%s" % token, "image": proxy_image, "network": "bl-proxy-%s" % token,
                "config_dir": str(root / "proxy"), "ports": ["127.0.0.1:%d:8080" % p.port], "user": "101:101"}
     p.routes = [{"service": "web", "port": 3000, "hosts": [HOST], "path_prefix": "/", "health_path": "/health",
-                 "health_status": 200, "health_timeout": 10, "directives": []}]
+                 "health_status": 200, "health_timeout": 10, "directives": [], "warmup_paths": ["/version"]}]
 
     def args(ref, **kw):
         base = dict(project_name=name, project_src=p.src, files=None, definition=None, env=None, secrets=None,
@@ -215,6 +215,21 @@ def test_route_nginx_refuses_never_takes_effect(product, images):
     assert product.routes_text() == before_routes
     assert not [f for f in os.listdir(os.path.join(product.proxy["config_dir"], "routes")) if f.endswith(".next")]
     assert product.releases()["current"] == before_current
+
+
+def test_a_warmup_path_that_does_not_answer_200_fails_the_gate_before_any_request(product, images):
+    before_routes, before_current = product.routes_text(), product.releases()["current"]
+    routes = [dict(product.routes[0], health_timeout=3, warmup_paths=["/version", "/no-such-page"])]
+    with Clients(product.port) as clients:
+        with pytest.raises(DeployError) as err:
+            product.deploy(images["v1"], routes=routes)
+    message = str(err.value)
+    assert "/no-such-page" in message and "expected status 200" in message, message
+    assert "never received a request" in message and "still serves on green" in message, message
+    assert clients.failures == [] and set(clients.answers) == {"v2"}
+    assert product.routes_text() == before_routes
+    assert product.releases()["current"] == before_current
+    assert set(product.state("blue").values()) == {"exited"}
 
 
 def test_slow_request_is_drained_across_a_switch(product, images):
