@@ -483,12 +483,14 @@ class Deployer(object):
         write_private(back.pins, render_override(back.images))
         return back, os.path.basename(spec.directory)
 
-    def gate(self, project, images, pull):
+    def gate(self, project, images, pull, up_timeout=None):
         """up --wait, the HTTP checks, every service running and healthy: (ok, reason, containers).
-        Never raises for a failure of the release: every failure is a reason to roll back."""
+        Never raises for a failure of the release: every failure is a reason to roll back.
+        up_timeout: the whole up's limit (None: the up_timeout option, else Compose's default)."""
         keep = (self.lock.fd,) if self.lock is not None and self.lock.held else ()
         try:
-            up = self.run(project.up(self.p["wait_timeout"], pull, self.p.get("up_timeout")), "compose up of %s" % self.name,
+            up = self.run(project.up(self.p["wait_timeout"], pull, up_timeout or self.p.get("up_timeout")),
+                          "compose up of %s" % self.name,
                           check=False, keep_fds=keep, started=self.started_compose)
         except DeployError as err:
             return False, self.shown(err.message), {}
@@ -595,7 +597,11 @@ class Deployer(object):
         self.applying = back_release
         if self.lock is not None:
             self.lock.note(release=back_release["id"])
-        ok, back_reason, containers = self.gate(self.project(back, back_env), back.images, "missing")
+        # The restored state is not held to the failed release's up_timeout: it ran before, and
+        # bringing it back deserves Compose's whole wait (wait_timeout plus the pulls' margin).
+        ok, back_reason, containers = self.gate(self.project(back, back_env), back.images, "missing",
+                                                up_timeout=max(int(self.p.get("up_timeout") or 0),
+                                                               int(self.p["wait_timeout"]) + 180))
         back_release["result"], back_release["reason"] = ("success", "") if ok else ("failed", back_reason)
         if ok:
             try:

@@ -66,7 +66,8 @@ def test_deploy_runs_the_product_builds_it_needs_and_the_deploys_not_the_bases()
 def test_base_and_push_of_the_base_playbook():
     plays = listed("push", "base.yml")
     assert plays["Build, verify and push the shared base images"] == [
-        "Build and verify the base images", "Push the base images (version and date tags)"]
+        "Build and verify the base images", "Push the base images (version and date tags)",
+        "Push the common base the stacked bases are built on (version and date tags)"]
 
 
 def test_triggered_by_defaults_to_awx_then_semaphore_then_the_remote_user(tmp_path):

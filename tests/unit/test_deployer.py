@@ -557,6 +557,8 @@ def test_compose_up_past_its_timeout_is_rolled_back(site):
         deploy(site, compose, images={"web": V2["web"]}, up_timeout=5)
     assert_rolled_back_and_recorded(site, compose, err, "compose up of notes did not finish within 5 seconds")
     assert "--wait-timeout" in compose.argvs[-2]
+    # r2's up ran under up_timeout; the rollback's under Compose's whole wait (wait_timeout 30 + 180).
+    assert compose.up_timeouts[-2:] == [5, 210]
 
 
 def test_compose_ps_failing_after_the_gate_is_rolled_back(site):

@@ -31,6 +31,7 @@ class FakeCompose(object):
         self.ups = []
         self.secrets = set()
         self.argvs = []
+        self.up_timeouts = []  # the limit each `up` ran under (Command.timeout)
         self.next_id = 1
         self.on_up = None  # called at the start of each `up` (to raise, or to look around)
         self.ps_fails_after = None  # ps fails once this many ups have run
@@ -39,6 +40,8 @@ class FakeCompose(object):
         argv = command.argv
         assert argv[:2] == ["docker", "compose"], argv
         self.argvs.append(argv)
+        if "up" in argv:
+            self.up_timeouts.append(command.timeout)
         i, files, options = 2, [], {}
         while argv[i].startswith("--"):
             if argv[i] == "--file":
