@@ -26,6 +26,7 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils import _reference
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import BASE_DIGEST_LABEL, BASE_KIND_LABELS, PRODUCT_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import NotFound
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -42,10 +43,7 @@ def is_ours(image):
 
 def repositories(image):
     """Repository names of an image (tags without the tag part)."""
-    names = set()
-    for tag in image.get("tags") or []:
-        names.add(tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag)
-    return sorted(names)
+    return sorted(set(_reference.split(tag, "tag")[0] for tag in image.get("tags") or []))
 
 
 def read_history(directory):
