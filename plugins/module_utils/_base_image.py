@@ -161,15 +161,10 @@ def dockerfile(runtime_image, kind, version, pnpm_version, lockfile=False, token
         _dockerfile.pnpm_setup_step(pnpm_version, token_registry),
         "WORKDIR /app",
         "COPY package.json .npmrc %s/app/" % ("pnpm-lock.yaml " if lockfile else ""),
-        # The tarballs are bind-mounted for the install only: copied into a layer, they would
-        # stay in the image beside the installed packages (twice, once chown copied them up).
-        "RUN %s %s --mount=type=bind,source=%s,target=/app/%s%s \\\n"
-        "    set -e; %s; export CI=1; pnpm install %s; %s"
-        "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
-        % (_dockerfile.store_mount("0"), _dockerfile.secret_mounts("0"), TARBALL_DIR, TARBALL_DIR,
-           " " + _dockerfile.lock_check_mount(LOCKED_FILE) if lockfile else "",
-           _dockerfile.secret_env("0", token_registry), " ".join(install_flags),
-           _dockerfile.lock_check("/app/node_modules") + "; " if lockfile else "", TARBALL_DIR),
+        _dockerfile.base_install_step(
+            TARBALL_DIR, install_flags,
+            "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
+            % TARBALL_DIR, LOCKED_FILE if lockfile else None, token_registry),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
         % (PROVIDES_SCRIPT, PROVIDES_PATH, kind, version, PROVIDES_PATH),

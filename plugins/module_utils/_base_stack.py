@@ -75,13 +75,9 @@ def top_dockerfile(common_image, kind, version, pnpm_version, lockfile=False, to
         "USER root",
         "WORKDIR /app",
         "COPY package.json .npmrc %s/app/" % ("pnpm-lock.yaml " if lockfile else ""),
-        "RUN %s %s --mount=type=bind,source=%s,target=/app/%s%s \\\n"
-        "    set -e; %s; export CI=1; pnpm install %s; %s"
-        "find /app -path /app/%s -prune -o -user root -exec chown -h node:node {} +"
-        % (_dockerfile.store_mount("0"), _dockerfile.secret_mounts("0"), tarballs, tarballs,
-           " " + _dockerfile.lock_check_mount(_base_image.LOCKED_FILE) if lockfile else "",
-           _dockerfile.secret_env("0", token_registry), " ".join(install_flags),
-           _dockerfile.lock_check("/app/node_modules") + "; " if lockfile else "", tarballs),
+        _dockerfile.base_install_step(
+            tarballs, install_flags, "find /app -path /app/%s -prune -o -user root -exec chown -h node:node {} +"
+            % tarballs, _base_image.LOCKED_FILE if lockfile else None, token_registry),
         "ARG BYTELYST_FINGERPRINT=unset",
         "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
         % (_base_image.PROVIDES_SCRIPT, PROVIDES_PATH, kind, version, PROVIDES_PATH),

@@ -200,6 +200,18 @@ def install_step(prod, uid, auto_install_peers, lockfile=False, token_registry=N
         " ".join(flags), lock_check("node_modules"))
 
 
+def base_install_step(tarball_dir, flags, then, lock_file=None, token_registry=None):
+    """A base image's install (as root, in /app): the tarballs bind-mounted for the install only
+    (copied into a layer they would stay in the image beside the installed packages), the
+    lockfile's versions checked when lock_file names the recorded versions, then `then` (the
+    step that gives the installed files to node)."""
+    return ("RUN %s %s --mount=type=bind,source=%s,target=/app/%s%s \\\n"
+            "    set -e; %s; export CI=1; pnpm install %s; %s%s"
+            % (store_mount("0"), secret_mounts("0"), tarball_dir, tarball_dir,
+               " " + lock_check_mount(lock_file) if lock_file else "", secret_env("0", token_registry),
+               " ".join(flags), lock_check("/app/node_modules") + "; " if lock_file else "", then))
+
+
 # The probe Docker runs every interval, in the container. bash (Debian's node:22-slim has it)
 # asks over /dev/tcp: a few milliseconds of CPU, where starting node costs ~0.15 CPU-s, a
 # steady load when dozens of services share a VM. A runtime image without bash gets the same
