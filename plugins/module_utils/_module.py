@@ -16,10 +16,12 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import (
     DOCKER_COMMON_ARGS, DOCKER_IMPORT_ERROR, HAS_DOCKER, engine_client,
 )
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
+from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_ARGS
 
 
 def run_module(module, ensure, name, connect=engine_client, needs_docker=True):
@@ -37,6 +39,20 @@ def run_module(module, ensure, name, connect=engine_client, needs_docker=True):
     except Exception as exc:  # an engine error we did not foresee: say where, keep the trace
         module.fail_json(msg="%s failed unexpectedly: %s" % (name, exc), exception=traceback.format_exc())
     module.exit_json(**result)
+
+
+def image_build_argument_spec(**extra):
+    """The options base_image and product_image share (the build log, pulling what the build needs
+    and the engine connection), plus each module's own."""
+    spec = dict(extra)
+    spec.update(build_log=dict(type="path"), build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR))
+    spec.update(DOCKER_COMMON_ARGS)
+    spec.update(PULL_ARGS)
+    return spec
+
+
+# A registry login is a user name and a password together (pulls of the bases, pushes).
+IMAGE_BUILD_CONSTRAINTS = dict(required_together=[("username", "password")])
 
 
 def deploy_argument_spec(**extra):

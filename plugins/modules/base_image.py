@@ -325,16 +325,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._base_image import DEFAULT_NAME_PREFIX
 from ansible_collections.bytelyst.deploy.plugins.module_utils._base_stack import ensure
-from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
     BASE_KINDS, DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE)
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
-from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
-from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_ARGS
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import (
+    IMAGE_BUILD_CONSTRAINTS, image_build_argument_spec, run_module)
 
 
 def main():
-    argument_spec = dict(
+    argument_spec = image_build_argument_spec(
         manifest=dict(type="path"),
         source=dict(type="str", choices=["tarballs", "registry"], default="tarballs"),
         shared_registry=dict(type="str"),
@@ -356,15 +354,11 @@ def main():
         npm_registry=dict(type="str"),
         ca_bundle=dict(type="path"),
         date_tag=dict(type="str"),
-        build_log=dict(type="path"),
-        build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
     )
-    argument_spec.update(DOCKER_COMMON_ARGS)
-    argument_spec.update(PULL_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=[("username", "password")],
                            required_if=[("source", "tarballs", ["manifest"]),
-                                        ("source", "registry", ["shared_registry", "packages"])])
+                                        ("source", "registry", ["shared_registry", "packages"])],
+                           **IMAGE_BUILD_CONSTRAINTS)
     run_module(module, ensure, "base_image")
 
 

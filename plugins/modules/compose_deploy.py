@@ -115,7 +115,7 @@ options:
       - Seconds the whole C(docker compose up) may take (pulling, stopping the old containers, the wait).
         Past it, Compose (with every process it started) is stopped and the release is rolled back.
       - Defaults to O(wait_timeout) plus 180. The rollback's own C(up) may take that default even when
-        O(up_timeout) is shorter: the restored release ran before and is given Compose's whole wait.
+        O(up_timeout) is shorter, since the restored release ran before and is given Compose's whole wait.
     type: int
   http_checks:
     description:

@@ -395,16 +395,14 @@ build_log:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bytelyst.deploy.plugins.module_utils._build import DEFAULT_LOG_DIR
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import DEFAULT_PNPM_VERSION, DEFAULT_RUNTIME_IMAGE
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import DOCKER_COMMON_ARGS
-from ansible_collections.bytelyst.deploy.plugins.module_utils._module import run_module
-from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import PULL_ARGS
+from ansible_collections.bytelyst.deploy.plugins.module_utils._module import (
+    IMAGE_BUILD_CONSTRAINTS, image_build_argument_spec, run_module)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._product_image import ensure
 
 
 def main():
-    argument_spec = dict(
+    argument_spec = image_build_argument_spec(
         product_dir=dict(type="path", required=True),
         kind=dict(type="str", required=True, choices=["backend", "web"]),
         kind_dir=dict(type="str"),
@@ -436,16 +434,12 @@ def main():
         pnpm_version=dict(type="str", default=DEFAULT_PNPM_VERSION),
         labels=dict(type="dict", default={}),
         version_suffix=dict(type="str"),
-        build_log=dict(type="path"),
-        build_log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
     )
-    argument_spec.update(DOCKER_COMMON_ARGS)
-    argument_spec.update(PULL_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=[("username", "password")],
                            required_if=[("mode", "base", ("base_image", "dev_base_image")),
                                         ("mode", "registry", ("shared_registry",))],
-                           mutually_exclusive=[("version", "version_suffix")])
+                           mutually_exclusive=[("version", "version_suffix")],
+                           **IMAGE_BUILD_CONSTRAINTS)
     run_module(module, ensure, "product_image")
 
 
