@@ -169,7 +169,7 @@ def select(wanted, locks):
         if len(found) > 1:
             others = ["%s (%s)" % (v, ", ".join(sorted(p for p, dummy in found[v])))
                       for v in sorted(found, key=_order) if v != chosen]
-            notes.append("%s %s: %s; the products locking %s install their own." % (
+            notes.append("%s %s: %s; %s; the products locking those install their own." % (
                 name, chosen, "given explicitly" if how == "explicit" else "locked by %d of %d lockfiles" % (
                     len(found[chosen]), sum(len(x) for x in found.values())), "; ".join(others)))
         path, version = found[chosen][0]
