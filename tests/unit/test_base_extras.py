@@ -234,3 +234,31 @@ def test_an_extra_whose_peer_the_product_installs_itself_is_installed_beside_it(
     # without a lockfile nothing is compared (the range check decides); a dependency the product lacks is no concern
     assert extras.own_installs({"react": "19.1.1"}, None, {"react"}, {"react"}) == {}
     assert extras.own_installs({"react": "19.1.1"}, {"react": "19.0.0"}, set(), set()) == {}
+
+
+def base_opts(manifest, **change):
+    data = dict(manifest=manifest["path"], kind="backend", runtime_image="node:22-slim", pnpm_version="10.6.5",
+                name=None, version="1.0.0", registry=None, labels={}, packages=None, promote=False, force=False,
+                npm_token=None, npm_registry=None, ca_bundle=None, date_tag="false", docker_cli="/nonexistent/docker",
+                docker_host=None, extra_packages=["fastify"], extra_packages_from=[EXAMPLES])
+    data.update(change)
+    return data
+
+
+def test_ensure_plans_the_extras_and_a_refused_extra_changes_nothing(manifest):
+    import datetime
+    now = datetime.datetime(2026, 11, 30, 12, 0, 0)
+    client = FakeClient({"node:22-slim": FakeImage("sha256:runtime1")})
+    planned = base.ensure(client, base_opts(manifest), check_mode=True, now=now)
+    assert planned["extras"] == {"fastify": "5.12.8"} and "extras_notes" not in planned
+    assert "fastify,next" not in planned["dockerfile"] and "\"$BYTELYST_FINGERPRINT\" fastify &&" in planned["dockerfile"]
+    plain = base.ensure(client, base_opts(manifest, extra_packages=None), check_mode=True, now=now)
+    assert "extras" not in plain and plain["fingerprint"] != planned["fingerprint"]
+    before = client.tags()
+    with pytest.raises(DeployError) as info:
+        base.ensure(client, base_opts(manifest, extra_packages={"fastify": "5.1.0"}), check_mode=False, now=now)
+    assert "asks fastify 5.1.0, which no product lockfile locks (they lock 5.12.8)" in str(info.value)
+    with pytest.raises(DeployError) as info:
+        base.ensure(client, base_opts(manifest, extra_packages_from=None), check_mode=False, now=now)
+    assert "needs the products' lockfiles, and none was given" in str(info.value)
+    assert client.tags() == before  # nothing was built or tagged
