@@ -262,3 +262,12 @@ def test_ensure_plans_the_extras_and_a_refused_extra_changes_nothing(manifest):
         base.ensure(client, base_opts(manifest, extra_packages_from=None), check_mode=False, now=now)
     assert "needs the products' lockfiles, and none was given" in str(info.value)
     assert client.tags() == before  # nothing was built or tagged
+
+
+def test_stacked_extras_go_in_the_top_base_only(manifest):
+    from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_stack
+    top = _base_stack.top_dockerfile("common@sha256:c", "backend", "1.0.0", "10.6.5", lockfile=True, extras=["fastify"])
+    assert "extras:ex" in top and "\"$BYTELYST_FINGERPRINT\" fastify &&" in top
+    assert "extras:ex" not in _base_stack.top_dockerfile("common@sha256:c", "backend", "1.0.0", "10.6.5", lockfile=True)
+    under = _base_stack.common_opts(base_opts(manifest, stacked=True), "backend")
+    assert under["extra_packages"] is None and under["kind"] == "common"
