@@ -97,7 +97,7 @@ def resolved(lock, importer=None, fields=RUNTIME_FIELDS):
 
 def plain(version):
     """'19.1.1(react@19.1.1)' -> '19.1.1'."""
-    return str(version).split("(")[0]
+    return str(version).split("(", 1)[0]
 
 
 def peers(version):
@@ -173,7 +173,7 @@ def select(wanted, locks):
                 name, chosen, "given explicitly" if how == "explicit" else "locked by %d of %d lockfiles" % (
                     len(found[chosen]), sum(len(x) for x in found.values())), "; ".join(others)))
         path, version = found[chosen][0]
-        start = version if "@" in version.split("(")[0][1:] else "%s@%s" % (name, version)
+        start = version if "@" in plain(version)[1:] else "%s@%s" % (name, version)
         locked = _lockfile.merge(locked, _lockfile.reach(locks[path], [start]))
     _check_peers(versions, dict((n, found_version(seen, n, versions[n])) for n in versions))
     return Selection(versions, locked, notes, choices)
