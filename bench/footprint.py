@@ -20,6 +20,7 @@ products use (bytelyst_base_extra_packages: EXTRAS, at the products' lockfile ve
 from __future__ import absolute_import, division, print_function
 
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -105,6 +106,22 @@ def _where(key, base_pkgs, product_pkgs):
     return (["base"] if key in base_pkgs else []) + holders
 
 
+def used_extras(products_root, products, kinds):
+    """EXTRAS per kind, only the names some built product of that kind depends on (a base carrying
+    Next.js for web products that do not use it would only add its size)."""
+    found = {}
+    for kind in kinds:
+        for name in EXTRAS.get(kind, []):
+            for product, spec in sorted(products.items()):
+                path = os.path.join(products_root, spec.get("dir") or product, kind, "package.json")
+                if kind in (spec.get("services") or {}) and os.path.isfile(path):
+                    with open(path) as handle:
+                        if name in (json.load(handle).get("dependencies") or {}):
+                            found.setdefault(kind, []).append(name)
+                            break
+    return found
+
+
 def build(work, workspace, products_root, products, mode, kinds, prefix):
     """Run base.yml + product.yml for one mode (tarball, base, stacked: base mode on stacked
     bases, or extras: base mode on bases with EXTRAS); return the seconds it took."""
@@ -113,7 +130,7 @@ def build(work, workspace, products_root, products, mode, kinds, prefix):
                               "base" if mode in ("stacked", "extras") else mode, kinds)
     extra["bytelyst_base_stacked"] = mode == "stacked"
     if mode == "extras":
-        extra["bytelyst_base_extra_packages"] = dict((k, v) for k, v in EXTRAS.items() if k in kinds)
+        extra["bytelyst_base_extra_packages"] = used_extras(products_root, products, kinds)
         extra["bytelyst_base_extra_packages_from"] = [products_root]
     return common.playbook(["base.yml", "product.yml"], inventory, extra, work)
 
