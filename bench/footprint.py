@@ -217,7 +217,7 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
             extra_pkgs = base_packages(client, extra_bases, work)
             extra_own = dict((ref, tree[0]) for ref, tree in product_trees(
                 client, [r for name in order for r in refs["extras"][name]], work).items())
-            result["extras"] = dict(packages=EXTRAS, duplicated=[
+            result["extras"] = dict(packages=used_extras(products_root, products, kinds), duplicated=[
                 dict(package=key, copies=n, bytes_wasted=wasted, held_by=_where(key, extra_pkgs, extra_own))
                 for key, n, wasted in duplicates(extra_pkgs, extra_own)])
         for name, hook in hooks.items():
