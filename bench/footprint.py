@@ -13,11 +13,14 @@ distinct npm package version once and each product's own built code, read from t
 
 With stacked=True a third set is built and measured side by side: base mode with stacked
 bases (bytelyst_base_stacked: the common base, backend and web on it; docs/base-images.md).
+With extras=True (the sample only) another: base mode on bases carrying the frameworks the
+products use (bytelyst_base_extra_packages: EXTRAS, at the products' lockfile versions).
 """
 
 from __future__ import absolute_import, division, print_function
 
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -26,6 +29,8 @@ import common
 import disk
 
 RUNTIME_KINDS = ("backend", "web")
+# The frameworks of the guide's base Dockerfiles, per kind (docs/base-images.md, Extra packages).
+EXTRAS = {"backend": ["fastify"], "web": ["next", "react", "react-dom"]}
 
 
 def export_tree(client, ref, path, dest):
@@ -101,24 +106,43 @@ def _where(key, base_pkgs, product_pkgs):
     return (["base"] if key in base_pkgs else []) + holders
 
 
+def used_extras(products_root, products, kinds):
+    """EXTRAS per kind, only the names some built product of that kind depends on (a base carrying
+    Next.js for web products that do not use it would only add its size)."""
+    found = {}
+    for kind in kinds:
+        for name in EXTRAS.get(kind, []):
+            for product, spec in sorted(products.items()):
+                path = os.path.join(products_root, spec.get("dir") or product, kind, "package.json")
+                if kind in (spec.get("services") or {}) and os.path.isfile(path):
+                    with open(path) as handle:
+                        if name in (json.load(handle).get("dependencies") or {}):
+                            found.setdefault(kind, []).append(name)
+                            break
+    return found
+
+
 def build(work, workspace, products_root, products, mode, kinds, prefix):
-    """Run base.yml + product.yml for one mode (tarball, base, or stacked: base mode on stacked
-    bases); return the seconds it took."""
+    """Run base.yml + product.yml for one mode (tarball, base, stacked: base mode on stacked
+    bases, or extras: base mode on bases with EXTRAS); return the seconds it took."""
     inventory = common.build_inventory(os.path.join(work, "inventory-%s.json" % mode))
-    extra = common.stack_vars(work, workspace, products_root, prefix, products, "base" if mode == "stacked" else mode,
-                              kinds)
+    extra = common.stack_vars(work, workspace, products_root, prefix, products,
+                              "base" if mode in ("stacked", "extras") else mode, kinds)
     extra["bytelyst_base_stacked"] = mode == "stacked"
+    if mode == "extras":
+        extra["bytelyst_base_extra_packages"] = used_extras(products_root, products, kinds)
+        extra["bytelyst_base_extra_packages_from"] = [products_root]
     return common.playbook(["base.yml", "product.yml"], inventory, extra, work)
 
 
-def compare(label, work, workspace, products_root, products, kinds, hooks=None, stacked=False):
+def compare(label, work, workspace, products_root, products, kinds, hooks=None, stacked=False, extras=False):
     """Build both modes, measure both sets and the limit, per number of products too.
 
     hooks: {name: fn(client, refs, bases)} called while the images exist (refs: {mode:
     {product: [refs]}}, bases: the runtime base refs); their results land under name.
     """
     with common.throwaway_registry(work) as registry:
-        return _compare(label, work, workspace, products_root, products, kinds, hooks or {}, registry, stacked)
+        return _compare(label, work, workspace, products_root, products, kinds, hooks or {}, registry, stacked, extras)
 
 
 def stacked_bases(client, prefix, kinds):
@@ -127,10 +151,18 @@ def stacked_bases(client, prefix, kinds):
     return [ref for ref in bases if client.images.list(name=ref)]
 
 
-def _compare(label, work, workspace, products_root, products, kinds, hooks, registry, stacked=False):
+def layout_bases(client, mode, prefix, products, kinds):
+    """The runtime bases of a side-by-side layout (stacked or extras)."""
+    if mode == "stacked":
+        return stacked_bases(client, prefix, kinds)
+    return common.image_refs(prefix, products, [k for k in kinds if k in RUNTIME_KINDS])[1]
+
+
+def _compare(label, work, workspace, products_root, products, kinds, hooks, registry, stacked=False, extras=False):
     client = common.engine()
     run_id = common.unique()
-    modes = ("tarball", "base", "stacked") if stacked else ("tarball", "base")
+    layouts = (["stacked"] if stacked else []) + (["extras"] if extras else [])
+    modes = tuple(["tarball", "base"] + layouts)
     prefixes = dict((mode, "%s/bench-%s-%s" % (registry, run_id, mode)) for mode in modes)
     base_kinds = sorted(set(kinds) | {"dev"})
     usage = common.usage_core()
@@ -148,10 +180,9 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
         tarball_refs = [r for name in order for r in refs["tarball"][name]]
         base_refs = bases + [r for name in order for r in refs["base"][name]]
         measured = {"tarball": tarball_refs, "base": base_refs}
-        if stacked:
-            stacked_refs = stacked_bases(client, prefixes["stacked"], kinds) + [
-                r for name in order for r in refs["stacked"][name]]
-            measured["stacked"] = stacked_refs
+        for layout in layouts:
+            measured[layout] = layout_bases(client, layout, prefixes[layout], products, kinds) + [
+                r for name in order for r in refs[layout][name]]
         sets = disk.measure_sets(usage, client, measured)
         runtime_image = common.need_env("BYTELYST_STANDIN_IMAGE")[0]
         runtime = usage.measure(client, refs=[runtime_image])[1]["disk_used"]
@@ -171,9 +202,9 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
             t_refs = [r for name in chosen for r in refs["tarball"][name]]
             b_refs = bases + [r for name in chosen for r in refs["base"][name]]
             chosen_sets = {"tarball": t_refs, "base": b_refs}
-            if stacked:
-                chosen_sets["stacked"] = stacked_bases(client, prefixes["stacked"], kinds) + [
-                    r for name in chosen for r in refs["stacked"][name]]
+            for layout in layouts:
+                chosen_sets[layout] = layout_bases(client, layout, prefixes[layout], products, kinds) + [
+                    r for name in chosen for r in refs[layout][name]]
             point = disk.measure_sets(usage, client, chosen_sets)
             curve.append(dict(products=count, limit=limit_for(runtime, trees, t_refs)["total"],
                               **dict((m, point[m]["totals"]["disk_used"]) for m in chosen_sets)))
@@ -181,6 +212,14 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
                       limit=limit, duplicated_in_base_mode=dups, curve=curve,
                       base_mode_app_tree_bytes=dict((ref, tree[2]) for ref, tree in base_trees.items()),
                       base_mode_bytes_outside_app=outside)
+        if extras:  # what the products on bases with extras still hold of their own
+            extra_bases = layout_bases(client, "extras", prefixes["extras"], products, kinds)
+            extra_pkgs = base_packages(client, extra_bases, work)
+            extra_own = dict((ref, tree[0]) for ref, tree in product_trees(
+                client, [r for name in order for r in refs["extras"][name]], work).items())
+            result["extras"] = dict(packages=used_extras(products_root, products, kinds), duplicated=[
+                dict(package=key, copies=n, bytes_wasted=wasted, held_by=_where(key, extra_pkgs, extra_own))
+                for key, n, wasted in duplicates(extra_pkgs, extra_own)])
         for name, hook in hooks.items():
             result[name] = hook(client, refs, bases)
         return result
@@ -190,13 +229,14 @@ def _compare(label, work, workspace, products_root, products, kinds, hooks, regi
         client.close()
 
 
-def sample(quick, hooks=None, kinds=None, stacked=False):
+def sample(quick, hooks=None, kinds=None, stacked=False, extras=False):
     """The hand-written sample products (notes, clock, trading); --quick: two backends."""
     work = common.scratch("disk-sample")
     workspace, products_root = common.copy_sample(work)
     names, default_kinds = (["clock", "trading"], ["backend"]) if quick else (["notes", "clock", "trading"], ["backend", "web"])
     kinds = kinds or default_kinds
-    return compare("sample", work, workspace, products_root, common.products_spec(names, kinds), kinds, hooks, stacked)
+    return compare("sample", work, workspace, products_root, common.products_spec(names, kinds), kinds, hooks, stacked,
+                   extras)
 
 
 def synthetic(quick, count=None, kinds=None, stacked=False):
@@ -231,22 +271,24 @@ def rows(result):
     ]
 
 
-def run(quick=False, hooks=None, synthetic_products=None, kinds=None, stacked=False):
+def run(quick=False, hooks=None, synthetic_products=None, kinds=None, stacked=False, extras=False):
     """Both workspaces; returns the JSON written to bench/results/disk.json (hooks: run on the sample;
-    stacked: also base mode on stacked bases, side by side)."""
-    data = dict(sample=sample(quick, hooks, kinds, stacked), synthetic=synthetic(quick, synthetic_products, kinds, stacked),
-                quick=quick, stacked=stacked)
+    stacked: also base mode on stacked bases, side by side; extras: also base mode on bases with
+    EXTRAS, the sample only: the synthetic products use no framework)."""
+    data = dict(sample=sample(quick, hooks, kinds, stacked, extras),
+                synthetic=synthetic(quick, synthetic_products, kinds, stacked),
+                quick=quick, stacked=stacked, extras=extras)
     for name in hooks or {}:
         data[name] = data["sample"].pop(name)
     data["json"] = common.save("disk", data)
     return data
 
 
-def stacked_rows(result):
-    """Rows of the stacked layout beside the unstacked one: disk used, and each against the limit."""
-    if "stacked" not in result["sets"]:
+def stacked_rows(result, layout="stacked"):
+    """Rows of the stacked (or extras) layout beside the plain one: disk used, and each against the limit."""
+    if layout not in result["sets"]:
         return []
-    base, stacked = result["sets"]["base"]["totals"], result["sets"]["stacked"]["totals"]
+    base, stacked = result["sets"]["base"]["totals"], result["sets"][layout]["totals"]
     limit = result["limit"]["total"]
     label = "%s (%d products, %s)" % (result["label"], len(result["products"]), "+".join(result["kinds"]))
     return [[label, common.mb(limit), common.mb(base["disk_used"]), common.ratio(base["disk_used"], limit),
@@ -254,3 +296,4 @@ def stacked_rows(result):
 
 
 STACKED_HEADER = ["disk, base mode", "physical limit", "unstacked", "/ limit", "stacked", "/ limit"]
+EXTRAS_HEADER = ["disk, base mode", "physical limit", "bases without extras", "/ limit", "with extras", "/ limit"]

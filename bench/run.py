@@ -56,6 +56,9 @@ def _parse(argv):
                         help="disk: comma-separated kinds per product, backend and/or web (default both, --quick backend)")
     parser.add_argument("--stacked", action="store_true",
                         help="disk: also build base mode on stacked bases (bytelyst_base_stacked) and measure it side by side")
+    parser.add_argument("--extras", action="store_true",
+                        help="disk: also build the sample in base mode on bases with the products' frameworks "
+                             "(bytelyst_base_extra_packages: fastify; next, react, react-dom) and measure it side by side")
     args = parser.parse_args(argv)
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     if args.kinds and set(args.kinds) - {"backend", "web"}:
@@ -82,11 +85,19 @@ def run_one(name, quick, with_registry, data, notes, args=None):
     if name == "disk":
         hooks = {"registry": registry.hook(common.scratch("registry"))} if with_registry else None
         data["disk"] = footprint.run(quick, hooks, getattr(args, "synthetic_products", None), getattr(args, "kinds", None),
-                                     getattr(args, "stacked", False))
+                                     getattr(args, "stacked", False), getattr(args, "extras", False))
         stacked = [row for part in ("sample", "synthetic") for row in footprint.stacked_rows(data["disk"][part])]
         if stacked:
             notes.append("Stacked bases (bytelyst_base_stacked) beside unstacked ones, built and measured in this run:\n"
                          + common.table(stacked, footprint.STACKED_HEADER))
+        with_extras = footprint.stacked_rows(data["disk"]["sample"], "extras")
+        if with_extras:
+            held = ["%s x%d (%s extra, in %s)" % (d["package"], d["copies"], common.mb(d["bytes_wasted"]),
+                                                  ", ".join(d["held_by"]))
+                    for d in data["disk"]["sample"]["extras"]["duplicated"][:5]]
+            notes.append("Bases with extra packages (bytelyst_base_extra_packages) beside bases without, built and "
+                         "measured in this run:\n" + common.table(with_extras, footprint.EXTRAS_HEADER)
+                         + ("\nstill stored more than once with extras: " + "; ".join(held) if held else ""))
         if hooks:
             data["registry"] = data["disk"]["registry"]
             common.save("registry", dict(data["registry"], quick=quick))

@@ -18,9 +18,9 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build, _dockerfile, _lockfile, _tarball_manifest, _reference, _registry_source, _tags, _verify)
+    _base_extras, _build, _dockerfile, _lockfile, _tarball_manifest, _reference, _registry_source, _tags, _verify)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    BASE_FLAVOUR_LABEL, BASE_KIND_LABEL, BASE_KINDS, FINGERPRINT_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
+    BASE_FLAVOUR_LABEL, BASE_KIND_LABEL, BASE_KINDS, EXTRAS_LABEL, FINGERPRINT_LABEL, PROVIDES_LABEL, PROVIDES_PATH)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -84,9 +84,11 @@ def _merge(target, deps, shared):
             target[name] = spec
 
 
-def package_json(manifest, kind, names, version, specs=None):
+def package_json(manifest, kind, names, version, specs=None, extras=None):
     """The base's own /app/package.json: tarball dependencies, overrides, peers (and dev tools for dev).
     specs: {name: exact version} instead of the tarballs (source=registry, _registry_source.base_source).
+    extras: {name: exact version} of the extra third-party packages (_base_extras); they win over a
+    peer range of the same name.
 
     It names the kind, not the image: the same inputs give the same layers whatever the
     image is called or where it is pushed, so BuildKit reuses them (and the products built on them).
@@ -100,6 +102,7 @@ def package_json(manifest, kind, names, version, specs=None):
         _merge(peers, entry.get("peer_dependencies"), shared)
         _merge(dev, entry.get("dev_dependencies"), shared)
     dependencies = dict(peers)
+    dependencies.update(extras or {})
     dependencies.update(tarballs)
     data = {
         "name": "bytelyst-common-base-%s" % kind,
@@ -141,13 +144,32 @@ PROVIDES_SCRIPT = (
 )
 
 
-def dockerfile(runtime_image, kind, version, pnpm_version, lockfile=False, token_registry=None):
+# With extra packages (argv[5]: their names, comma-separated) provides.json also lists them under
+# "extras" with their installed versions. A separate text, so the Dockerfile of a base without
+# extras (a fingerprint input) stays what it was.
+PROVIDES_EXTRAS_SCRIPT = PROVIDES_SCRIPT.replace(
+    "third_party:third}", "third_party:third,extras:ex}").replace(
+    "fs.writeFileSync(", "const ex={};for(const k of process.argv[5].split(\",\").sort())ex[k]=all[k]||null;"
+    "fs.writeFileSync(")
+
+
+def provides_step(kind, version, extras=None):
+    """The RUN step writing provides.json (PROVIDES_PATH), owned by node."""
+    if not extras:
+        return "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s" % (
+            PROVIDES_SCRIPT, PROVIDES_PATH, kind, version, PROVIDES_PATH)
+    return "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" %s && chown node:node %s" % (
+        PROVIDES_EXTRAS_SCRIPT, PROVIDES_PATH, kind, version, ",".join(sorted(extras)), PROVIDES_PATH)
+
+
+def dockerfile(runtime_image, kind, version, pnpm_version, lockfile=False, token_registry=None, extras=None):
     """The generated Dockerfile (no secret, no fingerprint: those come as secrets and a build arg).
 
     The pnpm set-up, the secrets and the store are the steps product images use too (_dockerfile).
     lockfile: the context holds the workspace lockfile's seed and locked.json (_lockfile); the
     install resolves to its versions and fails when it cannot. token_registry: the npm token is for
     that registry only (source=registry: the shared packages' registry, not the default one).
+    extras: the extra packages' names (provides.json lists them under "extras").
     """
     install_flags = ["--config.node-linker=hoisted", "--no-frozen-lockfile", "--package-import-method=copy"]
     install_flags += _dockerfile.store_flags()
@@ -166,8 +188,7 @@ def dockerfile(runtime_image, kind, version, pnpm_version, lockfile=False, token
             "find /app -mindepth 1 -maxdepth 1 ! -name %s -exec chown -R node:node {} +; chown node:node /app"
             % TARBALL_DIR, LOCKED_FILE if lockfile else None, token_registry),
         "ARG BYTELYST_FINGERPRINT=unset",
-        "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
-        % (PROVIDES_SCRIPT, PROVIDES_PATH, kind, version, PROVIDES_PATH),
+        provides_step(kind, version, extras),
         "ENV NODE_ENV=%s" % NODE_ENV[kind],
     ]
     if kind == "dev":
@@ -176,8 +197,9 @@ def dockerfile(runtime_image, kind, version, pnpm_version, lockfile=False, token
     return "\n".join(lines)
 
 
-def fingerprint(manifest, names, runtime, kind, version, pnpm_version, files):
-    """sha256 over every input: tarball digests, runtime image id/digests, versions, generated files."""
+def fingerprint(manifest, names, runtime, kind, version, pnpm_version, files, extras=None):
+    """sha256 over every input: tarball digests, runtime image id/digests, versions, generated files,
+    and the extra packages' versions (only when there are any: other bases keep their fingerprints)."""
     data = {
         "packages": dict((n, manifest["packages"][n].get("sha256") or manifest["packages"][n]["integrity"])
                          for n in names),
@@ -187,6 +209,8 @@ def fingerprint(manifest, names, runtime, kind, version, pnpm_version, files):
         "pnpm": pnpm_version,
         "files": files,
     }
+    if extras:
+        data["extras"] = dict(extras)
     return digest_json(data)
 
 
@@ -195,6 +219,8 @@ class Plan(object):
     revision: what names the packages that went in (source=registry; else the manifest's digest)."""
 
     revision = None
+    extras = None  # {name: version} of the extra third-party packages
+    extras_notes = ()
 
     def __init__(self, kind, names, provides, files, dockerfile_text, fingerprint_hex, tarballs):
         self.kind = kind
@@ -216,28 +242,40 @@ class Plan(object):
 
 
 def plan(manifest, kind, runtime_image, runtime, version, pnpm_version,
-         packages=None, npm_registry=None, source=None, dockerfile_of=None):
+         packages=None, npm_registry=None, source=None, dockerfile_of=None, extras=None):
     """A Plan. runtime: {"id": image id, "digests": repo digests} of runtime_image.
     source: the registry's part with source=registry (_registry_source.base_source), else None.
-    dockerfile_of: another Dockerfile writer with dockerfile()'s arguments (_base_stack's top layer)."""
+    dockerfile_of: another Dockerfile writer with dockerfile()'s arguments (_base_stack's top layer).
+    extras: the extra third-party packages, a _base_extras.Selection (None: none)."""
     source = source or {}
     names = select_packages(manifest, kind, packages)
+    versions = dict(extras.versions) if extras is not None else {}
+    clash = sorted(n for n in versions if n in manifest["packages"])
+    if clash:
+        raise DeployError("extra_packages names %s, a shared package of the manifest %s; it is no third-party "
+                          "package." % (", ".join(clash), manifest["path"]),
+                          hint="Shared packages go in with the packages option; extra_packages takes third-party ones.")
     files = {
-        "package.json": package_json(manifest, kind, names, version, source.get("specs")),
+        "package.json": package_json(manifest, kind, names, version, source.get("specs"), versions),
         ".npmrc": npmrc(npm_registry) + source.get("npmrc", ""),
     }
     locked = manifest.get("lockfile") or {}
+    if versions:  # the extras' closure from the products' lockfiles, beside the shared packages'
+        locked = _lockfile.merge(locked if locked.get("packages") else None, extras.locked)
     if locked.get("packages"):  # the workspace lockfile's versions (workspace_pack recorded them)
         files["pnpm-lock.yaml"] = _lockfile.seed_text(locked, auto_install_peers=True)
         files[LOCKED_FILE] = json.dumps(_lockfile.locked_versions(locked), indent=1, sort_keys=True) + "\n"
     write_dockerfile = dockerfile_of or dockerfile
     text = write_dockerfile(runtime_from(runtime_image, runtime), kind, version, pnpm_version,
-                            lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"))
-    fp = fingerprint(manifest, names, runtime, kind, version, pnpm_version, dict(files, Dockerfile=text))
+                            lockfile=LOCKED_FILE in files, token_registry=source.get("token_registry"),
+                            **({"extras": sorted(versions)} if versions else {}))
+    fp = fingerprint(manifest, names, runtime, kind, version, pnpm_version, dict(files, Dockerfile=text), versions)
     provides = dict((n, manifest["packages"][n]["version"]) for n in names)
     tarballs = [] if source else [_tarball_manifest.tarball_path(manifest, n) for n in names]
     the_plan = Plan(kind, names, provides, files, text, fp, tarballs)
     the_plan.revision = source.get("revision")
+    the_plan.extras = versions
+    the_plan.extras_notes = list(extras.notes) if extras is not None else []
     return the_plan
 
 
@@ -268,6 +306,8 @@ def labels(the_plan, version, runtime_image, runtime, created, revision, extra=N
     out[BASE_KIND_LABEL] = the_plan.kind
     out[BASE_FLAVOUR_LABEL] = the_plan.kind  # deprecated; still written for tools that read it (until 1.0.0)
     out[PROVIDES_LABEL] = json.dumps(the_plan.provides, sort_keys=True, separators=(",", ":"))
+    if the_plan.extras:  # its own label: readers of the provides label see the shared packages only
+        out[EXTRAS_LABEL] = json.dumps(the_plan.extras, sort_keys=True, separators=(",", ":"))
     out[FINGERPRINT_LABEL] = the_plan.fingerprint
     return out
 
@@ -342,7 +382,7 @@ def ensure(client, opts, check_mode=False, now=None, dockerfile_of=None):
     manifest, source = registry_source(opts, runtime) if manifest is None else (manifest, None)
     the_plan = plan(manifest, opts["kind"], opts["runtime_image"], runtime, opts["version"],
                     opts["pnpm_version"], manifest["order"] if source else opts.get("packages"),
-                    opts.get("npm_registry"), source, dockerfile_of)
+                    opts.get("npm_registry"), source, dockerfile_of, extras=extras_selection(opts))
     if source is None:
         _tarball_manifest.verify(manifest, the_plan.packages)
     tags = _tags.plan_tags(name, opts["version"], opts.get("registry"), _date(opts, now), opts.get("promote"))
@@ -353,6 +393,11 @@ def ensure(client, opts, check_mode=False, now=None, dockerfile_of=None):
               "runtime_image": {"name": opts["runtime_image"], "id": runtime["id"],
                                 "digest": runtime_digest(opts["runtime_image"], runtime)},
               "name": _tags.repository(name, opts.get("registry")), "builder": None, "built": False}
+    if the_plan.extras:
+        result["extras"] = dict(the_plan.extras)
+        if the_plan.extras_notes:
+            result["extras_notes"] = list(the_plan.extras_notes)
+            result["warnings"] = list(the_plan.extras_notes)
     if state.state == "same":
         return _with_tag_names(_up_to_date(client, result, tags, state, check_mode))
     result["reasons"] = [
@@ -370,6 +415,16 @@ def ensure(client, opts, check_mode=False, now=None, dockerfile_of=None):
     result.update(changed=True, built=True, builder=builder, image_id=image_id, size=image.attrs.get("Size"),
                   tags=tags.all(), moved_tags=moved, third_party=provides.get("third_party"))
     return _with_tag_names(result)
+
+
+def extras_selection(opts):
+    """The extra third-party packages of opts (extra_packages, versions from the lockfiles extra_packages_from
+    names), a _base_extras.Selection; None when there are none."""
+    wanted = _base_extras.parse_option(opts.get("extra_packages"))
+    if not wanted:
+        return None
+    paths = _base_extras.lockfile_paths(opts.get("extra_packages_from"))
+    return _base_extras.select(wanted, dict((path, _lockfile.load(path)) for path in paths))
 
 
 def registry_source(opts, runtime):
@@ -398,6 +453,8 @@ def _up_to_date(client, result, tags, state, check_mode):
                   + ["promote: %s moves to it" % ref for ref in moved])
     labels = (image.attrs.get("Config") or {}).get("Labels") or {}
     result["packages"] = json.loads(labels.get(PROVIDES_LABEL) or "{}") or result["packages"]
+    if labels.get(EXTRAS_LABEL):
+        result["extras"] = json.loads(labels[EXTRAS_LABEL])
     return result
 
 
@@ -433,6 +490,10 @@ def _build_and_verify(client, opts, the_plan, name, runtime, now):
         if provides.get("packages") != the_plan.provides or provides.get("fingerprint") != the_plan.fingerprint:
             raise DeployError("Verification of %s failed: %s lists %s, the manifest gives %s." % (
                 temp_tag, PROVIDES_PATH, provides.get("packages"), the_plan.provides))
+        if the_plan.extras and provides.get("extras") != the_plan.extras:
+            raise DeployError("Verification of %s failed: %s lists the extra packages %s, the lockfiles give %s." % (
+                temp_tag, PROVIDES_PATH, provides.get("extras"), the_plan.extras),
+                hint="Another version of one of them won the install's hoisting; give it explicitly in extra_packages.")
     except Exception:
         _tags.remove_tag(client, temp_tag)
         raise

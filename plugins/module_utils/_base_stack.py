@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _base_image, _dockerfile, _tags, _tarball_manifest
-from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import BASE_DIGEST_LABEL, PROVIDES_PATH
+from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import BASE_DIGEST_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 
 COMMON = "common"
@@ -62,7 +62,7 @@ def top_packages(manifest, kind, common, packages=None):
     return [n for n in order if n in own or n in common]
 
 
-def top_dockerfile(common_image, kind, version, pnpm_version, lockfile=False, token_registry=None):
+def top_dockerfile(common_image, kind, version, pnpm_version, lockfile=False, token_registry=None, extras=None):
     """The top base's Dockerfile (the arguments of _base_image.dockerfile; common_image: the common
     base, pinned). One install over the union in /app: pnpm leaves the packages the common base
     installed where they are and adds the kind's own; then only what the step created (owned by
@@ -79,8 +79,7 @@ def top_dockerfile(common_image, kind, version, pnpm_version, lockfile=False, to
             tarballs, install_flags, "find /app -path /app/%s -prune -o -user root -exec chown -h node:node {} +"
             % tarballs, _base_image.LOCKED_FILE if lockfile else None, token_registry),
         "ARG BYTELYST_FINGERPRINT=unset",
-        "RUN node -e '%s' %s %s %s \"$BYTELYST_FINGERPRINT\" && chown node:node %s"
-        % (_base_image.PROVIDES_SCRIPT, PROVIDES_PATH, kind, version, PROVIDES_PATH),
+        _base_image.provides_step(kind, version, extras),
         "ENV NODE_ENV=%s" % _base_image.NODE_ENV[kind],
         "USER node",
         "WORKDIR /app",
@@ -93,7 +92,7 @@ def common_opts(opts, kind):
     """The module options of the common base of a stacked top base (same version, registry, runtime...)."""
     # Its build log goes to build_log_dir under its own name (build_log names the top base's).
     out = dict(opts, stacked=False, name=common_name(_base_image.default_name(dict(opts, kind=kind)), kind),
-               packages=None, build_log=None)
+               packages=None, build_log=None, extra_packages=None)
     out["kind"] = COMMON
     out.pop("flavour", None)
     return out

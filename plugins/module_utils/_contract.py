@@ -51,6 +51,8 @@ BASE_KIND_LABEL = "dev.bytelyst.base.kind"
 BASE_FLAVOUR_LABEL = "dev.bytelyst.base.flavour"
 BASE_KIND_LABELS = (BASE_KIND_LABEL, BASE_FLAVOUR_LABEL)
 PROVIDES_LABEL = "dev.bytelyst.base.provides"
+# A base's extra third-party packages ({name: version}, compact JSON), only on bases that have any.
+EXTRAS_LABEL = "dev.bytelyst.base.extras"
 # Product images: which base they were built on, and what they are.
 BASE_REF_LABEL = "dev.bytelyst.base.ref"
 BASE_VERSION_LABEL = "dev.bytelyst.base.version"

@@ -123,8 +123,6 @@ def _snapshot_key(name, version):
 def closure(lock, importers):
     """{"packages": {...}, "snapshots": {...}}: the registry packages the importers resolve to,
     with everything they reach (their own entries, copied), and the lockfile's version."""
-    snapshots = lock.get("snapshots") or {}
-    packages = lock.get("packages") or {}
     todo = []
     for importer in importers:
         entry = (lock.get("importers") or {}).get(importer) or {}
@@ -133,6 +131,14 @@ def closure(lock, importers):
                 version = _version(value)
                 if not version.startswith(LOCAL_PREFIXES):
                     todo.append(_snapshot_key(name, version))
+    return reach(lock, todo)
+
+
+def reach(lock, keys):
+    """closure() from snapshot keys ('fastify@5.6.0', 'react-dom@19.1.1(react@19.1.1)') instead of importers."""
+    snapshots = lock.get("snapshots") or {}
+    packages = lock.get("packages") or {}
+    todo = list(keys)
     out = {"lockfileVersion": str(lock.get("lockfileVersion") or "9.0"), "packages": {}, "snapshots": {}}
     while todo:
         key = todo.pop()

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import (
-    _build_inputs, _lockfile, _tarball_manifest, _npmrc, _product, _reference, _registry_source, _tags)
+    _base_extras, _build_inputs, _lockfile, _tarball_manifest, _npmrc, _product, _reference, _registry_source, _tags)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._build import (
     BuildSpec, build, build_secrets, lift_install_error, log_path)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._command import Command, run
@@ -30,7 +30,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import (
     check_command, check_payload, parse_answer, shared_requirements, third_party_ranges, verdict)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._compat import Remembered, recorded_answers
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
-    BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, DEP_FIELDS, FINGERPRINT_LABEL, KIND_LABEL, MODE_LABEL,
+    BASE_DIGEST_LABEL, BASE_REF_LABEL, BASE_VERSION_LABEL, DEP_FIELDS, EXTRAS_LABEL, FINGERPRINT_LABEL, KIND_LABEL, MODE_LABEL,
     OCI_VERSION_LABEL, PRODUCT_LABEL, PROVIDES_LABEL, RUNTIME_DEP_FIELDS)
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import COMPAT_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
@@ -85,6 +85,15 @@ def provides_label(image):
         return None
 
 
+def extras_label(image):
+    """The extra third-party packages a base says it holds ({name: version}; {} when none)."""
+    try:
+        found = json.loads(image_labels(image).get(EXTRAS_LABEL) or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def engine_compat(cli):
     """The compatibility check run for real: (ref, payload, what, name) -> (provides, satisfied, checks)."""
     def check(ref, payload, what, name=None):
@@ -121,8 +130,10 @@ def shared_packages(opts, images, manifest):
     return shared
 
 
-def _stage_packages_on_base(opts, images, compat, package, requirements, shared):
-    """mode=base: check both bases, and rewrite package.json to what they do not provide."""
+def _stage_packages_on_base(opts, images, compat, package, requirements, shared, resolved=None):
+    """mode=base: check both bases, and rewrite package.json to what they do not provide.
+    resolved: {name: version} the product's lockfile resolves for its kind (None: no lockfile). An extra
+    package of the base (_base_extras) is taken from it only at exactly that version."""
     final_base = require_image(images, opts["base_image"], "base_image")
     dev_base = require_image(images, opts["dev_base_image"], "dev_base_image")
     runtime_ranges = third_party_ranges(package, RUNTIME_DEP_FIELDS, shared)
@@ -131,6 +142,9 @@ def _stage_packages_on_base(opts, images, compat, package, requirements, shared)
     dummy, builder_satisfied, builder_checks = compat(opts["dev_base_image"], check_payload(
         requirements, third_party_ranges(package, DEP_FIELDS, shared), fallback=provides_label(dev_base)),
         "dev base image")
+    base_extras = extras_label(final_base)
+    own = _base_extras.own_installs(base_extras, resolved, set(runtime_ranges), final_satisfied)
+    final_satisfied = set(n for n in final_satisfied if n not in own)
     # A runtime dependency the final base does not satisfy is installed in the builder too,
     # so what the build resolves (and Next.js traces) is what the final image runs.
     builder_satisfied = set(n for n in builder_satisfied if n not in runtime_ranges or n in final_satisfied)
@@ -141,7 +155,9 @@ def _stage_packages_on_base(opts, images, compat, package, requirements, shared)
         runtime_package=_product.rewrite_for_base(package, final_satisfied, shared, prod=True),
         vendor_files=[], compatibility=final_checks + builder_checks, provides=provides,
         from_refs=(pinned(dev_base, opts["dev_base_image"]), pinned(final_base, opts["base_image"])),
-        inputs=dict(base_id=final_base.id, dev_id=dev_base.id))
+        inputs=dict(base_id=final_base.id, dev_id=dev_base.id),
+        base_extras=dict(from_base=dict((n, v) for n, v in sorted(base_extras.items())
+                                        if n in runtime_ranges and n not in own), own=own) if base_extras else None)
 
 
 def _stage_packages_from_tarballs(opts, images, compat, package, requirements, manifest, shared):
@@ -171,16 +187,17 @@ def _stage_packages_from_registry(opts, images, compat, package, requirements, s
 
 
 def product_lock(product, shared):
-    """The closure of the product's lockfile for its kind (None without a lockfile, or when it
-    resolves nothing from a registry); a lockfile not written for this package.json is refused."""
+    """(the closure of the product's lockfile for its kind, or None when it resolves nothing from a
+    registry; {name: version} its kind's production dependencies resolve to), (None, None) without a
+    lockfile; a lockfile not written for this package.json is refused."""
     if not product.lockfile:
-        return None
+        return None, None
     lock = _lockfile.load(product.lockfile)
     importer = _lockfile.importer_id(product.lockfile, product.dir)
     _lockfile.check_importer(lock, importer, product.package, shared, "%s/package.json (lockfile %s)" % (
         product.dir, product.lockfile))
     locked = _lockfile.closure(lock, [importer])
-    return locked if locked["packages"] else None
+    return (locked if locked["packages"] else None), _base_extras.resolved(lock, importer)
 
 
 def product_extras(opts, product):
@@ -224,12 +241,12 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
     if opts["mode"] == "registry":
         shared = _registry_source.shared_of(shared, opts.get("shared_scopes"))
     requirements = shared_requirements(product.package, shared, workspace_versions)
-    locked = product_lock(product, shared)
+    locked, resolved = product_lock(product, shared)
     if opts["mode"] != "base" and (manifest or {}).get("lockfile"):
         # the shared packages' own third-party dependencies: the workspace lockfile's versions
         locked = _lockfile.merge(manifest["lockfile"], locked)
     if opts["mode"] == "base":
-        staged = _stage_packages_on_base(opts, images, compat, product.package, requirements, shared)
+        staged = _stage_packages_on_base(opts, images, compat, product.package, requirements, shared, resolved)
     elif opts["mode"] == "registry":
         staged = _stage_packages_from_registry(opts, images, compat, product.package, requirements, shared, locked)
     else:
@@ -259,7 +276,7 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
                 repository=_tags.repository(name, opts["registry"]), revision=revision,
                 fingerprint=_product.fingerprint(product, files, dockerfile, inputs, extras["extra_files"]),
                 dockerfile=dockerfile, files=files, spec=spec, refs=refs, locked=locked, extras=extras,
-                compat_label=compat.label(), **staged)
+                compat_label=compat.label(), base_extras=staged.pop("base_extras", None), **staged)
 
 
 class Decision(object):
@@ -328,7 +345,18 @@ def result_of(the_plan, decision):
                   kind_dir=the_plan.product.kind_dir, extra_dirs=sorted(the_plan.extras["extra_files"]),
                   build_args=the_plan.extras["build_args"], os_packages=the_plan.extras["os_packages"],
                   build_os_packages=the_plan.extras["build_os_packages"],
-                  npmrc_left_out=the_plan.extras["npmrc_left_out"]))
+                  npmrc_left_out=the_plan.extras["npmrc_left_out"]),
+        **_extras_result(the_plan))
+
+
+def _extras_result(the_plan):
+    """base_extras (which of the base's extra packages the product takes from it, which it installs
+    itself and why) and a warning per own install; nothing when the base has no extras."""
+    found = getattr(the_plan, "base_extras", None)
+    if not found:
+        return {}
+    return dict(base_extras=found, warnings=[
+        "%s installs its own %s: %s." % (the_plan.name, name, why) for name, why in sorted(found["own"].items())])
 
 
 # Running a plan ----------------------------------------------------------------------------

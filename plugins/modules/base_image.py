@@ -135,6 +135,28 @@ options:
       - With O(source=registry) (required), a mapping of package name to version or range
         (such as C(@bytelyst/config) to C(^2.0.0)); the shared packages their versions depend on are added.
     type: raw
+  extra_packages:
+    description:
+      - Extra third-party packages the base installs in C(/app/node_modules) beside the shared packages (the
+        frameworks the products use, such as C(fastify) in a backend base, C(next), C(react) and C(react-dom) in a web
+        base), so a host stores each once instead of once per product.
+      - A list of names, or a mapping of name to an exact version. Without a version each takes the one the lockfiles of
+        O(extra_packages_from) lock (the version most of them lock; a tie takes the highest) and the result says
+        in RV(extras_notes) (also a warning) which products lock another one; those products install their own.
+      - Installed at exactly that version from the lockfile's entry (its dependencies too), checked after the install
+        like the shared packages' dependencies; an input of the fingerprint. Extras whose lockfile entries name each
+        other as peers at other versions are refused.
+      - Listed in the label C(dev.bytelyst.base.extras) and under C(extras) in C(/app/.bytelyst/provides.json).
+        Ignored by the common base of O(stacked=true) (the top base installs them).
+    type: raw
+    version_added: 0.2.0
+  extra_packages_from:
+    description:
+      - Where the versions of O(extra_packages) come from, each a C(pnpm-lock.yaml), a product directory holding one, or a
+        directory of products (every subdirectory's C(pnpm-lock.yaml)). Required with O(extra_packages).
+    type: list
+    elements: path
+    version_added: 0.2.0
   promote:
     description:
       - Also tag C(latest).
@@ -271,6 +293,19 @@ packages:
   returned: success
   type: dict
   sample: {"@bytelyst/config": "2.0.0", "@bytelyst/errors": "1.2.0"}
+extras:
+  description: The extra third-party packages (O(extra_packages)) the image holds, with their versions.
+  returned: when O(extra_packages) is set
+  type: dict
+  sample: {"fastify": "5.12.8"}
+  version_added: 0.2.0
+extras_notes:
+  description: For each extra package the products' lockfiles lock at more than one version, which was taken and
+    which products install their own.
+  returned: when some lockfiles disagree
+  type: list
+  elements: str
+  version_added: 0.2.0
 third_party:
   description: The third-party packages at the top of C(/app/node_modules) with their installed versions (after a build).
   returned: when built
@@ -348,6 +383,8 @@ def main():
         registry=dict(type="str"),
         labels=dict(type="dict", default={}),
         packages=dict(type="raw"),
+        extra_packages=dict(type="raw"),
+        extra_packages_from=dict(type="list", elements="path"),
         promote=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         npm_token=dict(type="str", no_log=True),

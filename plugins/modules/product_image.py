@@ -369,6 +369,16 @@ base_version:
   description: The version label of the base image (mode=base).
   returned: success
   type: str
+base_extras:
+  description:
+    - The base's extra third-party packages (its label C(dev.bytelyst.base.extras)) among the product's runtime
+      dependencies; C(from_base) maps those taken from the base to their version, C(own) those the product installs
+      itself to why (its lockfile resolves another version, or it installs a peer of them itself). Each of C(own)
+      is also a warning.
+  returned: in mode=base when the base has extra packages
+  type: dict
+  sample: {"from_base": {"fastify": "5.12.8"}, "own": {}}
+  version_added: 0.2.0
 pulled:
   description: The base (or runtime) images pulled from their registry in this run (see O(pull)).
   returned: success
