@@ -48,7 +48,9 @@ integration3_files=(tests/integration/test_host_roles.py tests/integration/test_
 integration4_files=(tests/integration/test_remote_engine.py tests/integration/test_proxy_deploy.py
   tests/integration/test_registry_source.py
   # rollout_base.yml behind two hosts' proxies (~40 CPU-seconds warm, mostly waiting on health gates and drains)
-  tests/integration/test_proxy_rollout.py)
+  tests/integration/test_proxy_rollout.py
+  # stacked bases: a common base, backend and web on it, a product on the stacked backend
+  tests/integration/test_base_stack.py)
 integration() { python -m pytest -q -m integration --durations=15 -p no:cacheprovider "$@"; }
 stage_integration() { integration tests/integration --basetemp="$BYTELYST_DEV_HOME/pytest-integration"; }
 stage_integration1() {
