@@ -1,6 +1,7 @@
 """Small helpers the integration tests share: a free loopback port, plain HTTP on loopback,
 and the processes whose command line matches (to see what a killed or timed-out run left)."""
 
+import http.client
 import os
 import socket
 import urllib.error
@@ -21,6 +22,20 @@ def http_get(url):
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, ""
+
+
+def get_as_host(port, path, host, timeout=10):
+    """GET http://127.0.0.1:<port><path> with a Host header (through a proxy that routes by host
+    name): (status, body), or (None, the error) when nothing answered."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    except (OSError, http.client.HTTPException) as exc:
+        return None, str(exc)
+    finally:
+        connection.close()
 
 
 def http_post(url, body):

@@ -20,7 +20,8 @@ import pytest
 
 from engine_listing import remove_tags_under, tags_under
 from awx_fixtures import compose_down, free_port_block
-from net_helpers import http_get
+import playbook_runs
+from playbook_runs import Run, playbook, recap
 import registry_fixtures
 
 pytestmark = pytest.mark.integration
@@ -33,38 +34,15 @@ SHARED = sorted(CHAIN + ["@acme-ui/widgets"])
 PORT = 4030  # shop's host_port in the inventory
 
 
-class Run(object):
-    pass
-
-
 def pipeline(state, **extra):
     """ansible-playbook -i <copy of examples/acme>/inventory.yml bytelyst.deploy.pipeline -e ..."""
-    extravars = dict(state.extravars, **extra)
-    path = os.path.join(state.work, "extravars-%d.json" % len(state.runs))
-    with open(path, "w") as handle:
-        json.dump(extravars, handle)
-    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_FORCE_COLOR="false",
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    done = subprocess.run(["ansible-playbook", "-i", os.path.join(state.root, "inventory.yml"),
-                           "bytelyst.deploy.pipeline", "-e", "@" + path],
-                          cwd=state.work, env=env, capture_output=True, text=True, timeout=1200, check=False)
-    state.runs.append(done)
-    return done
-
-
-def recap(done):
-    """{counter: value} of localhost's PLAY RECAP line."""
-    line = [line for line in done.stdout.splitlines() if line.startswith("localhost ") and "ok=" in line][-1]
-    return dict((key, int(value)) for key, value in (item.split("=") for item in line.split(":", 1)[1].split()))
+    return playbook(state, ["-i", os.path.join(state.root, "inventory.yml"), "bytelyst.deploy.pipeline"],
+                    dict(state.extravars, **extra), timeout=1200)
 
 
 def deployed(state):
     """What answers on the deploy host now: the health body and the image of shop's container."""
-    containers = state.client.containers.list(
-        filters={"label": "com.docker.compose.project=%sshop" % state.extravars["bytelyst_project_prefix"]})
-    status, body = http_get("http://127.0.0.1:%d/health" % (PORT + state.extravars["bytelyst_port_offset"]))
-    return {"status": status, "health": json.loads(body) if status == 200 else body,
-            "containers": [(c.id, c.attrs["Config"]["Image"]) for c in containers]}
+    return playbook_runs.deployed(state, "shop", PORT)
 
 
 @pytest.fixture(scope="module")

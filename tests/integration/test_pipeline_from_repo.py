@@ -20,14 +20,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 
 import pytest
 
 from engine_listing import remove_tags_under, tags_under
 from awx_fixtures import compose_down, free_port_block
-from net_helpers import http_get
+import playbook_runs
+from playbook_runs import Run, playbook, recap
 import registry_fixtures
 
 pytestmark = pytest.mark.integration
@@ -72,32 +72,14 @@ def set_clock_backend_version(tree, version):
         handle.write("\n")
 
 
-class Run(object):
-    pass
-
-
 def pipeline(state, **extra):
     """ansible-playbook -i playbooks/inventory/local.yml playbooks/pipeline.yml -e @extravars."""
     extravars = dict(state.extravars, **extra)
     ref = extravars.pop("ref")
-    path = os.path.join(state.work, "extravars-%d.json" % len(state.runs))
-    with open(path, "w") as handle:
-        json.dump(extravars, handle)
-    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_FORCE_COLOR="false",
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    done = subprocess.run(["ansible-playbook", "-i", os.path.join(REPO, "playbooks", "inventory", "local.yml"),
-                           os.path.join(REPO, "playbooks", "pipeline.yml"),
-                           "-e", "bytelyst_repo_url=" + state.url, "-e", "bytelyst_repo_ref=" + ref,
-                           "-e", "@" + path],
-                          cwd=state.work, env=env, capture_output=True, text=True, timeout=900, check=False)
-    state.runs.append(done)
-    return done
-
-
-def recap(done):
-    """{counter: value} of localhost's PLAY RECAP line."""
-    line = [line for line in done.stdout.splitlines() if line.startswith("localhost ") and "ok=" in line][-1]
-    return dict((key, int(value)) for key, value in (item.split("=") for item in line.split(":", 1)[1].split()))
+    return playbook(state, ["-i", os.path.join(REPO, "playbooks", "inventory", "local.yml"),
+                            os.path.join(REPO, "playbooks", "pipeline.yml"),
+                            "-e", "bytelyst_repo_url=" + state.url, "-e", "bytelyst_repo_ref=" + ref],
+                    extravars, timeout=900)
 
 
 def changed_tasks(done):
@@ -113,11 +95,7 @@ def changed_tasks(done):
 
 def deployed(state):
     """What answers on the deploy host now: the health body and the image of clock's container."""
-    containers = state.client.containers.list(
-        filters={"label": "com.docker.compose.project=%sclock" % state.extravars["bytelyst_project_prefix"]})
-    status, body = http_get("http://127.0.0.1:%d/health" % (PORT + state.extravars["bytelyst_port_offset"]))
-    return {"status": status, "health": json.loads(body) if status == 200 else body,
-            "containers": [(c.id, c.attrs["Config"]["Image"]) for c in containers]}
+    return playbook_runs.deployed(state, "clock", PORT)
 
 
 @pytest.fixture(scope="module")

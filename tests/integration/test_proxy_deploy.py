@@ -16,12 +16,12 @@ import subprocess
 import sys
 import threading
 import time
-import http.client
 
 import pytest
 import yaml
 
 from deploy_images import build_and_push, remove_images
+from net_helpers import get_as_host
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils._blue_green import BlueGreen
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -41,15 +41,7 @@ def free_port():
 
 def get(port, path, timeout=10, host=HOST):
     """GET through the proxy with the product's host name: (status, body) or (None, error)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Host": host})
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    except (OSError, http.client.HTTPException) as exc:
-        return None, str(exc)
-    finally:
-        connection.close()
+    return get_as_host(port, path, host, timeout)
 
 
 class Clients(object):

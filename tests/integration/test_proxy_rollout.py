@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import http.client
 
 import pytest
 import yaml
@@ -32,6 +31,7 @@ import yaml
 from awx_fixtures import free_port_block
 from deploy_images import build_and_push, remove_images
 from engine_listing import remove_tags_under
+from net_helpers import get_as_host
 from packed_workspace import packed_once
 from product_fixtures import copy_product
 from registry_fixtures import api, tag_digest, tag_list
@@ -57,15 +57,7 @@ class Poller(object):
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
     def get(self):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            connection.request("GET", "/health", headers={"Host": NAME})
-            response = connection.getresponse()
-            return response.status, response.read().decode()
-        except (OSError, http.client.HTTPException) as exc:
-            return None, str(exc)
-        finally:
-            connection.close()
+        return get_as_host(self.port, "/health", NAME, timeout=5)
 
     def loop(self):
         deadline = time.time() + self.seconds
