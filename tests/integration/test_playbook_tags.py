@@ -66,6 +66,10 @@ def test_deploy_runs_the_product_builds_it_needs_and_the_deploys_not_the_bases()
 def test_base_and_push_of_the_base_playbook():
     plays = listed("push", "base.yml")
     assert plays["Build, verify and push the shared base images"] == [
+        # bases sized to the products (bytelyst_base_size_to_products; skipped unless it is on)
+        "Check that the bases to size come from tarballs", "Read the tarball manifest (bases sized to the products)",
+        "Read the selected products' package.json files (bases sized to the products)",
+        "Size the backend and web bases to the products of the run", "Say which packages the sized bases leave out",
         "Build and verify the base images", "Push the base images (version and date tags)",
         "Push the common base the stacked bases are built on (version and date tags)"]
 
