@@ -88,8 +88,8 @@ def test_the_union_over_products_per_kind():
 def test_a_product_without_shared_dependencies_adds_nothing_and_alone_leaves_its_kind_unsized(tmp_path):
     for kind in ("backend", "web"):
         (tmp_path / "plain" / kind).mkdir(parents=True)
-        (tmp_path / "plain" / kind / "package.json").write_text('{"name": "plain-%s", "dependencies": {"zod": "^3"}}'
-                                                               % kind)
+        text = '{"name": "plain-%s", "dependencies": {"zod": "^3"}}' % kind
+        (tmp_path / "plain" / kind / "package.json").write_text(text)
     products = dict(PRODUCTS, plain={"services": SERVICES})
     files = _base_sizing.package_files(products, ["plain"], str(tmp_path))
     alone = _base_sizing.size(sample_manifest(), [dict(f, package=read(f["path"])) for f in files])
