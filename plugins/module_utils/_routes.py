@@ -78,6 +78,11 @@ def _where(key):
     return "%s%s" % (host or "(any host name)", prefix)
 
 
+def _keys(route):
+    """What a route claims on the proxy: (host name, path prefix) pairs ("" for any host)."""
+    return [(host, route["path_prefix"]) for host in route["hosts"] or [""]]
+
+
 def product_routes(products, name, on_host=None, health_timeout=30):
     """proxy_deploy's routes for product `name` of bytelyst_products. on_host: the products that
     share this host's proxy (their routes must not route what this one routes)."""
@@ -90,8 +95,7 @@ def product_routes(products, name, on_host=None, health_timeout=30):
             "nothing of it." % name)
     taken = {}
     for route in routes:
-        for host in route["hosts"] or [""]:
-            key = (host, route["path_prefix"])
+        for key in _keys(route):
             if key in taken:
                 raise RouteError(
                     "bytelyst_products.%s.services.%s and .%s both route %s; the proxy sends each host name and path "
@@ -104,8 +108,7 @@ def product_routes(products, name, on_host=None, health_timeout=30):
         except RouteError:
             continue  # their own deploy reports it
         for route in theirs:
-            for host in route["hosts"] or [""]:
-                key = (host, route["path_prefix"])
+            for key in _keys(route):
                 if key in taken:
                     raise RouteError(
                         "bytelyst_products.%s.services.%s routes %s, which bytelyst_products.%s.services.%s routes too, "
