@@ -93,6 +93,24 @@ def changed_tasks(done):
     return names
 
 
+def task_outcomes(done):
+    """{task name: the set of outcomes it printed (ok, changed, skipping ...)} from the default callback."""
+    outcomes, task = {}, None
+    for line in done.stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK ["):line.rindex("]")]
+            outcomes.setdefault(task, set())
+        elif task is not None and line.split(":", 1)[0] in ("ok", "changed", "skipping", "failed", "fatal"):
+            outcomes[task].add(line.split(":", 1)[0])
+    return outcomes
+
+
+def outcomes_of(done, suffix):
+    found = [o for name, o in task_outcomes(done).items() if name.endswith(suffix)]
+    assert found, (suffix, sorted(task_outcomes(done)))
+    return set().union(*found)
+
+
 def deployed(state):
     """What answers on the deploy host now: the health body and the image of clock's container."""
     return playbook_runs.deployed(state, "clock", PORT)
@@ -205,6 +223,12 @@ def test_the_second_run_changes_nothing(from_repo):
     assert changed_tasks(again) == [] and recap(again)["changed"] == 0, changed_tasks(again)
     # the same container goes on answering: nothing was recreated
     assert from_repo.after[1] == from_repo.after[0]
+    # The long steps run as async (polled) tasks only where the check in check mode found work: the
+    # first run built, the second skipped every one of them, so it waited for no poll interval.
+    for long_step in ("Build and pack the workspace packages that changed", "Build, verify and tag the base images",
+                      "Build the images of clock"):
+        assert "changed" in outcomes_of(from_repo.runs[0], long_step), long_step
+        assert outcomes_of(again, long_step) == {"skipping"}, long_step
 
 
 def test_a_ref_the_repository_lacks_is_refused_by_name_before_anything_is_built(from_repo):

@@ -45,7 +45,8 @@ def listed(tags, name="pipeline.yml"):
 def test_prep_runs_only_the_workspace_steps_and_the_summary():
     plays = listed("prep")
     assert plays["Build, verify and push the shared base images"] == [
-        "Install the workspace's dependencies from its lockfile", "Pack the shared packages that changed"]
+        "See whether the workspace was installed before", "Install the workspace's dependencies from its lockfile",
+        "Pack the shared packages that changed"]
     assert plays["Publish the shared packages to the npm registry"] == []
     assert plays["Build and push the product images"] == []
     assert plays["Deploy the products behind their health gates"] == []
