@@ -82,6 +82,18 @@ def _hint(conn, exc):
     return "Start dockerd, or set docker_host to an engine that runs."
 
 
+def repository_labels(client, repository):
+    """The labels of the engine's images tagged in repository (one listing call, no inspect),
+    newest last where the engine says when each was created; [] when the listing fails."""
+    try:
+        listing = client.api.images(name=repository)
+    except (DockerException, RequestException):
+        return []
+    found = [s for s in listing or () if any(t.rsplit(":", 1)[0] == repository for t in s.get("RepoTags") or ())]
+    found.sort(key=lambda s: s.get("Created") or 0)
+    return [s.get("Labels") or {} for s in found]
+
+
 def image_or_none(client, ref):
     """The image for ref, or None when the engine does not have it."""
     try:

@@ -35,7 +35,7 @@ from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import (
 from ansible_collections.bytelyst.deploy.plugins.module_utils._contract import COMPAT_LABEL
 from ansible_collections.bytelyst.deploy.plugins.module_utils._docker_cli import find_buildkit_cli
 from ansible_collections.bytelyst.deploy.plugins.module_utils._dockerfile import DockerfileSpec, render
-from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none
+from ansible_collections.bytelyst.deploy.plugins.module_utils._engine import image_or_none, repository_labels
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
 from ansible_collections.bytelyst.deploy.plugins.module_utils._pull import Puller
 from ansible_collections.bytelyst.deploy.plugins.module_utils._scope import Shared
@@ -71,6 +71,14 @@ def base_digest(image, ref):
     when it was never pushed there. The same image pushed to another namespace or registry has
     digests there too; those name copies this product was not built from, which may go away."""
     return _reference.repo_digest(image.attrs.get("RepoDigests"), _reference.split(ref)[0]) or image.id
+
+
+def repository_answers(client, repository):
+    """The compatibility answers every image of repository recorded ({key: answer}; newer images win)."""
+    answers = {}
+    for labels in repository_labels(client, repository):
+        answers.update(recorded_answers(labels))
+    return answers
 
 
 def image_labels(image):
@@ -234,9 +242,13 @@ def plan(opts, client, compat, revision_of=git_revision, images=None):
     workspace_versions = dict((n, e.get("version")) for n, e in (manifest or {}).get("packages", {}).items())
     # The image built from this product and version last time recorded its compatibility answers:
     # the same inputs get them without a throwaway container (a no-op run starts none).
+    # A new version (a source change bumps it) takes the answers its repository's other images
+    # recorded: each answer is keyed by the checked image's id and the check's input, so one recorded
+    # for another version still holds exactly when the key matches.
     previous = image_or_none(client, _tags.image_ref(name, version, opts["registry"]))
     compat = Remembered(compat, lambda ref: images.image(ref, None).id,
-                        recorded_answers(image_labels(previous) if previous is not None else None))
+                        recorded_answers(image_labels(previous)) if previous is not None
+                        else repository_answers(client, _tags.repository(name, opts["registry"])))
     shared = shared_packages(opts, images, manifest)
     if opts["mode"] == "registry":
         shared = _registry_source.shared_of(shared, opts.get("shared_scopes"))

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from docker.errors import DockerException
 
 from ansible_collections.bytelyst.deploy.plugins.module_utils import _product_image
 from ansible_collections.bytelyst.deploy.plugins.module_utils._errors import DeployError
@@ -109,6 +110,29 @@ def test_answers_recorded_on_the_previous_image_start_no_compatibility_check(not
     garbled = {"notes-backend:1.4.0": FakeImage("sha256:notes", {"dev.bytelyst.compat": "{not json"})}
     _product_image.plan(opts(notes), FakeClient(dict(bases(), **garbled)), again, revision_of=no_revision)
     assert again.asked == [DEV_BASE, BASE, DEV_BASE]
+
+
+def test_a_new_version_takes_the_answers_its_repositorys_other_images_recorded(notes):
+    first = FakeCompat(satisfied=["fastify"])
+    plan = _product_image.plan(opts(notes), FakeClient(bases()), first, revision_of=no_revision)
+    label = _product_image.labels(plan)["dev.bytelyst.compat"]
+    # 1.3.9 of the same repository (a source change bumped it since) recorded answers for these bases;
+    # another product's image recorded answers too, which it must not lend.
+    older = FakeImage("sha256:old", {"dev.bytelyst.compat": label}, tags=["notes-backend:1.3.9"])
+    other = FakeImage("sha256:other", {"dev.bytelyst.compat": label}, tags=["clock-backend:2.0.0"])
+    again = FakeCompat(satisfied=[])  # would answer differently: it must not be asked
+    replan = _product_image.plan(opts(notes), FakeClient(bases(), images=[older]), again, revision_of=no_revision)
+    assert again.asked == []
+    assert _product_image.labels(replan)["dev.bytelyst.compat"] == label
+    elsewhere = FakeCompat(satisfied=["fastify"])
+    _product_image.plan(opts(notes), FakeClient(bases(), images=[other]), elsewhere, revision_of=no_revision)
+    assert elsewhere.asked == [BASE, DEV_BASE]
+    # A listing that fails costs the check, not the plan.
+    failing = FakeClient(bases(), images=[older])
+    failing.failures["images"] = DockerException("listing failed")
+    asked = FakeCompat(satisfied=["fastify"])
+    _product_image.plan(opts(notes), failing, asked, revision_of=no_revision)
+    assert asked.asked == [BASE, DEV_BASE]
 
 
 def test_missing_tag_of_an_up_to_date_image_is_added_without_a_build(notes):

@@ -167,13 +167,17 @@ class FakeApi(object):
         if error is not None:
             raise error
 
-    def images(self):
+    def images(self, name=None):
         """The summary form: labels at the top, no inspect-only fields (Created is an epoch
-        number there and left out, so a core that needs the date must inspect)."""
+        number there and left out, so a core that needs the date must inspect). name: only the
+        images tagged in that repository, as the engine's reference filter gives them."""
         self._failing("images")
-        return [{"Id": i.id, "RepoTags": i.attrs.get("RepoTags") or ["<none>:<none>"],
-                 "RepoDigests": i.attrs.get("RepoDigests"), "Labels": (i.attrs.get("Config") or {}).get("Labels"),
-                 "Size": i.attrs.get("Size")} for i in self.client.images.all()]
+        listing = [{"Id": i.id, "RepoTags": i.attrs.get("RepoTags") or ["<none>:<none>"],
+                    "RepoDigests": i.attrs.get("RepoDigests"), "Labels": (i.attrs.get("Config") or {}).get("Labels"),
+                    "Size": i.attrs.get("Size")} for i in self.client.images.all()]
+        if name is not None:
+            listing = [s for s in listing if any(t.rsplit(":", 1)[0] == name for t in s["RepoTags"])]
+        return listing
 
     def _image(self, ident, gone):
         from docker.errors import NotFound
