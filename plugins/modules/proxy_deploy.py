@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - bytelyst.deploy.docker
   - bytelyst.deploy.attributes.actiongroup_docker
   - bytelyst.deploy.provenance
+  - bytelyst.deploy.release
 options:
   project_name:
     description:
@@ -42,27 +43,9 @@ options:
     description:
       - The project directory (see M(bytelyst.deploy.compose_deploy)). One of O(project_src) and O(files) is required.
     type: path
-  files:
-    description: Compose files, in order; relative paths resolve from O(project_src).
-    type: list
-    elements: path
   definition:
     description: The compose file as a mapping, written to C(compose.yml) in O(project_src).
     type: dict
-  env:
-    description: Plain configuration for C(${NAME}) interpolation, recorded in the release.
-    type: dict
-  secrets:
-    description: Secret variables for C(${NAME}) interpolation; never shown, never recorded (only their names).
-    type: dict
-  images:
-    description: Per-service image references that replace the compose files' C(image).
-    type: dict
-  pull_policy:
-    description: How a reference is resolved to a digest on the target engine (see M(bytelyst.deploy.compose_deploy)).
-    type: str
-    choices: [missing, always, never]
-    default: missing
   action:
     description:
       - V(deploy) deploys the compose files; V(rollback) switches back to O(rollback_to), by default the previous
@@ -191,26 +174,6 @@ options:
     type: str
     choices: [stopped, running]
     default: stopped
-  history_dir:
-    description: Where the release history, the audit log, the lock and the env files live; defaults to C(/var/lib/bytelyst/deploy/<project_name>).
-    type: path
-  keep_releases:
-    description: How many releases the history keeps (at least 2).
-    type: int
-    default: 10
-  lock_timeout:
-    description: Seconds to wait for another deploy of the same product to finish.
-    type: int
-    default: 600
-  triggered_by:
-    description: Who or what triggered this deploy, for the history and the audit log.
-    type: str
-  allow:
-    description: Settings that hand a container the host, refused unless listed (see M(bytelyst.deploy.compose_deploy)).
-    type: list
-    elements: str
-    choices: [privileged, host_network, host_pid, docker_socket]
-    default: []
 notes:
   - The HTTP checks reach the new containers by their address on the proxy network, so the module runs on the host
     of the engine (as the proxy's status port, which confirms a reload, is reached the same way).
