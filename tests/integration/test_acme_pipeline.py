@@ -163,7 +163,7 @@ def test_a_base_rollout_without_a_canary_of_this_workspace_is_refused_before_any
     out = done.stdout + done.stderr
     assert done.returncode != 0, out[-3000:]
     assert "bytelyst_canary_product is notes, which is not one of this run's products (shop)" in out, out[-3000:]
-    assert "-e bytelyst_canary_product=<one of them>" in out
+    assert "Set bytelyst_canary_product to one of them" in out
     assert "Install the workspace's dependencies" not in out and "Build the images of" not in out
     assert recap(done)["changed"] == 0
     assert sorted(os.listdir(str(tmp_path))) == ["extravars.json"]

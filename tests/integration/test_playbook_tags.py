@@ -91,3 +91,54 @@ def test_triggered_by_defaults_to_awx_then_semaphore_then_the_remote_user(tmp_pa
     found = dict(re.findall(r'"who=(\w+)=(.*?)="', text))
     assert found == {"awx": "awx job 4242 (alice)", "tower": "awx job 17 (bob)",
                      "semaphore": "semaphore task 31 (carol)", "plain": ""}
+
+
+def canary_inventory(tmp_path, canary):
+    """Deploy hosts of a workspace without the sample's notes (shop on edge-a and edge-b); the canary
+    product is set in the inventory, where a team keeps it (group_vars), not with -e."""
+    inventory = {"all": {
+        "vars": {"ansible_connection": "local",
+                 "bytelyst_products": {"shop": {"services": {"backend": {"kind": "backend", "port": 3000}}},
+                                       "cart": {"services": {"backend": {"kind": "backend", "port": 3001}}}},
+                 "bytelyst_selected_products": ["shop", "cart"], "bytelyst_canary_product": canary},
+        "children": {"build_host": {"hosts": {"builder": {}}},
+                     "products": {"children": {"shop": {"hosts": {"edge-a": {}, "edge-b": {}}}}}}}}
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inventory))
+    return str(path)
+
+
+def plays_and_hosts(text):
+    """{play name: [hosts that ran a task of it]} from the default callback's output."""
+    plays, play = {}, None
+    for line in text.splitlines():
+        found = re.match(r"PLAY \[(.*)\] \*+", line)
+        if found:
+            play = plays.setdefault(found.group(1), [])
+        found = re.match(r"(?:ok|changed|skipping): \[([^\]]+)\]", line)
+        if found and play is not None and found.group(1) not in play:
+            play.append(found.group(1))
+    return plays
+
+
+def test_the_canary_product_set_in_the_inventory_picks_the_canary_host(tmp_path):
+    # Only the always-tagged steps run: the checks, and the canary host's naming.
+    out = playbook(["-i", canary_inventory(tmp_path, "shop"), os.path.join(PLAYBOOKS, "rollout_base.yml"),
+                    "--tags", "always", "-e", "bytelyst_base_version=9.9.9"])
+    plays = plays_and_hosts(out)
+    assert plays["Canary (one product on one host)"] == ["edge-a"], plays
+    assert sorted(plays["Roll out in batches"]) == ["edge-a", "edge-b"], plays
+
+
+def test_a_canary_product_without_deploy_hosts_is_refused_before_anything_runs(tmp_path):
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_FORCE_COLOR="false")
+    done = subprocess.run(["ansible-playbook", "-i", canary_inventory(tmp_path, "cart"),
+                           os.path.join(PLAYBOOKS, "rollout_base.yml"), "-e", "bytelyst_base_version=9.9.9"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode != 0
+    assert "The canary product cart has no host in the inventory (no group cart with a host)" in done.stdout, \
+        done.stdout[-3000:]
+    assert "Add its deploy hosts to a group named cart" in done.stdout
+    # Refused on the build host's first checks: no install, no build, no other play.
+    assert "Install the workspace's dependencies" not in done.stdout and "PLAY [Canary" not in done.stdout
+    assert sorted(os.listdir(str(tmp_path))) == ["inventory.json"]
