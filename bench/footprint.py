@@ -14,7 +14,8 @@ distinct npm package version once and each product's own built code, read from t
 With stacked=True a third set is built and measured side by side: base mode with stacked
 bases (bytelyst_base_stacked: the common base, backend and web on it; docs/base-images.md).
 With extras=True (the sample only) another: base mode on bases carrying the frameworks the
-products use (bytelyst_base_extra_packages: EXTRAS, at the products' lockfile versions).
+products use (bytelyst_base_extra_packages: EXTRAS, at the products' lockfile versions; Fastify in
+the backend base, nothing in the web base, see EXTRAS).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,7 +31,11 @@ import disk
 
 RUNTIME_KINDS = ("backend", "web")
 # The frameworks of the guide's base Dockerfiles, per kind (docs/base-images.md, Extra packages).
-EXTRAS = {"backend": ["fastify"], "web": ["next", "react", "react-dom"]}
+# The frameworks of the guide's base Dockerfiles worth a place in a base: Fastify for backends. The
+# sample's web products are Next.js standalone builds, whose output copies the node_modules files it
+# traces (next, react, react-dom ...) into each image: in the web base they would be stored twice
+# (a full run measured 2.0x the limit with them; docs/benchmarks.md), so the web base gets none.
+EXTRAS = {"backend": ["fastify"], "web": []}
 
 
 def export_tree(client, ref, path, dest):

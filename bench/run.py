@@ -58,7 +58,8 @@ def _parse(argv):
                         help="disk: also build base mode on stacked bases (bytelyst_base_stacked) and measure it side by side")
     parser.add_argument("--extras", action="store_true",
                         help="disk: also build the sample in base mode on bases with the products' frameworks "
-                             "(bytelyst_base_extra_packages: fastify; next, react, react-dom) and measure it side by side")
+                             "(bytelyst_base_extra_packages: fastify in the backend base; none in the web base) "
+                             "and measure it side by side")
     args = parser.parse_args(argv)
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     if args.kinds and set(args.kinds) - {"backend", "web"}:
