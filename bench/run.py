@@ -4,7 +4,8 @@
 """The benchmark suite in one command: what the strategy saves, side by side with the baseline.
 
     source <the development stack's env.sh>
-    python bench/run.py [--quick] [--only disk,registry,pipeline,prep[,fleet][,build_hosts]]
+    python bench/run.py [--quick] [--only disk,registry,pipeline,prep,fleet[,deploy][,build_hosts]]
+                        [--no-stacked] [--no-extras]
 
 Prints one table: every row of issue 25's table (now, goal, measured, whether the goal is
 met, and the size measured or why a row was not measured), then notes and the rollout model
@@ -30,11 +31,11 @@ sys.path.insert(0, BENCH)
 import common  # noqa: E402  pylint: disable=wrong-import-position
 
 MEASUREMENTS = ("disk", "registry", "pipeline", "prep", "fleet", "deploy", "build_hosts")
-# The fleet rollout starts three extra engines and cannot give its row's figure yet (summary.FLEET_REASON),
-# and the deploy comparison (issue 23) polls services for minutes: each runs only when asked for (--only).
-# build_hosts (one build host vs two, on a fleet engine) is no row of issue 25's table; it runs when asked
-# for (--only build_hosts) and prints its speed-up as a note.
-DEFAULT = ("disk", "registry", "pipeline", "prep")
+# Every row of issue 25's table by default (the fleet rollout starts scripts/fleet.sh's three engines
+# when they are down). The deploy comparison (issue 23) polls services for minutes and build_hosts
+# (one build host vs two, on a fleet engine) is no row of issue 25's table: each runs only when asked
+# for (--only deploy, --only build_hosts; build_hosts prints its speed-up as a note).
+DEFAULT = ("disk", "registry", "pipeline", "prep", "fleet")
 
 
 def prep(quick):
@@ -54,12 +55,14 @@ def _parse(argv):
                         help="disk: products of the synthetic workspace (default 20, --quick 3); its packages stay full size")
     parser.add_argument("--kinds", default=None,
                         help="disk: comma-separated kinds per product, backend and/or web (default both, --quick backend)")
-    parser.add_argument("--stacked", action="store_true",
-                        help="disk: also build base mode on stacked bases (bytelyst_base_stacked) and measure it side by side")
-    parser.add_argument("--extras", action="store_true",
+    # Both on by default: rows of issue 25's table read them (--no-stacked, --no-extras leave them out).
+    parser.add_argument("--stacked", action=argparse.BooleanOptionalAction, default=True,
+                        help="disk: also build base mode on stacked bases (bytelyst_base_stacked) and measure it side by "
+                             "side (default: on)")
+    parser.add_argument("--extras", action=argparse.BooleanOptionalAction, default=True,
                         help="disk: also build the sample in base mode on bases with the products' frameworks "
                              "(bytelyst_base_extra_packages: fastify in the backend base; none in the web base) "
-                             "and measure it side by side")
+                             "and measure it side by side (default: on)")
     args = parser.parse_args(argv)
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     if args.kinds and set(args.kinds) - {"backend", "web"}:

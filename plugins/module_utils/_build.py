@@ -233,7 +233,11 @@ def build(cli, spec, what="image build"):
             handle.write(spec.dockerfile)
         iidfile = os.path.join(workdir, "iid")
         command = build_command(cli, spec, dockerfile_path, iidfile)
-        result = run_logged(command, spec.log, what=what) if spec.log else run(command, what=what)
+        try:
+            result = run_logged(command, spec.log, what=what) if spec.log else run(command, what=what)
+        except DeployError as err:
+            explain_engine_cache(err)
+            raise
         try:
             with open(iidfile) as handle:
                 image_id = handle.read().strip()
@@ -245,6 +249,21 @@ def build(cli, spec, what="image build"):
         return BuildResult(image_id, cli.builder, command.display(), tail(result.output, 40), log=spec.log)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# BuildKit's own words when its cache names a layer the engine's layer store no longer has (seen with
+# Docker Engine 20.10 after images a cached build step had produced were removed): every build that
+# reuses that step fails the same way until the build cache is cleared.
+STALE_CACHE_ERRORS = ("layer does not exist",)
+
+
+def explain_engine_cache(err):
+    """Give a failed build whose output shows a stale build cache the hint that fixes it."""
+    if err.hint is None and any(text in (err.output or "") for text in STALE_CACHE_ERRORS):
+        err.hint = ("The engine's build cache refers to a layer the engine no longer has (a Docker Engine fault "
+                    "seen after images were removed while builds reused their steps); every build reusing that "
+                    "step fails the same way. Clear the cache on that engine (docker builder prune) and run "
+                    "again; nothing was tagged.")
 
 
 INSTALL_ERRORS = ("ERR_PNPM", "ERR_BYTELYST", "npm ERR!", "npm error")

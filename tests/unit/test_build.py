@@ -166,6 +166,21 @@ def test_failed_logged_build_names_the_log_and_keeps_it(tmp_path):
     assert "ERR_PNPM_FETCH_401 ********" in log.read_text()
 
 
+@pytest.mark.parametrize("logged", [True, False])
+def test_a_build_failing_on_a_stale_engine_cache_says_to_clear_it(tmp_path, logged):
+    cli, ctx = fake_builder(tmp_path, 'echo "#14 exporting layers done"\necho "#14 ERROR: layer does not exist"\nexit 1\n')
+    log = str(tmp_path / "b.log") if logged else None
+    with pytest.raises(DeployError) as info:
+        _build.build(cli, spec(tmp_path, context=ctx, log=log), what="build of x")
+    assert "build of x failed (exit code 1)" in str(info.value)
+    assert "Clear the cache on that engine (docker builder prune) and run again; nothing was tagged." in str(info.value)
+    # Another failure keeps its own words, with no such hint.
+    (tmp_path / "docker").write_text('#!/bin/sh\necho "ERR_PNPM_FETCH_404"\nexit 1\n')
+    with pytest.raises(DeployError) as other:
+        _build.build(cli, spec(tmp_path, context=ctx, log=log), what="build of x")
+    assert "docker builder prune" not in str(other.value)
+
+
 @pytest.mark.parametrize("body", ["echo started\nexec sleep 30\n",
                                   # a child (as buildx is the docker CLI's) keeps the output open
                                   "echo started\nsleep 6 &\nwait\n"])
