@@ -11,7 +11,13 @@ from net_helpers import http_get
 
 
 class Run(object):
-    """What a module-scoped fixture keeps of its playbook runs (work, extravars, runs, ...)."""
+    """What a module-scoped fixture keeps of its playbook runs: the engine client, its work
+    directory, the runs (completed processes) and what was deployed after each (the fixture adds
+    extravars and the like)."""
+
+    def __init__(self, client, work):
+        self.client, self.work = client, work
+        self.runs, self.after = [], []
 
 
 def playbook(state, argv, extravars, timeout):

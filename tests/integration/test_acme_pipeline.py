@@ -48,9 +48,7 @@ def deployed(state):
 @pytest.fixture(scope="module")
 def acme(tmp_path_factory, docker_client, registry_addr, standin_image):
     """Base mode, tarball mode, tarball mode again; what was deployed after each run."""
-    state = Run()
-    state.client, state.runs, state.after = docker_client, [], []
-    state.work = str(tmp_path_factory.mktemp("acme-pipeline"))
+    state = Run(docker_client, str(tmp_path_factory.mktemp("acme-pipeline")))
     state.root = os.path.join(state.work, "acme")
     # A copy: the job installs the workspace's node_modules (the checkout stays as committed, and
     # lanes running at once do not share one).

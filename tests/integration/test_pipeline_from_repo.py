@@ -83,14 +83,8 @@ def pipeline(state, **extra):
 
 
 def changed_tasks(done):
-    """The names of the tasks that reported changed (the default callback's TASK [...] / changed: lines)."""
-    names, task = [], None
-    for line in done.stdout.splitlines():
-        if line.startswith("TASK ["):
-            task = line[len("TASK ["):line.rindex("]")]
-        elif line.startswith("changed:") and task not in names:
-            names.append(task)
-    return names
+    """The names of the tasks that reported changed, in the order they ran."""
+    return [name for name, seen in task_outcomes(done).items() if "changed" in seen]
 
 
 def task_outcomes(done):
@@ -119,9 +113,7 @@ def deployed(state):
 @pytest.fixture(scope="module")
 def from_repo(tmp_path_factory, docker_client, registry_addr, standin_image):
     """The job from the repository at v1.0.0, the same again, then at v9.9.9; what each left."""
-    state = Run()
-    state.client, state.runs, state.after = docker_client, [], []
-    state.work = str(tmp_path_factory.mktemp("pipeline-from-repo"))
+    state = Run(docker_client, str(tmp_path_factory.mktemp("pipeline-from-repo")))
     state.url = make_monorepo(state.work)
     state.bare = state.url[len("file://"):]
     state.dest = os.path.join(state.work, "checkout")
